@@ -1,0 +1,1 @@
+//! Workspace member holding mqtide's benches; see the `benches/` folder.

@@ -1,0 +1,198 @@
+//! The MQTT data representations (spec 5.0 §1.5, 3.1.1 §1.5): integers,
+//! variable byte integers, UTF-8 strings, binary data and string pairs.
+//!
+//! Reading works on a [`Reader`] over the frozen bytes of one packet body, so
+//! strings and binary data are zero-copy slices of the read buffer. Every
+//! read checks what is left first: a short body is a typed error, never a
+//! panic. Writing appends to a `BytesMut` that the caller sized beforehand.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytestring::ByteString;
+
+use super::error::{DecodeError, EncodeError};
+
+/// The largest value a variable byte integer can carry (four bytes).
+pub const VAR_INT_MAX: u32 = 268_435_455;
+
+/// The largest string or binary field: its length is a two-byte integer.
+pub(crate) const FIELD_MAX: usize = u16::MAX as usize;
+
+/// A cursor over the body of one packet.
+#[derive(Debug)]
+pub(crate) struct Reader {
+    buf: Bytes,
+    /// What the packet is, for error messages.
+    what: &'static str,
+}
+
+impl Reader {
+    pub(crate) fn new(buf: Bytes, what: &'static str) -> Self {
+        Self { buf, what }
+    }
+
+    pub(crate) fn remaining(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    fn need(&self, n: usize) -> Result<(), DecodeError> {
+        if self.buf.len() < n {
+            Err(DecodeError::Truncated { packet: self.what })
+        } else {
+            Ok(())
+        }
+    }
+
+    pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
+        self.need(1)?;
+        Ok(self.buf.get_u8())
+    }
+
+    pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
+        self.need(2)?;
+        Ok(self.buf.get_u16())
+    }
+
+    pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
+        self.need(4)?;
+        Ok(self.buf.get_u32())
+    }
+
+    /// A variable byte integer (§1.5.5): at most four bytes.
+    pub(crate) fn var_int(&mut self) -> Result<u32, DecodeError> {
+        match read_var_int(&self.buf)? {
+            Some((value, len)) => {
+                self.buf.advance(len);
+                Ok(value)
+            }
+            None => Err(DecodeError::Truncated { packet: self.what }),
+        }
+    }
+
+    /// `n` bytes, as a zero-copy slice.
+    pub(crate) fn take(&mut self, n: usize) -> Result<Bytes, DecodeError> {
+        self.need(n)?;
+        Ok(self.buf.split_to(n))
+    }
+
+    /// Everything that is left, as a zero-copy slice.
+    pub(crate) fn rest(&mut self) -> Bytes {
+        std::mem::take(&mut self.buf)
+    }
+
+    /// Binary data: a two-byte length and that many bytes (§1.5.6).
+    pub(crate) fn binary(&mut self) -> Result<Bytes, DecodeError> {
+        let len = self.u16()?;
+        self.take(usize::from(len))
+    }
+
+    /// A UTF-8 encoded string (§1.5.4): well-formed UTF-8 (which rules out
+    /// surrogates) and no U+0000.
+    pub(crate) fn string(&mut self) -> Result<ByteString, DecodeError> {
+        let raw = self.binary()?;
+        utf8(raw)
+    }
+
+    /// A UTF-8 string pair (§1.5.7).
+    pub(crate) fn string_pair(&mut self) -> Result<(ByteString, ByteString), DecodeError> {
+        Ok((self.string()?, self.string()?))
+    }
+
+    /// Fails if anything is left: the remaining length promised more than
+    /// the packet holds.
+    pub(crate) fn finish(&self) -> Result<(), DecodeError> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError::TrailingBytes {
+                packet: self.what,
+                extra: self.buf.len(),
+            })
+        }
+    }
+
+    /// Splits off the next `len` bytes as a reader of their own (a property
+    /// block), checking they are there.
+    pub(crate) fn sub_reader(&mut self, len: usize) -> Result<Self, DecodeError> {
+        let buf = self.take(len)?;
+        Ok(Self {
+            buf,
+            what: self.what,
+        })
+    }
+}
+
+/// Validates an MQTT UTF-8 string without copying it.
+pub(crate) fn utf8(raw: Bytes) -> Result<ByteString, DecodeError> {
+    if raw.contains(&0) {
+        return Err(DecodeError::NullCharacter);
+    }
+    ByteString::try_from(raw).map_err(|_| DecodeError::InvalidUtf8)
+}
+
+/// Reads a variable byte integer from the front of `buf`. `Ok(None)` means
+/// the integer is not complete yet; more than four bytes is an error.
+pub(crate) fn read_var_int(buf: &[u8]) -> Result<Option<(u32, usize)>, DecodeError> {
+    let mut value: u32 = 0;
+    for (i, &byte) in buf.iter().take(4).enumerate() {
+        value |= u32::from(byte & 0x7f) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Ok(Some((value, i + 1)));
+        }
+    }
+    if buf.len() >= 4 {
+        Err(DecodeError::MalformedVarInt)
+    } else {
+        Ok(None)
+    }
+}
+
+/// How many bytes `value` takes as a variable byte integer.
+pub(crate) const fn var_int_len(value: usize) -> usize {
+    match value {
+        0..=127 => 1,
+        128..=16_383 => 2,
+        16_384..=2_097_151 => 3,
+        _ => 4,
+    }
+}
+
+/// Appends a variable byte integer. The caller has checked `value <=
+/// VAR_INT_MAX`.
+pub(crate) fn put_var_int(buf: &mut BytesMut, value: usize) {
+    let mut value = value;
+    loop {
+        let mut byte = (value & 0x7f) as u8;
+        value >>= 7;
+        if value > 0 {
+            byte |= 0x80;
+        }
+        buf.put_u8(byte);
+        if value == 0 {
+            break;
+        }
+    }
+}
+
+/// Appends binary data or a string with its two-byte length. The caller has
+/// checked the length fits (see [`field_len`]).
+pub(crate) fn put_binary(buf: &mut BytesMut, data: &[u8]) {
+    buf.put_u16(data.len() as u16);
+    buf.put_slice(data);
+}
+
+/// The encoded size of a string or binary field (its bytes and the two-byte
+/// length), or an error naming `what` when it is longer than 65,535 bytes.
+pub(crate) fn field_len(data: &[u8], what: &'static str) -> Result<usize, EncodeError> {
+    if data.len() > FIELD_MAX {
+        Err(EncodeError::FieldTooLong {
+            what,
+            len: data.len(),
+        })
+    } else {
+        Ok(2 + data.len())
+    }
+}

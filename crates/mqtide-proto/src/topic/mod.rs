@@ -1,0 +1,219 @@
+//! Topic names and topic filters (spec §4.7, §4.8.2): validation,
+//! [`topic_matches_sub`] with paho's semantics, and a [`FilterTrie`] that
+//! finds every subscription matching a topic.
+
+mod matching;
+mod trie;
+
+use std::fmt;
+use std::ops::Deref;
+use std::str::FromStr;
+
+use bytestring::ByteString;
+
+pub use matching::topic_matches_sub;
+pub use trie::FilterTrie;
+
+/// The prefix of a shared subscription's filter: `$share/{group}/{filter}`.
+pub const SHARE_PREFIX: &str = "$share/";
+
+/// A topic name or filter that breaks the rules of spec §4.7.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TopicError {
+    /// Topic names and filters are at least one character long.
+    #[error("topic is empty [MQTT-4.7.3-1]")]
+    Empty,
+    /// Topic names and filters fit a two-byte length.
+    #[error("topic is {0} bytes long; at most 65535 are allowed [MQTT-4.7.3-3]")]
+    TooLong(usize),
+    /// U+0000 is never allowed.
+    #[error("topic contains the null character U+0000 [MQTT-4.7.3-2]")]
+    NullCharacter,
+    /// `+` and `#` belong in filters, never in names.
+    #[error("topic name contains a wildcard character [MQTT-3.3.2-2] [MQTT-4.7.1-1]")]
+    WildcardInTopicName,
+    /// `#` must be the whole last level.
+    #[error("`#` must be the last character and fill its whole level [MQTT-4.7.1-2]")]
+    MisplacedMultiLevelWildcard,
+    /// `+` must fill its whole level.
+    #[error("`+` must fill its whole level [MQTT-4.7.1-3]")]
+    MisplacedSingleLevelWildcard,
+    /// `$share/{group}/{filter}` with an empty or wildcard group, or no filter.
+    #[error(
+        "shared subscription must be `$share/{{group}}/{{filter}}` with a group free of `/+#` [MQTT-4.8.2-1] [MQTT-4.8.2-2]"
+    )]
+    InvalidSharedSubscription,
+}
+
+fn check_common(topic: &str) -> Result<(), TopicError> {
+    if topic.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    if topic.len() > usize::from(u16::MAX) {
+        return Err(TopicError::TooLong(topic.len()));
+    }
+    if topic.contains('\0') {
+        return Err(TopicError::NullCharacter);
+    }
+    Ok(())
+}
+
+/// Checks a topic name: non-empty, at most 65,535 bytes, no U+0000, no
+/// wildcards.
+pub fn check_topic_name(topic: &str) -> Result<(), TopicError> {
+    check_common(topic)?;
+    if topic.contains(['+', '#']) {
+        return Err(TopicError::WildcardInTopicName);
+    }
+    Ok(())
+}
+
+/// Checks a topic filter: the name rules, wildcards only as whole levels,
+/// `#` only last, and a well-formed `$share/{group}/` prefix if present.
+pub fn check_topic_filter(filter: &str) -> Result<(), TopicError> {
+    check_common(filter)?;
+    let levels = match split_share(filter) {
+        Some((group, rest)) => {
+            if group.is_empty() || group.contains(['+', '#']) || rest.is_empty() {
+                return Err(TopicError::InvalidSharedSubscription);
+            }
+            rest
+        }
+        None if filter.starts_with(SHARE_PREFIX) => {
+            return Err(TopicError::InvalidSharedSubscription);
+        }
+        None => filter,
+    };
+    let mut levels = levels.split('/').peekable();
+    while let Some(level) = levels.next() {
+        if level.contains('#') && (level != "#" || levels.peek().is_some()) {
+            return Err(TopicError::MisplacedMultiLevelWildcard);
+        }
+        if level.contains('+') && level != "+" {
+            return Err(TopicError::MisplacedSingleLevelWildcard);
+        }
+    }
+    Ok(())
+}
+
+/// Splits `$share/{group}/{filter}` into group and filter.
+fn split_share(filter: &str) -> Option<(&str, &str)> {
+    filter.strip_prefix(SHARE_PREFIX)?.split_once('/')
+}
+
+macro_rules! topic_type {
+    ($(#[$doc:meta])* $name:ident, $check:path) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(ByteString);
+
+        impl $name {
+            /// Validates `topic`.
+            pub fn new(topic: impl Into<ByteString>) -> Result<Self, TopicError> {
+                let topic = topic.into();
+                $check(&topic)?;
+                Ok(Self(topic))
+            }
+
+            /// The topic as a string slice.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            /// The topic as the zero-copy string the codec uses.
+            pub fn into_inner(self) -> ByteString {
+                self.0
+            }
+        }
+
+        impl Deref for $name {
+            type Target = str;
+            fn deref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), &*self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = TopicError;
+            fn from_str(s: &str) -> Result<Self, TopicError> {
+                Self::new(s)
+            }
+        }
+
+        impl TryFrom<&str> for $name {
+            type Error = TopicError;
+            fn try_from(s: &str) -> Result<Self, TopicError> {
+                Self::new(s)
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = TopicError;
+            fn try_from(s: String) -> Result<Self, TopicError> {
+                Self::new(s)
+            }
+        }
+
+        impl From<$name> for ByteString {
+            fn from(topic: $name) -> ByteString {
+                topic.0
+            }
+        }
+    };
+}
+
+topic_type! {
+    /// A validated topic name: what a message is published to.
+    TopicName, check_topic_name
+}
+
+topic_type! {
+    /// A validated topic filter: what a subscription matches, possibly
+    /// with wildcards or a `$share/{group}/` prefix.
+    TopicFilter, check_topic_filter
+}
+
+impl TopicFilter {
+    /// The share group of a `$share/{group}/{filter}` subscription.
+    pub fn share_group(&self) -> Option<&str> {
+        split_share(&self.0).map(|(group, _)| group)
+    }
+
+    /// The part that matches topics: the filter without any `$share/{group}/`
+    /// prefix.
+    pub fn match_part(&self) -> &str {
+        split_share(&self.0).map_or(&self.0, |(_, rest)| rest)
+    }
+
+    /// Whether the filter has a wildcard.
+    pub fn has_wildcards(&self) -> bool {
+        self.match_part().contains(['+', '#'])
+    }
+
+    /// Whether `topic` matches this filter (ignoring any share prefix).
+    pub fn matches(&self, topic: &str) -> bool {
+        topic_matches_sub(self.match_part(), topic)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! Workspace member holding mqtide's examples; see the `examples/` folder.

@@ -1,0 +1,1 @@
+//! Workspace member holding mqtide's tests; see the `tests/` folder.
