@@ -65,7 +65,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         Some("3.1.1") | Some("4") => ProtocolVersion::V3_1_1,
         Some("3.1") | Some("3") => ProtocolVersion::V3_1,
         Some(other) => {
-            return Err(format!("unknown protocol version {other:?}; use 3.1, 3.1.1 or 5.0").into());
+            return Err(
+                format!("unknown protocol version {other:?}; use 3.1, 3.1.1 or 5.0").into(),
+            );
         }
     };
     let stream = TcpStream::connect(&addr).map_err(|e| {
