@@ -35,9 +35,14 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 mod codec;
+mod session;
 mod topic;
 
 pub use codec::*;
+pub use session::{
+    AckMode, AckToken, Completion, Connected, ConnectionError, Event, Message, ProtocolError,
+    QoSPolicy, RequestError, RequestId, Session, SessionConfig, UsageError,
+};
 pub use topic::{
     FilterTrie, SHARE_PREFIX, TopicError, TopicFilter, TopicName, check_topic_filter,
     check_topic_name, topic_matches_sub,

@@ -108,7 +108,13 @@ impl PacketType {
             if qos == QoS::AtMostOnce && flags & 0b1000 != 0 {
                 return Err(DecodeError::DupWithQoS0);
             }
-        } else if flags != packet.fixed_flags() {
+        } else if flags != packet.fixed_flags()
+            // MQTT 3.1 sets DUP on a retried PUBREL, SUBSCRIBE or UNSUBSCRIBE
+            // (v3r1 §2.1 "DUP"); 3.1.1 made the bit reserved.
+            && !(version == ProtocolVersion::V3_1
+                && packet.fixed_flags() != 0
+                && flags == packet.fixed_flags() | 0b1000)
+        {
             return Err(DecodeError::InvalidHeaderFlags { packet, flags });
         }
         Ok(packet)
@@ -225,9 +231,15 @@ impl Packet {
             Self::Auth(p) => p.measure(version),
         }?
         .body;
-        check_remaining(body)?;
-        Ok(1 + var_int_len(body) + body)
+        total_len(body)
     }
+}
+
+/// The size of a whole packet whose body is `body` bytes, or an error if
+/// the remaining length cannot express it.
+pub(crate) fn total_len(body: usize) -> Result<usize, EncodeError> {
+    check_remaining(body)?;
+    Ok(1 + var_int_len(body) + body)
 }
 
 fn check_remaining(body: usize) -> Result<(), EncodeError> {

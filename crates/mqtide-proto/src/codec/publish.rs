@@ -48,6 +48,12 @@ impl Publish {
         }
     }
 
+    /// The number of bytes this PUBLISH takes on the wire under `version`,
+    /// or why it cannot be encoded.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        super::header::total_len(self.measure(version)?.body)
+    }
+
     /// The first byte of the fixed header: type and DUP/QoS/RETAIN flags.
     pub(super) fn first_byte(&self) -> u8 {
         0x30 | (u8::from(self.dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain)

@@ -133,94 +133,93 @@ impl ReasonCode {
     /// Whether this code may appear in a packet of type `packet` (spec
     /// 5.0 §3.x reason code tables).
     pub fn is_valid_for(self, packet: PacketType) -> bool {
-        use ReasonCode as R;
         match packet {
             PacketType::ConnAck => matches!(
                 self,
-                R::Success
-                    | R::UnspecifiedError
-                    | R::MalformedPacket
-                    | R::ProtocolError
-                    | R::ImplementationSpecificError
-                    | R::UnsupportedProtocolVersion
-                    | R::ClientIdentifierNotValid
-                    | R::BadUserNameOrPassword
-                    | R::NotAuthorized
-                    | R::ServerUnavailable
-                    | R::ServerBusy
-                    | R::Banned
-                    | R::BadAuthenticationMethod
-                    | R::TopicNameInvalid
-                    | R::PacketTooLarge
-                    | R::QuotaExceeded
-                    | R::PayloadFormatInvalid
-                    | R::RetainNotSupported
-                    | R::QoSNotSupported
-                    | R::UseAnotherServer
-                    | R::ServerMoved
-                    | R::ConnectionRateExceeded
+                Self::Success
+                    | Self::UnspecifiedError
+                    | Self::MalformedPacket
+                    | Self::ProtocolError
+                    | Self::ImplementationSpecificError
+                    | Self::UnsupportedProtocolVersion
+                    | Self::ClientIdentifierNotValid
+                    | Self::BadUserNameOrPassword
+                    | Self::NotAuthorized
+                    | Self::ServerUnavailable
+                    | Self::ServerBusy
+                    | Self::Banned
+                    | Self::BadAuthenticationMethod
+                    | Self::TopicNameInvalid
+                    | Self::PacketTooLarge
+                    | Self::QuotaExceeded
+                    | Self::PayloadFormatInvalid
+                    | Self::RetainNotSupported
+                    | Self::QoSNotSupported
+                    | Self::UseAnotherServer
+                    | Self::ServerMoved
+                    | Self::ConnectionRateExceeded
             ),
             PacketType::PubAck | PacketType::PubRec => matches!(
                 self,
-                R::Success
-                    | R::NoMatchingSubscribers
-                    | R::UnspecifiedError
-                    | R::ImplementationSpecificError
-                    | R::NotAuthorized
-                    | R::TopicNameInvalid
-                    | R::PacketIdentifierInUse
-                    | R::QuotaExceeded
-                    | R::PayloadFormatInvalid
+                Self::Success
+                    | Self::NoMatchingSubscribers
+                    | Self::UnspecifiedError
+                    | Self::ImplementationSpecificError
+                    | Self::NotAuthorized
+                    | Self::TopicNameInvalid
+                    | Self::PacketIdentifierInUse
+                    | Self::QuotaExceeded
+                    | Self::PayloadFormatInvalid
             ),
             PacketType::PubRel | PacketType::PubComp => {
-                matches!(self, R::Success | R::PacketIdentifierNotFound)
+                matches!(self, Self::Success | Self::PacketIdentifierNotFound)
             }
             PacketType::SubAck => matches!(
                 self,
-                R::Success
-                    | R::GrantedQoS1
-                    | R::GrantedQoS2
-                    | R::UnspecifiedError
-                    | R::ImplementationSpecificError
-                    | R::NotAuthorized
-                    | R::TopicFilterInvalid
-                    | R::PacketIdentifierInUse
-                    | R::QuotaExceeded
-                    | R::SharedSubscriptionsNotSupported
-                    | R::SubscriptionIdentifiersNotSupported
-                    | R::WildcardSubscriptionsNotSupported
+                Self::Success
+                    | Self::GrantedQoS1
+                    | Self::GrantedQoS2
+                    | Self::UnspecifiedError
+                    | Self::ImplementationSpecificError
+                    | Self::NotAuthorized
+                    | Self::TopicFilterInvalid
+                    | Self::PacketIdentifierInUse
+                    | Self::QuotaExceeded
+                    | Self::SharedSubscriptionsNotSupported
+                    | Self::SubscriptionIdentifiersNotSupported
+                    | Self::WildcardSubscriptionsNotSupported
             ),
             PacketType::UnsubAck => matches!(
                 self,
-                R::Success
-                    | R::NoSubscriptionExisted
-                    | R::UnspecifiedError
-                    | R::ImplementationSpecificError
-                    | R::NotAuthorized
-                    | R::TopicFilterInvalid
-                    | R::PacketIdentifierInUse
+                Self::Success
+                    | Self::NoSubscriptionExisted
+                    | Self::UnspecifiedError
+                    | Self::ImplementationSpecificError
+                    | Self::NotAuthorized
+                    | Self::TopicFilterInvalid
+                    | Self::PacketIdentifierInUse
             ),
             PacketType::Disconnect => !matches!(
                 self,
-                R::GrantedQoS1
-                    | R::GrantedQoS2
-                    | R::NoMatchingSubscribers
-                    | R::NoSubscriptionExisted
-                    | R::ContinueAuthentication
-                    | R::ReAuthenticate
-                    | R::UnsupportedProtocolVersion
-                    | R::ClientIdentifierNotValid
-                    | R::BadUserNameOrPassword
-                    | R::ServerUnavailable
-                    | R::Banned
-                    | R::BadAuthenticationMethod
-                    | R::PacketIdentifierInUse
-                    | R::PacketIdentifierNotFound
+                Self::GrantedQoS1
+                    | Self::GrantedQoS2
+                    | Self::NoMatchingSubscribers
+                    | Self::NoSubscriptionExisted
+                    | Self::ContinueAuthentication
+                    | Self::ReAuthenticate
+                    | Self::UnsupportedProtocolVersion
+                    | Self::ClientIdentifierNotValid
+                    | Self::BadUserNameOrPassword
+                    | Self::ServerUnavailable
+                    | Self::Banned
+                    | Self::BadAuthenticationMethod
+                    | Self::PacketIdentifierInUse
+                    | Self::PacketIdentifierNotFound
             ),
             PacketType::Auth => {
                 matches!(
                     self,
-                    R::Success | R::ContinueAuthentication | R::ReAuthenticate
+                    Self::Success | Self::ContinueAuthentication | Self::ReAuthenticate
                 )
             }
             _ => false,

@@ -20,9 +20,9 @@ pub struct FilterTrie<T> {
 #[derive(Debug, Clone)]
 struct Node<T> {
     /// Children by literal level.
-    children: HashMap<Box<str>, Node<T>>,
+    children: HashMap<Box<str>, Self>,
     /// The child for a `+` level.
-    plus: Option<Box<Node<T>>>,
+    plus: Option<Box<Self>>,
     /// Values of filters that end here with `/#` (or are `#`).
     hash: Vec<T>,
     /// Values of filters that end exactly here.
@@ -132,10 +132,8 @@ fn visit_matches<'a, T>(
     if let Some(child) = node.children.get(*level) {
         visit_matches(child, rest, true, visit);
     }
-    if wildcards_allowed {
-        if let Some(plus) = &node.plus {
-            visit_matches(plus, rest, true, visit);
-        }
+    if let Some(plus) = node.plus.as_deref().filter(|_| wildcards_allowed) {
+        visit_matches(plus, rest, true, visit);
     }
 }
 

@@ -1,0 +1,123 @@
+//! What a session is configured with: everything CONNECT says, and the
+//! client-side limits the protocol leaves to the implementation.
+
+use std::time::Duration;
+
+use bytestring::ByteString;
+
+use crate::{ConnectProperties, LastWill, ProtocolVersion, Secret};
+
+/// What to do with a publish above the server's Maximum QoS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QoSPolicy {
+    /// Refuse it with a usage error (or fail the request if the limit is
+    /// only learnt after it was queued). Nothing is sent above the limit.
+    #[default]
+    Refuse,
+    /// Send it at the server's maximum instead.
+    Downgrade,
+}
+
+/// When incoming QoS 1 and QoS 2 messages are acknowledged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AckMode {
+    /// As soon as the message is handed to the application (as an event).
+    #[default]
+    Auto,
+    /// Only when the application calls [`Session::ack`](super::Session::ack)
+    /// for it: at-least-once processing. Acknowledgements still go out in
+    /// the order the messages arrived, as the spec requires.
+    Manual,
+}
+
+/// The configuration of a [`Session`](super::Session).
+///
+/// Built with [`SessionConfig::new`] and adjusted field by field; the
+/// defaults suit a stock Mosquitto.
+#[derive(Debug, Clone)]
+pub struct SessionConfig {
+    /// The protocol version to speak.
+    pub protocol: ProtocolVersion,
+    /// The client identifier; empty asks the server to assign one (5.0,
+    /// or 3.1.1 with a clean session).
+    pub client_id: ByteString,
+    /// Clean session (3.1.1) / clean start (5.0) on the next CONNECT.
+    pub clean_start: bool,
+    /// Keep-alive in seconds; 0 turns keep-alive off.
+    pub keep_alive: u16,
+    /// The will message.
+    pub will: Option<LastWill>,
+    /// The user name.
+    pub username: Option<ByteString>,
+    /// The password.
+    pub password: Option<Secret>,
+    /// 5.0 CONNECT properties: session expiry, receive maximum, maximum
+    /// packet size, topic alias maximum, problem/response information, user
+    /// properties, authentication method and data.
+    pub properties: ConnectProperties,
+    /// How long CONNACK may take after CONNECT.
+    pub connect_timeout: Duration,
+    /// How long the server may stay silent after a PINGREQ.
+    pub ping_timeout: Duration,
+    /// The most QoS 1/2 publishes in flight under 3.1 / 3.1.1, which have
+    /// no receive maximum. Mosquitto's default `max_inflight_messages` is
+    /// 20, and it answers the 21st QoS 2 message with "quota exceeded".
+    pub v3_inflight: u16,
+    /// How many publishes (and subscription changes) may wait for the
+    /// in-flight window or for a connection.
+    pub queue_capacity: usize,
+    /// How many events may wait for the application before the session
+    /// stops decoding incoming bytes.
+    pub event_capacity: usize,
+    /// The largest packet accepted from the server. Under 5.0 it is sent
+    /// as Maximum Packet Size unless `properties` already sets one.
+    pub max_incoming_packet_size: u32,
+    /// What to do with publishes above the server's Maximum QoS.
+    pub qos_policy: QoSPolicy,
+    /// When incoming messages are acknowledged.
+    pub ack_mode: AckMode,
+}
+
+impl SessionConfig {
+    /// A configuration for `client_id` with a clean start, a 60 s
+    /// keep-alive and the default limits.
+    pub fn new(protocol: ProtocolVersion, client_id: impl Into<ByteString>) -> Self {
+        Self {
+            protocol,
+            client_id: client_id.into(),
+            clean_start: true,
+            keep_alive: 60,
+            will: None,
+            username: None,
+            password: None,
+            properties: ConnectProperties::default(),
+            connect_timeout: Duration::from_secs(30),
+            ping_timeout: Duration::from_secs(10),
+            v3_inflight: 20,
+            queue_capacity: 1024,
+            event_capacity: 256,
+            max_incoming_packet_size: 16 * 1024 * 1024,
+            qos_policy: QoSPolicy::Refuse,
+            ack_mode: AckMode::Auto,
+        }
+    }
+
+    /// The limit on incoming packets: the 5.0 property if set, otherwise
+    /// `max_incoming_packet_size`.
+    pub(crate) fn incoming_limit(&self) -> u32 {
+        self.properties
+            .maximum_packet_size
+            .map_or(self.max_incoming_packet_size, |m| m.get())
+    }
+
+    /// How many incoming QoS 1/2 messages may be unacknowledged at once.
+    pub(crate) fn receive_maximum(&self) -> u16 {
+        match self.protocol {
+            ProtocolVersion::V5 => self
+                .properties
+                .receive_maximum
+                .map_or(u16::MAX, |m| m.get()),
+            _ => u16::MAX,
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The life of one connection: CONNECT, CONNACK and what it negotiates,
+//! session resumption, enhanced authentication, and the one path by which
+//! a connection ends.
+
+use std::time::Instant;
+
+use super::{
+    AfterWrite, Connected, ConnectionError, Event, Limits, ProtocolError, Session, Stage, State,
+    Timer, UsageError,
+};
+use crate::{Auth, ConnAck, Connect, Disconnect, DisconnectProperties, Packet, QoS, ReasonCode};
+
+impl Session {
+    /// A transport is up: queues CONNECT and starts the connect timeout.
+    /// A connection still open is treated as lost first.
+    pub fn handle_connected(&mut self, now: Instant) {
+        if self.state != State::Idle {
+            self.handle_connection_lost(now);
+        }
+        self.state = State::Connecting;
+        self.connection_reported = true;
+        self.limits = Limits::unknown(&self.config);
+        let connect = self.build_connect();
+        self.send(connect.into(), AfterWrite::Nothing, now);
+        self.timers
+            .set(Timer::Connect, now + self.config.connect_timeout);
+    }
+
+    /// The transport went away. Reports [`Event::Disconnected`] if the
+    /// connection had not already ended; keeps everything that must be
+    /// resent on the next connection.
+    pub fn handle_connection_lost(&mut self, _now: Instant) {
+        self.end_connection(ConnectionError::ConnectionLost);
+        self.state = State::Idle;
+    }
+
+    /// Queues a DISCONNECT (with `reason_code` and `properties` under 5.0);
+    /// the connection ends once it is written. In-flight publishes stay in
+    /// the session for the next connection.
+    pub fn disconnect(
+        &mut self,
+        reason_code: ReasonCode,
+        properties: DisconnectProperties,
+        now: Instant,
+    ) -> Result<(), UsageError> {
+        if !matches!(self.state, State::Connecting | State::Connected) {
+            return Err(UsageError::NotConnected);
+        }
+        let packet = Disconnect {
+            reason_code,
+            properties,
+        };
+        Packet::Disconnect(packet.clone()).encoded_len(self.config.protocol)?;
+        self.send(packet.into(), AfterWrite::EndConnection, now);
+        Ok(())
+    }
+
+    /// Sends AUTH: the answer to an [`Event::Auth`] challenge
+    /// (`ContinueAuthentication`), or a re-authentication (`ReAuthenticate`)
+    /// once connected. Needs 5.0 and an authentication method.
+    pub fn auth(&mut self, auth: Auth, now: Instant) -> Result<(), UsageError> {
+        if !self.config.protocol.is_v5() || self.config.properties.authentication_method.is_none() {
+            return Err(UsageError::NoAuthentication);
+        }
+        if !matches!(self.state, State::Connecting | State::Connected) {
+            return Err(UsageError::NotConnected);
+        }
+        Packet::Auth(auth.clone()).encoded_len(self.config.protocol)?;
+        self.send(auth.into(), AfterWrite::Nothing, now);
+        Ok(())
+    }
+
+    fn build_connect(&self) -> Connect {
+        let config = &self.config;
+        let mut properties = config.properties.clone();
+        if config.protocol.is_v5() && properties.maximum_packet_size.is_none() {
+            properties.maximum_packet_size =
+                std::num::NonZeroU32::new(config.max_incoming_packet_size);
+        }
+        Connect {
+            protocol: config.protocol,
+            clean_start: config.clean_start,
+            keep_alive: config.keep_alive,
+            client_id: config.client_id.clone(),
+            will: config.will.clone(),
+            username: config.username.clone(),
+            password: config.password.clone(),
+            properties,
+        }
+    }
+
+    pub(super) fn handle_connack(&mut self, ack: ConnAck, now: Instant) {
+        self.timers.stop(Timer::Connect);
+        if ack.reason_code.is_error() {
+            if ack.session_present {
+                return self.protocol_error(ProtocolError::SessionPresentOnRefusal);
+            }
+            return self.end_connection(ConnectionError::Refused {
+                reason_code: ack.reason_code,
+                properties: Box::new(ack.properties),
+            });
+        }
+        // [MQTT-3.2.2-4]: a client that asked for a clean session has no
+        // session state, and must not accept one the server claims to have.
+        if ack.session_present && self.config.clean_start {
+            return self.protocol_error(ProtocolError::SessionPresentOnCleanStart);
+        }
+        let props = &ack.properties;
+        if let Some(id) = &props.assigned_client_identifier {
+            self.config.client_id = id.clone();
+        }
+        self.limits = Limits {
+            keep_alive: props.server_keep_alive.unwrap_or(self.config.keep_alive),
+            send_window: if self.config.protocol.is_v5() {
+                props.receive_maximum.map_or(u16::MAX, |m| m.get())
+            } else {
+                self.config.v3_inflight
+            },
+            maximum_qos: props.maximum_qos.unwrap_or(QoS::ExactlyOnce),
+            retain_available: props.retain_available.unwrap_or(true),
+            maximum_packet_size: props.maximum_packet_size.map(|m| m.get()),
+            wildcard_available: props.wildcard_subscription_available.unwrap_or(true),
+            shared_available: props.shared_subscription_available.unwrap_or(true),
+            subscription_ids_available: props.subscription_identifier_available.unwrap_or(true),
+        };
+        self.state = State::Connected;
+        self.events.push_back(Event::Connected(Connected {
+            session_present: ack.session_present,
+            client_id: self.config.client_id.clone(),
+            keep_alive: self.limits.keep_alive,
+            send_window: self.limits.send_window,
+            maximum_qos: self.limits.maximum_qos,
+            retain_available: self.limits.retain_available,
+            maximum_packet_size: self.limits.maximum_packet_size,
+            properties: ack.properties,
+        }));
+        if ack.session_present {
+            self.resend_inflight(now);
+        } else {
+            self.discard_session_state();
+        }
+        self.flush_acks(now);
+        self.pump(now);
+        if self.limits.keep_alive > 0 {
+            let interval = std::time::Duration::from_secs(self.limits.keep_alive.into());
+            self.timers.set(Timer::KeepAlive, now + interval);
+        }
+    }
+
+    /// Resends, in their original order, every unacknowledged PUBLISH with
+    /// DUP set and every PUBREL awaiting PUBCOMP ([MQTT-4.4.0-1]).
+    fn resend_inflight(&mut self, now: Instant) {
+        let mut flights: Vec<_> = self.inflight.values().collect();
+        flights.sort_by_key(|f| f.seq);
+        let resend: Vec<Packet> = flights
+            .into_iter()
+            .map(|flight| match flight.stage {
+                Stage::PublishedQoS1 | Stage::PublishedQoS2 => {
+                    let mut publish = flight.publish.clone();
+                    publish.dup = true;
+                    Packet::Publish(publish)
+                }
+                Stage::Released => Packet::PubRel(crate::Ack::new(flight.packet_id)),
+            })
+            .collect();
+        for packet in resend {
+            self.send(packet, AfterWrite::Nothing, now);
+        }
+    }
+
+    /// The server has no session for us (or we asked for a clean one):
+    /// every in-flight publish fails with `SessionLost` rather than being
+    /// resent as new (the QoS 2 duplicate other clients have), and the
+    /// incoming exactly-once state goes too.
+    fn discard_session_state(&mut self) {
+        let mut flights: Vec<_> = self.inflight.drain().map(|(_, f)| f).collect();
+        flights.sort_by_key(|f| f.seq);
+        for flight in flights {
+            self.ids.release(flight.packet_id);
+            self.complete(flight.request, Err(super::RequestError::SessionLost));
+        }
+        self.incoming_qos2.clear();
+        self.pending_acks.clear();
+        self.incoming_qos1_unacked = 0;
+    }
+
+    pub(super) fn handle_auth(&mut self, auth: Auth) {
+        if !self.config.protocol.is_v5() || self.config.properties.authentication_method.is_none() {
+            let error = ProtocolError::UnexpectedPacket {
+                packet: crate::PacketType::Auth,
+                when: "without enhanced authentication",
+            };
+            return self.protocol_error(error);
+        }
+        self.events.push_back(Event::Auth(auth));
+    }
+
+    /// The server broke the protocol: queue DISCONNECT with the reason
+    /// (5.0), report it once, and stop reading.
+    pub(super) fn protocol_error(&mut self, error: ProtocolError) {
+        let reason_code = error.reason_code();
+        let was_open = matches!(self.state, State::Connecting | State::Connected);
+        self.end_connection(error.into());
+        if was_open && self.config.protocol.is_v5() {
+            self.transmit
+                .push_back((Disconnect::new(reason_code).into(), AfterWrite::Nothing));
+        }
+    }
+
+    /// The one path by which a connection ends: reports `Disconnected` once
+    /// and drops what belonged to this connection only. Publishes in
+    /// flight stay for the next connection; subscription changes awaiting
+    /// an answer fail (they are not resent).
+    pub(super) fn end_connection(&mut self, error: ConnectionError) {
+        if !matches!(self.state, State::Connecting | State::Connected) {
+            return;
+        }
+        self.state = State::Closing;
+        self.timers.stop_all();
+        self.aliases_in.clear();
+        // Unwritten QoS 0 publishes are lost with the connection.
+        for (_, after) in std::mem::take(&mut self.transmit) {
+            if let AfterWrite::Complete(id) = after {
+                self.complete(id, Err(super::RequestError::ConnectionLost));
+            }
+        }
+        let mut controls: Vec<_> = self.controls.drain().collect();
+        controls.sort_by_key(|(_, c)| c.request);
+        for (id, control) in controls {
+            self.ids.release(id);
+            self.complete(control.request, Err(super::RequestError::ConnectionLost));
+        }
+        // Unacknowledged QoS 1 deliveries will be redelivered by the
+        // server; their tokens are void. QoS 2 ones stay: the server
+        // resends them with DUP and they must not be delivered twice.
+        self.pending_acks.retain(|p| p.qos == QoS::ExactlyOnce);
+        self.incoming_qos1_unacked = 0;
+        if self.connection_reported {
+            self.connection_reported = false;
+            self.events.push_back(Event::Disconnected(error));
+        }
+    }
+}

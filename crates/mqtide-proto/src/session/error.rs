@@ -1,0 +1,240 @@
+//! Session errors, one enum per fault: the broker broke the protocol
+//! ([`ProtocolError`]), the caller misused the API ([`UsageError`]), a
+//! request failed ([`RequestError`]), the connection ended
+//! ([`ConnectionError`]).
+
+use crate::{
+    ConnAckProperties, DecodeError, DisconnectProperties, EncodeError, PacketType, QoS, ReasonCode,
+    TopicError,
+};
+
+/// The server broke the protocol. The session answers with a DISCONNECT
+/// carrying [`reason_code`](Self::reason_code) (5.0) and ends the
+/// connection.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolError {
+    /// The bytes were not a well-formed packet.
+    #[error("malformed packet from the server: {0}")]
+    Decode(#[from] DecodeError),
+    /// A packet a server may not send, or not in this state.
+    #[error("the server sent {packet:?} {when}")]
+    UnexpectedPacket {
+        /// What arrived.
+        packet: PacketType,
+        /// When (e.g. "before CONNACK").
+        when: &'static str,
+    },
+    /// An acknowledgement for a packet identifier not in flight.
+    #[error(
+        "the server sent {packet:?} for packet identifier {id}, which matches nothing we have in flight"
+    )]
+    UnknownPacketId {
+        /// The acknowledgement.
+        packet: PacketType,
+        /// The identifier.
+        id: u16,
+    },
+    /// More unacknowledged QoS 1/2 messages than our Receive Maximum.
+    #[error("the server exceeded our receive maximum of {0} [MQTT-3.3.4-9]")]
+    ReceiveMaximumExceeded(u16),
+    /// A topic alias of 0, above our maximum, or never defined.
+    #[error(
+        "the server used topic alias {0}, which is 0, above our maximum or never set [MQTT-3.3.2-10]"
+    )]
+    TopicAliasInvalid(u16),
+    /// CONNACK with session present although we asked for a clean session.
+    #[error(
+        "CONNACK says a session is present although a clean session was requested [MQTT-3.2.2-4]"
+    )]
+    SessionPresentOnCleanStart,
+    /// CONNACK refusing with session present set.
+    #[error("CONNACK refuses the connection but sets session present [MQTT-3.2.2-6]")]
+    SessionPresentOnRefusal,
+    /// SUBACK or UNSUBACK with a different number of results than filters.
+    #[error("{packet:?} carries {got} results for {expected} topic filters")]
+    ResultCountMismatch {
+        /// SUBACK or UNSUBACK.
+        packet: PacketType,
+        /// Filters sent.
+        expected: usize,
+        /// Results received.
+        got: usize,
+    },
+}
+
+impl ProtocolError {
+    /// The 5.0 reason code for the DISCONNECT that ends the connection.
+    pub fn reason_code(&self) -> ReasonCode {
+        match self {
+            Self::Decode(e) => e.reason_code(),
+            Self::ReceiveMaximumExceeded(_) => ReasonCode::ReceiveMaximumExceeded,
+            Self::TopicAliasInvalid(_) => ReasonCode::TopicAliasInvalid,
+            _ => ReasonCode::ProtocolError,
+        }
+    }
+}
+
+/// The caller asked for something the session cannot do; the message says
+/// what to do instead. Nothing was queued.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum UsageError {
+    /// The topic name is not valid.
+    #[error("invalid topic name: {0}")]
+    InvalidTopic(TopicError),
+    /// QoS above the server's maximum with [`QoSPolicy::Refuse`](super::QoSPolicy::Refuse).
+    #[error(
+        "the server accepts QoS up to {maximum:?}; publish at that QoS or set QoSPolicy::Downgrade"
+    )]
+    QoSNotSupported {
+        /// What was asked for.
+        requested: QoS,
+        /// The server's Maximum QoS.
+        maximum: QoS,
+    },
+    /// A retained publish to a server without retain support.
+    #[error("the server does not support retained messages; publish with retain = false")]
+    RetainNotSupported,
+    /// The packet exceeds the server's maximum packet size.
+    #[error(
+        "the packet is {size} bytes but the server accepts at most {maximum}; send a smaller payload"
+    )]
+    PacketTooLarge {
+        /// The encoded size.
+        size: usize,
+        /// The server's limit.
+        maximum: u32,
+    },
+    /// The packet cannot be encoded (a field too long, 5.0 properties under
+    /// 3.1.1, …).
+    #[error("the packet cannot be encoded: {0}")]
+    Encode(#[from] EncodeError),
+    /// The queue of waiting requests is full.
+    #[error("{0} requests are already waiting; wait for completions before sending more")]
+    QueueFull(usize),
+    /// A SUBSCRIBE or UNSUBSCRIBE without filters.
+    #[error("subscribe and unsubscribe need at least one topic filter")]
+    NoFilters,
+    /// A feature the server said it does not support.
+    #[error("the server does not support {0}")]
+    NotSupported(&'static str),
+    /// Something a client may not send.
+    #[error("{0}")]
+    NotAllowed(&'static str),
+    /// No Local on a shared subscription.
+    #[error("no_local cannot be set on a shared subscription [MQTT-3.8.3-4]")]
+    NoLocalOnSharedSubscription,
+    /// An acknowledgement token that is unknown or already used.
+    #[error("this message was already acknowledged, or its connection's state was discarded")]
+    UnknownAckToken,
+    /// AUTH without enhanced authentication configured, or under 3.1.1.
+    #[error(
+        "enhanced authentication needs MQTT 5.0 and an authentication method in the CONNECT properties"
+    )]
+    NoAuthentication,
+    /// The session is not connected (for commands that need a connection).
+    #[error("not connected")]
+    NotConnected,
+}
+
+/// Why a request ended without success.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The server answered with a failure reason code.
+    #[error("the server refused it: {reason_code}")]
+    Rejected {
+        /// The failure code.
+        reason_code: ReasonCode,
+        /// The reason string, if any.
+        reason_string: Option<String>,
+    },
+    /// The session state it was part of was discarded: the server did not
+    /// resume the session, or a clean session was requested. A QoS 1/2
+    /// publish may or may not have reached subscribers.
+    #[error("the session was not resumed; the publish may or may not have been delivered")]
+    SessionLost,
+    /// The connection ended before the answer (subscribe / unsubscribe;
+    /// those are not resent).
+    #[error("the connection ended before the server answered")]
+    ConnectionLost,
+    /// The server's limits, learnt after the request was queued, do not
+    /// allow it (Maximum QoS with [`QoSPolicy::Refuse`](super::QoSPolicy::Refuse),
+    /// retain, maximum packet size, …).
+    #[error("the server's limits do not allow it: {0}")]
+    NotAllowed(UsageError),
+}
+
+impl RequestError {
+    /// Whether trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Rejected { reason_code, .. } => matches!(
+                reason_code,
+                ReasonCode::QuotaExceeded
+                    | ReasonCode::ServerBusy
+                    | ReasonCode::ImplementationSpecificError
+                    | ReasonCode::PacketIdentifierInUse
+            ),
+            Self::SessionLost | Self::ConnectionLost => true,
+            Self::NotAllowed(_) => false,
+        }
+    }
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectionError {
+    /// The server refused the CONNECT.
+    #[error("the server refused the connection: {reason_code}")]
+    Refused {
+        /// The reason (3.1.1 return codes are mapped onto 5.0 codes).
+        reason_code: ReasonCode,
+        /// The CONNACK's properties (reason string, server reference, …).
+        properties: Box<ConnAckProperties>,
+    },
+    /// The server sent DISCONNECT.
+    #[error("the server disconnected: {reason_code}")]
+    ServerDisconnect {
+        /// Its reason.
+        reason_code: ReasonCode,
+        /// Its properties (reason string, server reference, …).
+        properties: Box<DisconnectProperties>,
+    },
+    /// The server broke the protocol; we sent DISCONNECT and closed.
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    /// No CONNACK within the connect timeout.
+    #[error("no CONNACK within the connect timeout")]
+    ConnectTimeout,
+    /// The server stayed silent after a PINGREQ.
+    #[error("no answer to PINGREQ within the ping timeout")]
+    KeepAliveTimeout,
+    /// The transport went away (reported by the driver).
+    #[error("the connection was lost")]
+    ConnectionLost,
+    /// The application disconnected.
+    #[error("disconnected by the application")]
+    Disconnected,
+}
+
+impl ConnectionError {
+    /// Whether reconnecting may help (not for refusals like bad
+    /// credentials, nor for a deliberate disconnect).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Refused { reason_code, .. } => matches!(
+                reason_code,
+                ReasonCode::ServerUnavailable
+                    | ReasonCode::ServerBusy
+                    | ReasonCode::UseAnotherServer
+                    | ReasonCode::ConnectionRateExceeded
+                    | ReasonCode::QuotaExceeded
+            ),
+            Self::Disconnected => false,
+            _ => true,
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Incoming application messages: topic aliases, QoS 1 and QoS 2 flows
+//! towards us (exactly-once delivery across DUP resends), the receive
+//! maximum we announced, and manual acknowledgement in arrival order.
+
+use std::time::Instant;
+
+use super::{
+    AckMode, AckToken, AfterWrite, Event, Message, PendingAck, ProtocolError, Session, State,
+    UsageError,
+};
+use crate::{Ack, Packet, PacketId, PacketType, Publish, QoS, ReasonCode};
+
+impl Session {
+    /// Acknowledges a message delivered in [`AckMode::Manual`]. The
+    /// acknowledgement goes out once every message that arrived before it
+    /// has been acknowledged too ([MQTT-4.6.0-2], [MQTT-4.6.0-3]).
+    pub fn ack(&mut self, token: AckToken, now: Instant) -> Result<(), UsageError> {
+        let entry = self
+            .pending_acks
+            .iter_mut()
+            .find(|p| p.token == token.0 && !p.acked)
+            .ok_or(UsageError::UnknownAckToken)?;
+        entry.acked = true;
+        self.flush_acks(now);
+        Ok(())
+    }
+
+    /// Sends the acknowledgements at the front of the arrival order that the
+    /// application has released.
+    pub(super) fn flush_acks(&mut self, now: Instant) {
+        if self.state != State::Connected {
+            return;
+        }
+        while self.pending_acks.front().is_some_and(|p| p.acked) {
+            let Some(pending) = self.pending_acks.pop_front() else {
+                break;
+            };
+            let packet = if pending.qos == QoS::AtLeastOnce {
+                self.incoming_qos1_unacked = self.incoming_qos1_unacked.saturating_sub(1);
+                Packet::PubAck(Ack::new(pending.packet_id))
+            } else {
+                Packet::PubRec(Ack::new(pending.packet_id))
+            };
+            self.send(packet, AfterWrite::Nothing, now);
+        }
+    }
+
+    pub(super) fn handle_publish(&mut self, mut publish: Publish, now: Instant) {
+        if let Err(error) = self.resolve_alias(&mut publish) {
+            return self.protocol_error(error);
+        }
+        let Some(id) = publish.packet_id else {
+            return self.deliver(publish, None);
+        };
+        if publish.qos == QoS::ExactlyOnce && self.incoming_qos2.is_used(id) {
+            // A resend of a message already delivered: never deliver it
+            // twice. Answer again unless the application still holds it.
+            if !self.pending_acks.iter().any(|p| p.packet_id == id) {
+                self.send(Packet::PubRec(Ack::new(id)), AfterWrite::Nothing, now);
+            }
+            return;
+        }
+        let unacked = self.incoming_qos1_unacked + self.incoming_qos2.in_use();
+        let maximum = self.config.receive_maximum();
+        if unacked >= usize::from(maximum) {
+            return self.protocol_error(ProtocolError::ReceiveMaximumExceeded(maximum));
+        }
+        let qos = publish.qos;
+        if qos == QoS::ExactlyOnce {
+            self.incoming_qos2.mark(id);
+        }
+        match self.config.ack_mode {
+            AckMode::Auto => {
+                self.deliver(publish, None);
+                let ack = Ack::new(id);
+                let packet = if qos == QoS::AtLeastOnce {
+                    Packet::PubAck(ack)
+                } else {
+                    Packet::PubRec(ack)
+                };
+                self.send(packet, AfterWrite::Nothing, now);
+            }
+            AckMode::Manual => {
+                self.next_token += 1;
+                let token = self.next_token;
+                if qos == QoS::AtLeastOnce {
+                    self.incoming_qos1_unacked += 1;
+                }
+                self.pending_acks.push_back(PendingAck {
+                    token,
+                    packet_id: id,
+                    qos,
+                    acked: false,
+                });
+                self.deliver(publish, Some(AckToken(token)));
+            }
+        }
+    }
+
+    pub(super) fn handle_pubrel(&mut self, id: PacketId, now: Instant) {
+        if self
+            .pending_acks
+            .iter()
+            .any(|p| p.packet_id == id && p.qos == QoS::ExactlyOnce)
+        {
+            // We have not sent PUBREC yet, so the server cannot release it.
+            return self.protocol_error(ProtocolError::UnknownPacketId {
+                packet: PacketType::PubRel,
+                id: id.get(),
+            });
+        }
+        let mut comp = Ack::new(id);
+        if !self.incoming_qos2.release(id) && self.config.protocol.is_v5() {
+            // Already released (our PUBCOMP was lost): complete it again.
+            comp.reason_code = ReasonCode::PacketIdentifierNotFound;
+        }
+        self.send(Packet::PubComp(comp), AfterWrite::Nothing, now);
+    }
+
+    /// Replaces a topic alias by its topic, or records a new alias
+    /// (5.0 §3.3.2.3.4). Aliases last for one connection.
+    fn resolve_alias(&mut self, publish: &mut Publish) -> Result<(), ProtocolError> {
+        let Some(alias) = publish.properties.topic_alias else {
+            return Ok(());
+        };
+        let maximum = self.config.properties.topic_alias_maximum.unwrap_or(0);
+        if alias.get() > maximum {
+            return Err(ProtocolError::TopicAliasInvalid(alias.get()));
+        }
+        if publish.topic.is_empty() {
+            publish.topic = self
+                .aliases_in
+                .get(&alias.get())
+                .cloned()
+                .ok_or(ProtocolError::TopicAliasInvalid(alias.get()))?;
+        } else {
+            self.aliases_in.insert(alias.get(), publish.topic.clone());
+        }
+        Ok(())
+    }
+
+    fn deliver(&mut self, publish: Publish, ack: Option<AckToken>) {
+        self.events
+            .push_back(Event::Message(Message { publish, ack }));
+    }
+}

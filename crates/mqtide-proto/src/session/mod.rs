@@ -1,0 +1,425 @@
+//! The client session state machine: every client-side protocol rule of
+//! MQTT 3.1, 3.1.1 and 5.0, with no I/O and no clock of its own.
+//!
+//! A [`Session`] outlives connections: in-flight QoS 1/2 publishes, their
+//! packet identifiers and the incoming exactly-once state survive a lost
+//! connection and are resumed on the next one when the server keeps the
+//! session.
+//!
+//! The methods fall into four groups, as in quinn-proto:
+//!
+//! - **getters**: [`is_connected`](Session::is_connected), [`config`](Session::config), …
+//! - **inputs** (`handle_*`): a transport came up, bytes arrived, time
+//!   passed, the transport went away;
+//! - **commands**: [`publish`](Session::publish), [`subscribe`](Session::subscribe),
+//!   [`unsubscribe`](Session::unsubscribe), [`ack`](Session::ack),
+//!   [`auth`](Session::auth), [`disconnect`](Session::disconnect); each
+//!   returns at once, publishes and subscription changes with a
+//!   [`RequestId`] that a later [`Event::Completed`] refers to;
+//! - **outputs** (`poll_*`): bytes to send, events, the next deadline.
+//!
+//! After every input or command, drain every output — `poll_transmit`
+//! until it appends nothing, `poll_event` until `None`, then
+//! `poll_timeout` — before the next input. The driving loop:
+//!
+//! ```
+//! # use std::time::{Duration, Instant};
+//! # use bytes::BytesMut;
+//! # use mqtide_proto::{Event, ProtocolVersion, Session, SessionConfig};
+//! # #[allow(clippy::disallowed_methods)]
+//! # let now = Instant::now();
+//! let mut session = Session::new(SessionConfig::new(ProtocolVersion::V5, "sensor-1"));
+//! let (mut read_buf, mut write_buf) = (BytesMut::new(), BytesMut::new());
+//!
+//! session.handle_connected(now);                 // the transport is up: CONNECT is queued
+//! loop {
+//!     while session.poll_transmit(&mut write_buf) > 0 {} // write `write_buf` to the socket
+//!     while let Some(event) = session.poll_event() { /* hand to the application */ }
+//!     let _deadline = session.poll_timeout();     // sleep until then, or until input
+//!     # break;
+//!     // then one of: session.handle_bytes(&mut read_buf, now), session.handle_timeout(now),
+//!     // a command, or session.handle_connection_lost(now)
+//! }
+//! # assert_eq!(&write_buf[..1], &[0x10]);
+//! ```
+//!
+//! Fatal protocol errors take one path: the session queues a DISCONNECT
+//! with the 5.0 reason code and reports [`Event::Disconnected`] once.
+
+mod config;
+mod connection;
+mod error;
+mod event;
+mod inbound;
+mod outbound;
+mod packet_id;
+mod timer;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+use bytes::BytesMut;
+use bytestring::ByteString;
+
+pub use config::{AckMode, QoSPolicy, SessionConfig};
+pub use error::{ConnectionError, ProtocolError, RequestError, UsageError};
+pub use event::{AckToken, Completion, Connected, Event, Message, RequestId};
+
+use crate::{Packet, PacketId, Publish, QoS, ReasonCode, Subscribe, Unsubscribe};
+use packet_id::PacketIdPool;
+use timer::{Timer, TimerTable};
+
+/// `poll_transmit` stops appending once the buffer holds this much, so one
+/// call never builds an unbounded write.
+const TRANSMIT_HIGH_WATER: usize = 64 * 1024;
+
+/// Where the session is in the life of one connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    /// No transport.
+    Idle,
+    /// CONNECT queued, waiting for CONNACK.
+    Connecting,
+    /// CONNACK accepted.
+    Connected,
+    /// The connection is over (error, server DISCONNECT, or ours); the
+    /// driver should close the transport. Commands still queue.
+    Closing,
+}
+
+/// A request waiting for the window or for a connection.
+#[derive(Debug)]
+enum Queued {
+    Publish(RequestId, Publish),
+    Subscribe(RequestId, Subscribe),
+    Unsubscribe(RequestId, Unsubscribe),
+}
+
+/// Where an outgoing QoS 1/2 publish is in its flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    /// QoS 1, PUBLISH sent, waiting for PUBACK.
+    PublishedQoS1,
+    /// QoS 2, PUBLISH sent, waiting for PUBREC.
+    PublishedQoS2,
+    /// QoS 2, PUBREL sent, waiting for PUBCOMP.
+    Released,
+}
+
+/// An outgoing QoS 1/2 publish holding a packet identifier.
+#[derive(Debug)]
+struct OutFlight {
+    request: RequestId,
+    /// Send order, for resending in the original order.
+    seq: u64,
+    packet_id: PacketId,
+    /// The PUBLISH as first sent (full topic, no alias).
+    publish: Publish,
+    stage: Stage,
+}
+
+/// A SUBSCRIBE or UNSUBSCRIBE waiting for its acknowledgement.
+#[derive(Debug)]
+struct Control {
+    request: RequestId,
+    packet: crate::PacketType,
+    filters: usize,
+}
+
+/// What happens once a queued packet has been written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterWrite {
+    Nothing,
+    /// A QoS 0 publish is complete once written.
+    Complete(RequestId),
+    /// Our DISCONNECT is out: the connection is over.
+    EndConnection,
+}
+
+/// An incoming QoS 1/2 message the application has yet to acknowledge
+/// (manual mode).
+#[derive(Debug)]
+struct PendingAck {
+    token: u64,
+    packet_id: PacketId,
+    qos: QoS,
+    acked: bool,
+}
+
+/// The state machine of one MQTT client session. See the [module
+/// docs](self) for how to drive it.
+#[derive(Debug)]
+pub struct Session {
+    config: SessionConfig,
+    state: State,
+    /// Whether `Event::Disconnected` is still owed for this connection.
+    connection_reported: bool,
+    next_request: u64,
+    next_seq: u64,
+
+    // Outgoing.
+    queue: VecDeque<Queued>,
+    inflight: HashMap<PacketId, OutFlight>,
+    controls: HashMap<PacketId, Control>,
+    ids: PacketIdPool,
+
+    // What the server allows (from CONNACK).
+    limits: Limits,
+
+    // Incoming.
+    /// QoS 2 packet identifiers received and not yet released (PUBREL).
+    incoming_qos2: PacketIdPool,
+    /// Incoming QoS 1 messages not yet acknowledged (manual mode).
+    incoming_qos1_unacked: usize,
+    aliases_in: HashMap<u16, ByteString>,
+    pending_acks: VecDeque<PendingAck>,
+    next_token: u64,
+
+    // Outputs.
+    transmit: VecDeque<(Packet, AfterWrite)>,
+    events: VecDeque<Event>,
+    timers: TimerTable,
+}
+
+/// What the server said it allows, from CONNACK.
+#[derive(Debug, Clone)]
+struct Limits {
+    keep_alive: u16,
+    send_window: u16,
+    maximum_qos: QoS,
+    retain_available: bool,
+    maximum_packet_size: Option<u32>,
+    wildcard_available: bool,
+    shared_available: bool,
+    subscription_ids_available: bool,
+}
+
+impl Limits {
+    /// Before CONNACK: nothing is known to be unavailable.
+    fn unknown(config: &SessionConfig) -> Self {
+        Self {
+            keep_alive: config.keep_alive,
+            send_window: config.v3_inflight,
+            maximum_qos: QoS::ExactlyOnce,
+            retain_available: true,
+            maximum_packet_size: None,
+            wildcard_available: true,
+            shared_available: true,
+            subscription_ids_available: true,
+        }
+    }
+}
+
+impl Session {
+    /// A session with no connection yet.
+    pub fn new(config: SessionConfig) -> Self {
+        Self {
+            limits: Limits::unknown(&config),
+            config,
+            state: State::Idle,
+            connection_reported: false,
+            next_request: 0,
+            next_seq: 0,
+            queue: VecDeque::new(),
+            inflight: HashMap::new(),
+            controls: HashMap::new(),
+            ids: PacketIdPool::default(),
+            incoming_qos2: PacketIdPool::default(),
+            incoming_qos1_unacked: 0,
+            aliases_in: HashMap::new(),
+            pending_acks: VecDeque::new(),
+            next_token: 0,
+            transmit: VecDeque::new(),
+            events: VecDeque::new(),
+            timers: TimerTable::default(),
+        }
+    }
+
+    // ----- getters -----
+
+    /// The configuration (with the assigned client id once the server
+    /// assigned one).
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// Whether CONNACK accepted the current connection.
+    pub fn is_connected(&self) -> bool {
+        self.state == State::Connected
+    }
+
+    /// How many QoS 1/2 publishes are in flight.
+    pub fn inflight(&self) -> usize {
+        self.inflight.len()
+    }
+
+    /// How many requests wait for the window or a connection.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// How many more requests the queue takes before
+    /// [`UsageError::QueueFull`].
+    pub fn queue_space(&self) -> usize {
+        self.config.queue_capacity.saturating_sub(self.queue.len())
+    }
+
+    // ----- inputs -----
+
+    /// Decodes every complete packet in `buf` and acts on it, until the
+    /// event queue is full: then the rest stays in `buf`, and the caller
+    /// should stop reading the socket until events are drained.
+    pub fn handle_bytes(&mut self, buf: &mut BytesMut, now: Instant) {
+        let limit = self.config.incoming_limit();
+        while self.events.len() < self.config.event_capacity
+            && matches!(self.state, State::Connecting | State::Connected)
+        {
+            match Packet::decode(buf, self.config.protocol, limit) {
+                Ok(Some(packet)) => {
+                    // Anything from the server answers a PINGREQ.
+                    self.timers.stop(Timer::PingResponse);
+                    self.handle_packet(packet, now);
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    self.protocol_error(error.into());
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Keep-alive, ping and connect deadlines. Safe to call at any time;
+    /// nothing happens before a deadline.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.timers.expire(Timer::Connect, now) {
+            self.end_connection(ConnectionError::ConnectTimeout);
+        }
+        if self.timers.expire(Timer::PingResponse, now) {
+            self.end_connection(ConnectionError::KeepAliveTimeout);
+        }
+        if self.timers.expire(Timer::KeepAlive, now) && self.state == State::Connected {
+            self.send(Packet::PingReq, AfterWrite::Nothing, now);
+            if self.timers.get(Timer::PingResponse).is_none() {
+                self.timers
+                    .set(Timer::PingResponse, now + self.config.ping_timeout);
+            }
+        }
+    }
+
+    // ----- outputs -----
+
+    /// Appends what must be sent now to `buf`; returns how many bytes were
+    /// appended (0 when there is nothing to send).
+    #[must_use]
+    pub fn poll_transmit(&mut self, buf: &mut BytesMut) -> usize {
+        let start = buf.len();
+        while buf.len() - start < TRANSMIT_HIGH_WATER {
+            let Some((packet, after)) = self.transmit.pop_front() else {
+                break;
+            };
+            // Every packet was measured when it was queued; encoding a
+            // packet of our own cannot fail unless a rule was missed.
+            if let Err(error) = packet.encode(self.config.protocol, buf) {
+                debug_assert!(false, "queued an unencodable packet: {error}");
+                continue;
+            }
+            match after {
+                AfterWrite::Nothing => {}
+                AfterWrite::Complete(id) => {
+                    self.complete_published(id, ReasonCode::Success, Default::default())
+                }
+                AfterWrite::EndConnection => self.end_connection(ConnectionError::Disconnected),
+            }
+        }
+        buf.len() - start
+    }
+
+    /// The next event for the application.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The next deadline at which [`handle_timeout`](Self::handle_timeout)
+    /// must be called.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    // ----- internals shared by the submodules -----
+
+    fn request_id(&mut self) -> RequestId {
+        self.next_request += 1;
+        RequestId(self.next_request)
+    }
+
+    /// Queues a packet for `poll_transmit` and re-arms the keep-alive: it
+    /// counts from the last packet sent.
+    fn send(&mut self, packet: Packet, after: AfterWrite, now: Instant) {
+        self.transmit.push_back((packet, after));
+        if self.state == State::Connected && self.limits.keep_alive > 0 {
+            let interval = std::time::Duration::from_secs(self.limits.keep_alive.into());
+            self.timers.set(Timer::KeepAlive, now + interval);
+        }
+    }
+
+    fn complete(&mut self, id: RequestId, outcome: Result<Completion, RequestError>) {
+        self.events.push_back(Event::Completed { id, outcome });
+    }
+
+    fn complete_published(
+        &mut self,
+        id: RequestId,
+        reason_code: ReasonCode,
+        properties: crate::AckProperties,
+    ) {
+        self.complete(
+            id,
+            Ok(Completion::Published {
+                reason_code,
+                properties,
+            }),
+        );
+    }
+
+    fn handle_packet(&mut self, packet: Packet, now: Instant) {
+        if self.state == State::Connecting {
+            return match packet {
+                Packet::ConnAck(ack) => self.handle_connack(*ack, now),
+                Packet::Auth(auth) => self.handle_auth(auth),
+                other => self.unexpected(&other, "before CONNACK"),
+            };
+        }
+        match packet {
+            Packet::Publish(publish) => self.handle_publish(publish, now),
+            Packet::PubAck(ack) => self.handle_puback(ack, now),
+            Packet::PubRec(ack) => self.handle_pubrec(ack, now),
+            Packet::PubRel(ack) => self.handle_pubrel(ack.packet_id, now),
+            Packet::PubComp(ack) => self.handle_pubcomp(ack, now),
+            Packet::SubAck(ack) => self.handle_suback(ack, now),
+            Packet::UnsubAck(ack) => self.handle_unsuback(ack, now),
+            Packet::PingResp => {}
+            Packet::Disconnect(disconnect) => {
+                self.end_connection(ConnectionError::ServerDisconnect {
+                    reason_code: disconnect.reason_code,
+                    properties: Box::new(disconnect.properties),
+                });
+            }
+            Packet::Auth(auth) => self.handle_auth(auth),
+            other => self.unexpected(&other, "to a client"),
+        }
+    }
+
+    fn unexpected(&mut self, packet: &Packet, when: &'static str) {
+        let error = ProtocolError::UnexpectedPacket {
+            packet: packet.packet_type(),
+            when,
+        };
+        self.protocol_error(error);
+    }
+}

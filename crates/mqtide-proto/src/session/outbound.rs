@@ -1,0 +1,406 @@
+//! Outgoing requests: publishes at QoS 0, 1 and 2, subscribe and
+//! unsubscribe, the in-flight window, and the acknowledgements that
+//! complete them.
+
+use std::time::Instant;
+
+use super::{
+    AfterWrite, Completion, Control, Limits, OutFlight, ProtocolError, QoSPolicy, Queued,
+    RequestError, RequestId, Session, Stage, State, UsageError,
+};
+use crate::{
+    Ack, AckProperties, Packet, PacketId, PacketType, ProtocolVersion, Publish, QoS, ReasonCode,
+    SubAck, Subscribe, SubscribeProperties, SubscriptionOptions, TopicFilter, UnsubAck,
+    Unsubscribe, UnsubscribeProperties,
+};
+
+/// A packet identifier used only to measure packets before the real one
+/// is assigned (every identifier takes two bytes).
+const MEASURE_ID: PacketId = PacketId::MIN;
+
+impl Session {
+    /// Queues a publish. Its [`Event::Completed`](super::Event::Completed)
+    /// comes when it is written (QoS 0), acknowledged by PUBACK (QoS 1) or
+    /// completed by PUBCOMP (QoS 2). The session assigns the packet
+    /// identifier and clears DUP; the topic must be a full topic name.
+    pub fn publish(&mut self, mut publish: Publish, now: Instant) -> Result<RequestId, UsageError> {
+        crate::check_topic_name(&publish.topic).map_err(UsageError::InvalidTopic)?;
+        if publish.properties.topic_alias.is_some() {
+            return Err(UsageError::NotAllowed(
+                "topic aliases are the session's to assign; send the full topic name",
+            ));
+        }
+        if !publish.properties.subscription_identifiers.is_empty() {
+            return Err(UsageError::NotAllowed(
+                "a client must not send subscription identifiers in PUBLISH [MQTT-3.3.4-6]",
+            ));
+        }
+        publish.dup = false;
+        check_publish(
+            &self.limits,
+            self.config.qos_policy,
+            self.config.protocol,
+            &mut publish,
+        )?;
+        self.check_queue_space()?;
+        let id = self.request_id();
+        self.queue.push_back(Queued::Publish(id, publish));
+        self.pump(now);
+        Ok(id)
+    }
+
+    /// Queues a SUBSCRIBE for `filters`; its completion carries one reason
+    /// code (granted QoS or failure) per filter.
+    pub fn subscribe(
+        &mut self,
+        filters: Vec<(TopicFilter, SubscriptionOptions)>,
+        properties: SubscribeProperties,
+        now: Instant,
+    ) -> Result<RequestId, UsageError> {
+        if filters.is_empty() {
+            return Err(UsageError::NoFilters);
+        }
+        for (filter, options) in &filters {
+            if options.no_local && filter.share_group().is_some() {
+                return Err(UsageError::NoLocalOnSharedSubscription);
+            }
+            if filter.share_group().is_some() && !self.limits.shared_available {
+                return Err(UsageError::NotSupported("shared subscriptions"));
+            }
+            if filter.has_wildcards() && !self.limits.wildcard_available {
+                return Err(UsageError::NotSupported("wildcard subscriptions"));
+            }
+        }
+        if properties.subscription_identifier.is_some() && !self.limits.subscription_ids_available {
+            return Err(UsageError::NotSupported("subscription identifiers"));
+        }
+        let packet = Subscribe {
+            packet_id: MEASURE_ID,
+            properties,
+            filters: filters
+                .into_iter()
+                .map(|(f, o)| (f.into_inner(), o))
+                .collect(),
+        };
+        self.check_control(&Packet::Subscribe(packet.clone()))?;
+        let id = self.request_id();
+        self.queue.push_back(Queued::Subscribe(id, packet));
+        self.pump(now);
+        Ok(id)
+    }
+
+    /// Queues an UNSUBSCRIBE for `filters`; its completion carries one
+    /// reason code per filter (all `Success` under 3.1.1, which has none).
+    pub fn unsubscribe(
+        &mut self,
+        filters: Vec<TopicFilter>,
+        properties: UnsubscribeProperties,
+        now: Instant,
+    ) -> Result<RequestId, UsageError> {
+        if filters.is_empty() {
+            return Err(UsageError::NoFilters);
+        }
+        let packet = Unsubscribe {
+            packet_id: MEASURE_ID,
+            properties,
+            filters: filters.into_iter().map(TopicFilter::into_inner).collect(),
+        };
+        self.check_control(&Packet::Unsubscribe(packet.clone()))?;
+        let id = self.request_id();
+        self.queue.push_back(Queued::Unsubscribe(id, packet));
+        self.pump(now);
+        Ok(id)
+    }
+
+    fn check_queue_space(&self) -> Result<(), UsageError> {
+        if self.queue.len() >= self.config.queue_capacity {
+            Err(UsageError::QueueFull(self.queue.len()))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Checks a SUBSCRIBE or UNSUBSCRIBE encodes under this version and
+    /// fits the server's maximum packet size, and that the queue has room.
+    fn check_control(&self, packet: &Packet) -> Result<(), UsageError> {
+        let size = packet.encoded_len(self.config.protocol)?;
+        check_size(&self.limits, size)?;
+        self.check_queue_space()
+    }
+
+    /// Moves queued requests into flight, in order, while the connection,
+    /// the send window and packet identifiers allow.
+    pub(super) fn pump(&mut self, now: Instant) {
+        while self.state == State::Connected {
+            let Some(mut queued) = self.queue.pop_front() else {
+                break;
+            };
+            if let Queued::Publish(request, publish) = &mut queued {
+                // The limits may have changed since the publish was queued.
+                if let Err(e) = check_publish(
+                    &self.limits,
+                    self.config.qos_policy,
+                    self.config.protocol,
+                    publish,
+                ) {
+                    let request = *request;
+                    self.complete(request, Err(RequestError::NotAllowed(e)));
+                    continue;
+                }
+                if publish.qos == QoS::AtMostOnce {
+                    publish.packet_id = None;
+                    let request = *request;
+                    if let Queued::Publish(_, publish) = queued {
+                        self.send(Packet::Publish(publish), AfterWrite::Complete(request), now);
+                    }
+                    continue;
+                }
+                if self.inflight.len() >= usize::from(self.limits.send_window) {
+                    self.queue.push_front(queued);
+                    break;
+                }
+            }
+            let Some(packet_id) = self.ids.allocate() else {
+                self.queue.push_front(queued);
+                break;
+            };
+            match queued {
+                Queued::Publish(request, mut publish) => {
+                    publish.packet_id = Some(packet_id);
+                    let stage = match publish.qos {
+                        QoS::AtLeastOnce => Stage::PublishedQoS1,
+                        _ => Stage::PublishedQoS2,
+                    };
+                    self.next_seq += 1;
+                    let flight = OutFlight {
+                        request,
+                        seq: self.next_seq,
+                        packet_id,
+                        publish: publish.clone(),
+                        stage,
+                    };
+                    self.inflight.insert(packet_id, flight);
+                    self.send(Packet::Publish(publish), AfterWrite::Nothing, now);
+                }
+                Queued::Subscribe(request, mut packet) => {
+                    packet.packet_id = packet_id;
+                    self.track_control(
+                        packet_id,
+                        request,
+                        PacketType::SubAck,
+                        packet.filters.len(),
+                    );
+                    self.send(Packet::Subscribe(packet), AfterWrite::Nothing, now);
+                }
+                Queued::Unsubscribe(request, mut packet) => {
+                    packet.packet_id = packet_id;
+                    self.track_control(
+                        packet_id,
+                        request,
+                        PacketType::UnsubAck,
+                        packet.filters.len(),
+                    );
+                    self.send(Packet::Unsubscribe(packet), AfterWrite::Nothing, now);
+                }
+            }
+        }
+    }
+
+    fn track_control(
+        &mut self,
+        id: PacketId,
+        request: RequestId,
+        packet: PacketType,
+        filters: usize,
+    ) {
+        let control = Control {
+            request,
+            packet,
+            filters,
+        };
+        self.controls.insert(id, control);
+    }
+
+    /// Ends an outgoing flow: frees the identifier, reports the outcome and
+    /// lets the next queued publish into the window.
+    fn finish_flight(&mut self, id: PacketId, ack: Ack, now: Instant) {
+        if let Some(flight) = self.inflight.remove(&id) {
+            self.ids.release(id);
+            self.complete(flight.request, ack_outcome(ack));
+            self.pump(now);
+        }
+    }
+
+    fn stage_of(&self, id: PacketId) -> Option<Stage> {
+        self.inflight.get(&id).map(|f| f.stage)
+    }
+
+    fn unknown_id(&mut self, packet: PacketType, id: PacketId) {
+        self.protocol_error(ProtocolError::UnknownPacketId {
+            packet,
+            id: id.get(),
+        });
+    }
+
+    pub(super) fn handle_puback(&mut self, ack: Ack, now: Instant) {
+        match self.stage_of(ack.packet_id) {
+            Some(Stage::PublishedQoS1) => self.finish_flight(ack.packet_id, ack, now),
+            _ => self.unknown_id(PacketType::PubAck, ack.packet_id),
+        }
+    }
+
+    pub(super) fn handle_pubrec(&mut self, ack: Ack, now: Instant) {
+        let id = ack.packet_id;
+        match self.stage_of(id) {
+            // 5.0: a failure reason code on PUBREC ends the flow.
+            Some(Stage::PublishedQoS2) if ack.reason_code.is_error() => {
+                self.finish_flight(id, ack, now)
+            }
+            Some(Stage::PublishedQoS2 | Stage::Released) => {
+                if let Some(flight) = self.inflight.get_mut(&id) {
+                    flight.stage = Stage::Released;
+                }
+                self.send(Packet::PubRel(Ack::new(id)), AfterWrite::Nothing, now);
+            }
+            Some(Stage::PublishedQoS1) => self.unknown_id(PacketType::PubRec, id),
+            // A PUBREC for nothing we hold: release it so the server can
+            // forget it too (5.0 §3.6.2.1, "Packet Identifier not found").
+            None => {
+                let mut rel = Ack::new(id);
+                if self.config.protocol.is_v5() {
+                    rel.reason_code = ReasonCode::PacketIdentifierNotFound;
+                }
+                self.send(Packet::PubRel(rel), AfterWrite::Nothing, now);
+            }
+        }
+    }
+
+    pub(super) fn handle_pubcomp(&mut self, ack: Ack, now: Instant) {
+        match self.stage_of(ack.packet_id) {
+            Some(Stage::Released) => self.finish_flight(ack.packet_id, ack, now),
+            _ => self.unknown_id(PacketType::PubComp, ack.packet_id),
+        }
+    }
+
+    pub(super) fn handle_suback(&mut self, ack: SubAck, now: Instant) {
+        let Some(filters) = self.take_control(PacketType::SubAck, ack.packet_id) else {
+            return;
+        };
+        self.answer_control(
+            filters,
+            ack.reason_codes,
+            ack.properties,
+            PacketType::SubAck,
+            now,
+        );
+    }
+
+    pub(super) fn handle_unsuback(&mut self, ack: UnsubAck, now: Instant) {
+        let Some(filters) = self.take_control(PacketType::UnsubAck, ack.packet_id) else {
+            return;
+        };
+        let mut codes = ack.reason_codes;
+        if self.config.protocol != ProtocolVersion::V5 {
+            codes = vec![ReasonCode::Success; filters.1];
+        }
+        self.answer_control(filters, codes, ack.properties, PacketType::UnsubAck, now);
+    }
+
+    /// The request waiting for this SUBACK/UNSUBACK, or a protocol error.
+    fn take_control(&mut self, packet: PacketType, id: PacketId) -> Option<(RequestId, usize)> {
+        match self.controls.get(&id) {
+            Some(control) if control.packet == packet => {
+                let control = self.controls.remove(&id)?;
+                self.ids.release(id);
+                Some((control.request, control.filters))
+            }
+            _ => {
+                self.unknown_id(packet, id);
+                None
+            }
+        }
+    }
+
+    fn answer_control(
+        &mut self,
+        (request, expected): (RequestId, usize),
+        reason_codes: Vec<ReasonCode>,
+        properties: AckProperties,
+        packet: PacketType,
+        now: Instant,
+    ) {
+        if reason_codes.len() != expected {
+            let got = reason_codes.len();
+            self.complete(request, Err(RequestError::ConnectionLost));
+            return self.protocol_error(ProtocolError::ResultCountMismatch {
+                packet,
+                expected,
+                got,
+            });
+        }
+        let completion = if packet == PacketType::SubAck {
+            Completion::Subscribed {
+                reason_codes,
+                properties,
+            }
+        } else {
+            Completion::Unsubscribed {
+                reason_codes,
+                properties,
+            }
+        };
+        self.complete(request, Ok(completion));
+        self.pump(now);
+    }
+}
+
+/// The outcome a final acknowledgement gives a publish.
+fn ack_outcome(ack: Ack) -> Result<Completion, RequestError> {
+    if ack.reason_code.is_error() {
+        Err(RequestError::Rejected {
+            reason_code: ack.reason_code,
+            reason_string: ack.properties.reason_string.map(|s| s.to_string()),
+        })
+    } else {
+        Ok(Completion::Published {
+            reason_code: ack.reason_code,
+            properties: ack.properties,
+        })
+    }
+}
+
+fn check_size(limits: &Limits, size: usize) -> Result<(), UsageError> {
+    match limits.maximum_packet_size {
+        Some(maximum) if size > maximum as usize => {
+            Err(UsageError::PacketTooLarge { size, maximum })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Checks (and, with `QoSPolicy::Downgrade`, adjusts) a publish against
+/// what the server allows and what the version can encode.
+fn check_publish(
+    limits: &Limits,
+    policy: QoSPolicy,
+    version: ProtocolVersion,
+    publish: &mut Publish,
+) -> Result<(), UsageError> {
+    if publish.qos > limits.maximum_qos {
+        match policy {
+            QoSPolicy::Refuse => {
+                return Err(UsageError::QoSNotSupported {
+                    requested: publish.qos,
+                    maximum: limits.maximum_qos,
+                });
+            }
+            QoSPolicy::Downgrade => publish.qos = limits.maximum_qos,
+        }
+    }
+    if publish.retain && !limits.retain_available {
+        return Err(UsageError::RetainNotSupported);
+    }
+    publish.packet_id = (publish.qos != QoS::AtMostOnce).then_some(MEASURE_ID);
+    let size = publish.encoded_len(version)?;
+    check_size(limits, size)
+}

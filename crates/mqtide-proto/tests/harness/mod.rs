@@ -1,0 +1,209 @@
+//! A scripted broker and a fake clock for driving a `Session` in memory,
+//! so that each test reads as a dialogue: deliver a packet, expect what
+//! the session sent, expect the events, advance time.
+
+#![allow(dead_code, reason = "each test file uses part of the harness")]
+
+use std::collections::VecDeque;
+use std::num::NonZeroU16;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use mqtide_proto::{
+    Ack, ConnAck, Event, MAX_PACKET_SIZE, Packet, PacketId, ProtocolVersion, Publish, QoS,
+    RequestId, Session, SessionConfig,
+};
+
+/// Runs a scenario once per protocol version, as separate tests.
+#[macro_export]
+macro_rules! each_version {
+    ($(#[$meta:meta])* fn $name:ident($version:ident: ProtocolVersion) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            fn scenario($version: mqtide_proto::ProtocolVersion) $body
+            #[test]
+            fn v3_1_1() {
+                scenario(mqtide_proto::ProtocolVersion::V3_1_1);
+            }
+            #[test]
+            fn v5() {
+                scenario(mqtide_proto::ProtocolVersion::V5);
+            }
+        }
+    };
+}
+
+/// The session under test and the broker's side of the wire.
+pub struct Harness {
+    pub session: Session,
+    pub now: Instant,
+    pub version: ProtocolVersion,
+    /// What the session has written and the broker has not read yet.
+    sent: BytesMut,
+    events: VecDeque<Event>,
+}
+
+impl Harness {
+    pub fn new(config: SessionConfig) -> Self {
+        #[allow(clippy::disallowed_methods, reason = "the fake clock starts somewhere")]
+        let now = Instant::now();
+        Self {
+            version: config.protocol,
+            session: Session::new(config),
+            now,
+            sent: BytesMut::new(),
+            events: VecDeque::new(),
+        }
+    }
+
+    pub fn config(version: ProtocolVersion) -> SessionConfig {
+        SessionConfig::new(version, "harness")
+    }
+
+    /// A session connected with the given CONNACK (after checking CONNECT).
+    pub fn connected_with(config: SessionConfig, connack: ConnAck) -> Self {
+        let mut h = Self::new(config);
+        h.open(connack);
+        h
+    }
+
+    /// A session connected with a plain successful CONNACK.
+    pub fn connected(version: ProtocolVersion) -> Self {
+        Self::connected_with(Self::config(version), ConnAck::new(false))
+    }
+
+    /// Brings up a transport and answers CONNECT with `connack`, draining
+    /// the `Connected` event.
+    pub fn open(&mut self, connack: ConnAck) -> mqtide_proto::Connected {
+        self.session.handle_connected(self.now);
+        self.drain();
+        assert!(matches!(self.expect_sent(), Packet::Connect(_)));
+        self.deliver(connack);
+        match self.expect_event() {
+            Event::Connected(connected) => connected,
+            other => panic!("expected Connected, got {other:?}"),
+        }
+    }
+
+    /// Drains every output of the session, as a driver must after each
+    /// input or command.
+    pub fn drain(&mut self) {
+        while self.session.poll_transmit(&mut self.sent) > 0 {}
+        while let Some(event) = self.session.poll_event() {
+            self.events.push_back(event);
+        }
+    }
+
+    /// The broker sends `packet`.
+    pub fn deliver(&mut self, packet: impl Into<Packet>) {
+        let mut wire = BytesMut::new();
+        packet.into().encode(self.version, &mut wire).unwrap();
+        self.deliver_bytes(&wire);
+    }
+
+    /// The broker sends raw bytes; they must all be consumed.
+    pub fn deliver_bytes(&mut self, bytes: &[u8]) {
+        let mut buf = BytesMut::from(bytes);
+        self.session.handle_bytes(&mut buf, self.now);
+        self.drain();
+        assert!(
+            buf.is_empty(),
+            "the session left {} bytes unread",
+            buf.len()
+        );
+    }
+
+    /// The next packet the session sent.
+    pub fn expect_sent(&mut self) -> Packet {
+        match Packet::decode(&mut self.sent, self.version, MAX_PACKET_SIZE) {
+            Ok(Some(packet)) => packet,
+            other => panic!("expected a packet from the session, got {other:?}"),
+        }
+    }
+
+    pub fn expect_nothing_sent(&mut self) {
+        assert!(
+            self.sent.is_empty(),
+            "unexpected packet: {:?}",
+            self.expect_sent()
+        );
+    }
+
+    pub fn expect_event(&mut self) -> Event {
+        self.events
+            .pop_front()
+            .expect("expected an event, got none")
+    }
+
+    pub fn expect_no_event(&mut self) {
+        assert_eq!(self.events.pop_front(), None);
+    }
+
+    /// Moves the fake clock and fires any deadline that passed.
+    pub fn advance(&mut self, by: Duration) {
+        self.now += by;
+        if self.session.poll_timeout().is_some_and(|at| at <= self.now) {
+            self.session.handle_timeout(self.now);
+        }
+        self.drain();
+    }
+
+    pub fn lose_connection(&mut self) {
+        self.session.handle_connection_lost(self.now);
+        self.drain();
+        self.sent.clear();
+    }
+
+    pub fn publish(&mut self, topic: &str, payload: &'static [u8], qos: QoS) -> RequestId {
+        let mut p = Publish::new(topic, Bytes::from_static(payload));
+        p.qos = qos;
+        let id = self.session.publish(p, self.now).unwrap();
+        self.drain();
+        id
+    }
+
+    /// Expects a PUBLISH and returns it.
+    pub fn expect_publish(&mut self) -> Publish {
+        match self.expect_sent() {
+            Packet::Publish(p) => p,
+            other => panic!("expected PUBLISH, got {other:?}"),
+        }
+    }
+
+    /// Expects `Completed` for `id` and returns its outcome.
+    pub fn expect_completed(
+        &mut self,
+        id: RequestId,
+    ) -> Result<mqtide_proto::Completion, mqtide_proto::RequestError> {
+        match self.expect_event() {
+            Event::Completed { id: got, outcome } if got == id => outcome,
+            other => panic!("expected Completed for {id:?}, got {other:?}"),
+        }
+    }
+
+    /// Expects `Disconnected` and returns its reason.
+    pub fn expect_disconnected(&mut self) -> mqtide_proto::ConnectionError {
+        match self.expect_event() {
+            Event::Disconnected(reason) => reason,
+            other => panic!("expected Disconnected, got {other:?}"),
+        }
+    }
+}
+
+pub fn pid(n: u16) -> PacketId {
+    NonZeroU16::new(n).unwrap()
+}
+
+/// An incoming PUBLISH from the broker.
+pub fn incoming(topic: &str, qos: QoS, packet_id: u16) -> Publish {
+    let mut p = Publish::new(topic, Bytes::from_static(b"payload"));
+    p.qos = qos;
+    p.packet_id = NonZeroU16::new(packet_id);
+    p
+}
+
+pub fn ack(packet_id: PacketId) -> Ack {
+    Ack::new(packet_id)
+}
