@@ -115,6 +115,14 @@ impl Harness {
         );
     }
 
+    /// The broker sends raw bytes that may not all be consumed (malformed
+    /// input ends the connection with bytes left over).
+    pub fn feed(&mut self, bytes: &[u8]) {
+        let mut buf = BytesMut::from(bytes);
+        self.session.handle_bytes(&mut buf, self.now);
+        self.drain();
+    }
+
     /// The next packet the session sent.
     pub fn expect_sent(&mut self) -> Packet {
         match Packet::decode(&mut self.sent, self.version, MAX_PACKET_SIZE) {
