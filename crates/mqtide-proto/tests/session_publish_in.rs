@@ -45,7 +45,7 @@ each_version! {
         assert_eq!(h.expect_sent(), Packet::PubRec(ack(pid(9))));
         let mut dup = incoming("t/2", QoS::ExactlyOnce, 9);
         dup.dup = true;
-        h.deliver(dup.clone());
+        h.deliver(dup);
         h.expect_no_event();
         assert_eq!(h.expect_sent(), Packet::PubRec(ack(pid(9))));
         h.deliver(Packet::PubRel(ack(pid(9))));

@@ -78,8 +78,10 @@ fn v5_subscription_options_and_identifier_go_on_the_wire() {
         retain_as_published: true,
         retain_handling: RetainHandling::DoNotSend,
     };
-    let mut props = SubscribeProperties::default();
-    props.subscription_identifier = SubscriptionId::new(9);
+    let props = SubscribeProperties {
+        subscription_identifier: SubscriptionId::new(9),
+        ..Default::default()
+    };
     h.session
         .subscribe(vec![(filter("x"), options)], props.clone(), h.now)
         .unwrap();
@@ -132,8 +134,10 @@ fn subscribe_usage_errors() {
             .subscribe(vec![(filter("$share/g/a"), q1)], Default::default(), h.now),
         Err(UsageError::NotSupported("shared subscriptions"))
     );
-    let mut props = SubscribeProperties::default();
-    props.subscription_identifier = SubscriptionId::new(1);
+    let props = SubscribeProperties {
+        subscription_identifier: SubscriptionId::new(1),
+        ..Default::default()
+    };
     assert_eq!(
         h.session.subscribe(vec![(filter("a"), q1)], props, h.now),
         Err(UsageError::NotSupported("subscription identifiers"))

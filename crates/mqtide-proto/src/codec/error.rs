@@ -154,6 +154,7 @@ impl DecodeError {
             | Self::InvalidPropertyValue { .. }
             | Self::AuthDataWithoutMethod
             | Self::NoTopicFilters(_)
+            | Self::EmptyTopicName
             | Self::ReservedPacketType(_)
             | Self::NotInVersion { .. } => ReasonCode::ProtocolError,
             _ => ReasonCode::MalformedPacket,

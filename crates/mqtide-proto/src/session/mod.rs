@@ -330,7 +330,7 @@ impl Session {
             match after {
                 AfterWrite::Nothing => {}
                 AfterWrite::Complete(id) => {
-                    self.complete_published(id, ReasonCode::Success, Default::default())
+                    self.complete_published(id, ReasonCode::Success, Default::default());
                 }
                 AfterWrite::EndConnection => self.end_connection(ConnectionError::Disconnected),
             }

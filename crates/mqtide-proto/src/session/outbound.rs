@@ -254,7 +254,7 @@ impl Session {
         match self.stage_of(id) {
             // 5.0: a failure reason code on PUBREC ends the flow.
             Some(Stage::PublishedQoS2) if ack.reason_code.is_error() => {
-                self.finish_flight(id, ack, now)
+                self.finish_flight(id, ack, now);
             }
             Some(Stage::PublishedQoS2 | Stage::Released) => {
                 if let Some(flight) = self.inflight.get_mut(&id) {

@@ -36,7 +36,7 @@ macro_rules! each_version {
 }
 
 /// The session under test and the broker's side of the wire.
-pub struct Harness {
+pub(crate) struct Harness {
     pub session: Session,
     pub now: Instant,
     pub version: ProtocolVersion,
@@ -46,7 +46,7 @@ pub struct Harness {
 }
 
 impl Harness {
-    pub fn new(config: SessionConfig) -> Self {
+    pub(crate) fn new(config: SessionConfig) -> Self {
         #[allow(clippy::disallowed_methods, reason = "the fake clock starts somewhere")]
         let now = Instant::now();
         Self {
@@ -58,25 +58,25 @@ impl Harness {
         }
     }
 
-    pub fn config(version: ProtocolVersion) -> SessionConfig {
+    pub(crate) fn config(version: ProtocolVersion) -> SessionConfig {
         SessionConfig::new(version, "harness")
     }
 
     /// A session connected with the given CONNACK (after checking CONNECT).
-    pub fn connected_with(config: SessionConfig, connack: ConnAck) -> Self {
+    pub(crate) fn connected_with(config: SessionConfig, connack: ConnAck) -> Self {
         let mut h = Self::new(config);
         h.open(connack);
         h
     }
 
     /// A session connected with a plain successful CONNACK.
-    pub fn connected(version: ProtocolVersion) -> Self {
+    pub(crate) fn connected(version: ProtocolVersion) -> Self {
         Self::connected_with(Self::config(version), ConnAck::new(false))
     }
 
     /// Brings up a transport and answers CONNECT with `connack`, draining
     /// the `Connected` event.
-    pub fn open(&mut self, connack: ConnAck) -> mqtide_proto::Connected {
+    pub(crate) fn open(&mut self, connack: ConnAck) -> mqtide_proto::Connected {
         self.session.handle_connected(self.now);
         self.drain();
         assert!(matches!(self.expect_sent(), Packet::Connect(_)));
@@ -89,7 +89,7 @@ impl Harness {
 
     /// Drains every output of the session, as a driver must after each
     /// input or command.
-    pub fn drain(&mut self) {
+    pub(crate) fn drain(&mut self) {
         while self.session.poll_transmit(&mut self.sent) > 0 {}
         while let Some(event) = self.session.poll_event() {
             self.events.push_back(event);
@@ -97,14 +97,14 @@ impl Harness {
     }
 
     /// The broker sends `packet`.
-    pub fn deliver(&mut self, packet: impl Into<Packet>) {
+    pub(crate) fn deliver(&mut self, packet: impl Into<Packet>) {
         let mut wire = BytesMut::new();
         packet.into().encode(self.version, &mut wire).unwrap();
         self.deliver_bytes(&wire);
     }
 
     /// The broker sends raw bytes; they must all be consumed.
-    pub fn deliver_bytes(&mut self, bytes: &[u8]) {
+    pub(crate) fn deliver_bytes(&mut self, bytes: &[u8]) {
         let mut buf = BytesMut::from(bytes);
         self.session.handle_bytes(&mut buf, self.now);
         self.drain();
@@ -117,21 +117,21 @@ impl Harness {
 
     /// The broker sends raw bytes that may not all be consumed (malformed
     /// input ends the connection with bytes left over).
-    pub fn feed(&mut self, bytes: &[u8]) {
+    pub(crate) fn feed(&mut self, bytes: &[u8]) {
         let mut buf = BytesMut::from(bytes);
         self.session.handle_bytes(&mut buf, self.now);
         self.drain();
     }
 
     /// The next packet the session sent.
-    pub fn expect_sent(&mut self) -> Packet {
+    pub(crate) fn expect_sent(&mut self) -> Packet {
         match Packet::decode(&mut self.sent, self.version, MAX_PACKET_SIZE) {
             Ok(Some(packet)) => packet,
             other => panic!("expected a packet from the session, got {other:?}"),
         }
     }
 
-    pub fn expect_nothing_sent(&mut self) {
+    pub(crate) fn expect_nothing_sent(&mut self) {
         assert!(
             self.sent.is_empty(),
             "unexpected packet: {:?}",
@@ -139,18 +139,18 @@ impl Harness {
         );
     }
 
-    pub fn expect_event(&mut self) -> Event {
+    pub(crate) fn expect_event(&mut self) -> Event {
         self.events
             .pop_front()
             .expect("expected an event, got none")
     }
 
-    pub fn expect_no_event(&mut self) {
+    pub(crate) fn expect_no_event(&mut self) {
         assert_eq!(self.events.pop_front(), None);
     }
 
     /// Moves the fake clock and fires any deadline that passed.
-    pub fn advance(&mut self, by: Duration) {
+    pub(crate) fn advance(&mut self, by: Duration) {
         self.now += by;
         if self.session.poll_timeout().is_some_and(|at| at <= self.now) {
             self.session.handle_timeout(self.now);
@@ -158,13 +158,13 @@ impl Harness {
         self.drain();
     }
 
-    pub fn lose_connection(&mut self) {
+    pub(crate) fn lose_connection(&mut self) {
         self.session.handle_connection_lost(self.now);
         self.drain();
         self.sent.clear();
     }
 
-    pub fn publish(&mut self, topic: &str, payload: &'static [u8], qos: QoS) -> RequestId {
+    pub(crate) fn publish(&mut self, topic: &str, payload: &'static [u8], qos: QoS) -> RequestId {
         let mut p = Publish::new(topic, Bytes::from_static(payload));
         p.qos = qos;
         let id = self.session.publish(p, self.now).unwrap();
@@ -173,7 +173,7 @@ impl Harness {
     }
 
     /// Expects a PUBLISH and returns it.
-    pub fn expect_publish(&mut self) -> Publish {
+    pub(crate) fn expect_publish(&mut self) -> Publish {
         match self.expect_sent() {
             Packet::Publish(p) => p,
             other => panic!("expected PUBLISH, got {other:?}"),
@@ -181,7 +181,7 @@ impl Harness {
     }
 
     /// Expects `Completed` for `id` and returns its outcome.
-    pub fn expect_completed(
+    pub(crate) fn expect_completed(
         &mut self,
         id: RequestId,
     ) -> Result<mqtide_proto::Completion, mqtide_proto::RequestError> {
@@ -192,7 +192,7 @@ impl Harness {
     }
 
     /// Expects `Disconnected` and returns its reason.
-    pub fn expect_disconnected(&mut self) -> mqtide_proto::ConnectionError {
+    pub(crate) fn expect_disconnected(&mut self) -> mqtide_proto::ConnectionError {
         match self.expect_event() {
             Event::Disconnected(reason) => reason,
             other => panic!("expected Disconnected, got {other:?}"),
@@ -200,18 +200,18 @@ impl Harness {
     }
 }
 
-pub fn pid(n: u16) -> PacketId {
+pub(crate) fn pid(n: u16) -> PacketId {
     NonZeroU16::new(n).unwrap()
 }
 
 /// An incoming PUBLISH from the broker.
-pub fn incoming(topic: &str, qos: QoS, packet_id: u16) -> Publish {
+pub(crate) fn incoming(topic: &str, qos: QoS, packet_id: u16) -> Publish {
     let mut p = Publish::new(topic, Bytes::from_static(b"payload"));
     p.qos = qos;
     p.packet_id = NonZeroU16::new(packet_id);
     p
 }
 
-pub fn ack(packet_id: PacketId) -> Ack {
+pub(crate) fn ack(packet_id: PacketId) -> Ack {
     Ack::new(packet_id)
 }
