@@ -1092,7 +1092,7 @@ fn property_not_allowed() {
         ]),
         DecodeError::PropertyNotAllowed {
             property: PropertyId::SubscriptionIdentifier,
-            packet: "will properties"
+            packet: "the will"
         }
     );
     // Subscription Identifier in UNSUBSCRIBE (5.0 §3.10.2.1).
@@ -1389,12 +1389,14 @@ fn encode_field_too_long() {
             "{err:?}"
         );
 
+        // A filter is checked as a topic filter first, which includes
+        // the length rule [MQTT-4.7.3-3].
         let err = encode_err(
             subscribe(vec![(long.as_str(), SubscriptionOptions::default())]),
             version,
         );
         assert!(
-            matches!(err, EncodeError::FieldTooLong { len: 65_536, .. }),
+            matches!(err, EncodeError::InvalidTopic(TopicError::TooLong(65_536))),
             "{err:?}"
         );
     }
@@ -1575,7 +1577,13 @@ fn encode_not_in_version() {
         V5,
     );
     assert!(
-        matches!(err, EncodeError::NotInVersion { version: V5, .. }),
+        matches!(
+            err,
+            EncodeError::InvalidReasonCode {
+                packet: PacketType::PubRel,
+                code: ReasonCode::NoMatchingSubscribers
+            }
+        ),
         "{err:?}"
     );
 }
@@ -1649,4 +1657,87 @@ fn encode_packet_too_large() {
         matches!(err, EncodeError::PacketTooLarge(n) if n == limit + 1),
         "{err:?}"
     );
+}
+
+/// The encoder refuses what our decoder would refuse, so a packet we send
+/// never breaks the rules we enforce on others.
+#[test]
+fn encode_rejects_what_decode_would_refuse() {
+    let mut dup0 = Publish::new("t", Bytes::new());
+    dup0.dup = true;
+    assert_eq!(encode_err(dup0, V3_1_1), EncodeError::DupWithQoS0);
+
+    for version in [V3_1_1, V5] {
+        let empty = Publish::new("", Bytes::new());
+        assert_eq!(
+            encode_err(empty, version),
+            EncodeError::InvalidTopic(TopicError::Empty)
+        );
+        let err = encode_err(
+            subscribe(vec![("a/#/b", SubscriptionOptions::default())]),
+            version,
+        );
+        assert_eq!(
+            err,
+            EncodeError::InvalidTopic(TopicError::MisplacedMultiLevelWildcard)
+        );
+        let mut connect = Connect::new(version, "c");
+        connect.will = Some(LastWill {
+            topic: "will/+".into(),
+            payload: Bytes::new(),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            properties: WillProperties::default(),
+        });
+        assert_eq!(
+            encode_err(connect, version),
+            EncodeError::InvalidTopic(TopicError::WildcardInTopicName)
+        );
+    }
+
+    let cases: Vec<(Packet, PacketType, ReasonCode)> = vec![
+        (
+            Disconnect::new(ReasonCode::GrantedQoS1).into(),
+            PacketType::Disconnect,
+            ReasonCode::GrantedQoS1,
+        ),
+        (
+            Auth {
+                reason_code: ReasonCode::NotAuthorized,
+                properties: AuthProperties::default(),
+            }
+            .into(),
+            PacketType::Auth,
+            ReasonCode::NotAuthorized,
+        ),
+        (
+            SubAck {
+                packet_id: pid(1),
+                properties: AckProperties::default(),
+                reason_codes: vec![ReasonCode::NoSubscriptionExisted],
+            }
+            .into(),
+            PacketType::SubAck,
+            ReasonCode::NoSubscriptionExisted,
+        ),
+        (
+            ConnAck {
+                session_present: false,
+                reason_code: ReasonCode::GrantedQoS2,
+                properties: ConnAckProperties::default(),
+            }
+            .into(),
+            PacketType::ConnAck,
+            ReasonCode::GrantedQoS2,
+        ),
+    ];
+    for (packet, packet_type, code) in cases {
+        assert_eq!(
+            encode_err(packet, V5),
+            EncodeError::InvalidReasonCode {
+                packet: packet_type,
+                code
+            }
+        );
+    }
 }

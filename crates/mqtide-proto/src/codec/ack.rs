@@ -75,12 +75,7 @@ impl Body for TypedAck<'_> {
                 ..Sizes::default()
             });
         }
-        if !ack.reason_code.is_valid_for(self.packet) {
-            return Err(EncodeError::NotInVersion {
-                what: "this reason code in this packet",
-                version,
-            });
-        }
+        ack.reason_code.check_for(self.packet)?;
         let props = ack.properties.encoded_len()?;
         let body = match (ack.reason_code, props) {
             (ReasonCode::Success, 0) => 2,
@@ -156,6 +151,9 @@ impl Body for SubAck {
         if self.reason_codes.is_empty() {
             return Err(EncodeError::Empty(PacketType::SubAck));
         }
+        for code in &self.reason_codes {
+            code.check_for(PacketType::SubAck)?;
+        }
         let props = self.properties.len_for(version)?;
         Ok(Sizes {
             body: 2 + props_block(version, props) + self.reason_codes.len(),
@@ -224,6 +222,9 @@ impl Body for UnsubAck {
             )?;
         } else if self.reason_codes.is_empty() {
             return Err(EncodeError::Empty(PacketType::UnsubAck));
+        }
+        for code in &self.reason_codes {
+            code.check_for(PacketType::UnsubAck)?;
         }
         let props = self.properties.len_for(version)?;
         Ok(Sizes {

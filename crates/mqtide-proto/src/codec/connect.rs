@@ -160,6 +160,7 @@ impl Body for Connect {
             + field_len(self.client_id.as_bytes(), "client identifier")?;
         let mut extra = 0;
         if let Some(will) = &self.will {
+            crate::topic::check_topic_name(&will.topic)?;
             extra = will.properties.len_for(v)?;
             body += props_block(v, extra)
                 + field_len(will.topic.as_bytes(), "will topic")?
@@ -255,6 +256,7 @@ impl ConnAck {
 
     fn code_for(&self, version: ProtocolVersion) -> Result<u8, EncodeError> {
         if version.is_v5() {
+            self.reason_code.check_for(PacketType::ConnAck)?;
             return Ok(self.reason_code.as_u8());
         }
         self.reason_code

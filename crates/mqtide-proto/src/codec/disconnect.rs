@@ -55,6 +55,9 @@ impl Body for Disconnect {
                 "a DISCONNECT reason code",
             )?;
         }
+        if version.is_v5() {
+            self.reason_code.check_for(PacketType::Disconnect)?;
+        }
         let props = self.properties.len_for(version)?;
         Ok(short_form(version, self.reason_code, props))
     }
@@ -98,6 +101,7 @@ impl Auth {
 impl Body for Auth {
     fn measure(&self, version: ProtocolVersion) -> Result<Sizes, EncodeError> {
         v5_only(version, version.is_v5(), "AUTH")?;
+        self.reason_code.check_for(PacketType::Auth)?;
         Ok(short_form(
             version,
             self.reason_code,

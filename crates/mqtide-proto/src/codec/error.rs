@@ -180,14 +180,23 @@ pub enum EncodeError {
     /// The packet would exceed the largest remaining length MQTT can express.
     #[error("packet body of {0} bytes exceeds the MQTT limit of 268435455")]
     PacketTooLarge(usize),
-    /// A value that must fit a variable byte integer does not.
-    #[error("{what} of {value} does not fit a variable byte integer (at most 268435455)")]
-    VarIntTooLarge {
-        /// Which value.
-        what: &'static str,
-        /// The value.
-        value: u32,
+    /// A 5.0 reason code the packet may not carry.
+    #[error("reason code {code} is not valid in {packet:?}")]
+    InvalidReasonCode {
+        /// The packet type.
+        packet: PacketType,
+        /// The code.
+        code: super::ReasonCode,
     },
+    /// A QoS 0 PUBLISH with DUP set.
+    #[error("QoS 0 PUBLISH with the DUP flag set [MQTT-3.3.1-2]")]
+    DupWithQoS0,
+    /// A topic name or filter that breaks the topic rules (will topic,
+    /// SUBSCRIBE / UNSUBSCRIBE filters, an empty PUBLISH topic without an
+    /// alias). PUBLISH topics are not scanned for wildcards on this hot
+    /// path; [`TopicName`](crate::TopicName) and the session check them.
+    #[error(transparent)]
+    InvalidTopic(#[from] TopicError),
     /// QoS 0 with a packet identifier, or QoS 1/2 without one.
     #[error("a PUBLISH needs a packet identifier exactly when its QoS is above 0")]
     PacketIdMismatch,

@@ -432,7 +432,7 @@ properties! {
 
 properties! {
     /// Properties of a will message, in CONNECT (spec §3.1.3.2).
-    WillProperties in "will properties" {
+    WillProperties in "the will" {
         /// Seconds the server waits before publishing the will.
         will_delay_interval: u32 = WillDelayInterval,
         /// Whether the will payload is UTF-8.

@@ -95,6 +95,12 @@ impl Body for Publish {
         if (self.qos == QoS::AtMostOnce) != self.packet_id.is_none() {
             return Err(EncodeError::PacketIdMismatch);
         }
+        if self.dup && self.qos == QoS::AtMostOnce {
+            return Err(EncodeError::DupWithQoS0);
+        }
+        if self.topic.is_empty() && (!version.is_v5() || self.properties.topic_alias.is_none()) {
+            return Err(TopicError::Empty.into());
+        }
         let props = self.properties.len_for(version)?;
         let body = field_len(self.topic.as_bytes(), "topic name")?
             + if self.packet_id.is_some() { 2 } else { 0 }

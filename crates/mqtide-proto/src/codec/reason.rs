@@ -238,6 +238,15 @@ impl ReasonCode {
         }
     }
 
+    /// Checks this code may be sent in `packet`, for the encoder.
+    pub(crate) fn check_for(self, packet: PacketType) -> Result<(), super::EncodeError> {
+        if self.is_valid_for(packet) {
+            Ok(())
+        } else {
+            Err(super::EncodeError::InvalidReasonCode { packet, code: self })
+        }
+    }
+
     /// Maps a 3.1 / 3.1.1 CONNACK return code onto its 5.0 equivalent.
     pub const fn from_v3_connack(code: u8) -> Option<Self> {
         Some(match code {

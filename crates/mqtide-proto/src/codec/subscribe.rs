@@ -117,6 +117,7 @@ impl Body for Subscribe {
         let props = self.properties.len_for(version)?;
         let mut body = 2 + props_block(version, props);
         for (filter, options) in &self.filters {
+            check_topic_filter(filter)?;
             options.encode(version)?;
             body += field_len(filter.as_bytes(), "topic filter")? + 1;
         }
@@ -180,6 +181,7 @@ impl Body for Unsubscribe {
         let props = self.properties.len_for(version)?;
         let mut body = 2 + props_block(version, props);
         for filter in &self.filters {
+            check_topic_filter(filter)?;
             body += field_len(filter.as_bytes(), "topic filter")?;
         }
         Ok(Sizes {
