@@ -41,7 +41,7 @@ mod topic;
 pub use codec::*;
 pub use session::{
     AckMode, AckToken, Completion, Connected, ConnectionError, Event, Message, ProtocolError,
-    QoSPolicy, RequestError, RequestId, Session, SessionConfig, UsageError,
+    QoSPolicy, RequestError, RequestId, Session, SessionConfig, TopicAliasUse, UsageError,
 };
 pub use topic::{
     FilterTrie, SHARE_PREFIX, TopicError, TopicFilter, TopicName, check_topic_filter,

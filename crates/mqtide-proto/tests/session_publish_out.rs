@@ -269,3 +269,57 @@ each_version! {
         h.expect_nothing_sent();
     }
 }
+
+/// Outgoing topic aliases within the server's Topic Alias Maximum (5.0
+/// §3.3.2.3.4): assigned on first use, the topic left out afterwards, the
+/// least recently used replaced, per-message opt-out, and never carried
+/// over to a new connection.
+#[test]
+fn outgoing_topic_aliases() {
+    use mqtide_proto::TopicAliasUse;
+    let mut connack = ConnAck::new(false);
+    connack.properties.topic_alias_maximum = Some(1);
+    let mut config = Harness::config(ProtocolVersion::V5);
+    config.clean_start = false;
+    let mut h = Harness::connected_with(config, connack.clone());
+    let sent = |h: &mut Harness| {
+        let p = h.expect_publish();
+        (
+            p.topic.to_string(),
+            p.properties.topic_alias.map(NonZeroU16::get),
+        )
+    };
+    h.publish("long/topic/a", b"1", QoS::AtMostOnce);
+    assert_eq!(sent(&mut h), ("long/topic/a".into(), Some(1)));
+    h.publish("long/topic/a", b"2", QoS::AtLeastOnce);
+    assert_eq!(sent(&mut h), (String::new(), Some(1)));
+    // Opted out: full topic, table untouched.
+    let p = Publish::new("long/topic/b", Bytes::from_static(b"3"));
+    h.session
+        .publish_with(p, TopicAliasUse::Never, h.now)
+        .unwrap();
+    h.drain();
+    assert_eq!(sent(&mut h), ("long/topic/b".into(), None));
+    h.publish("long/topic/a", b"4", QoS::AtMostOnce);
+    assert_eq!(sent(&mut h), (String::new(), Some(1)));
+    // Only one alias: a new topic takes it over.
+    h.publish("long/topic/c", b"5", QoS::AtMostOnce);
+    assert_eq!(sent(&mut h), ("long/topic/c".into(), Some(1)));
+
+    // The QoS 1 message is resent on the next connection with its full
+    // topic: aliases die with the connection.
+    h.lose_connection();
+    h.take_events();
+    let mut resumed = connack;
+    resumed.session_present = true;
+    h.open(resumed);
+    let resent = h.expect_publish();
+    assert_eq!(
+        (
+            resent.topic.as_ref(),
+            resent.properties.topic_alias,
+            resent.dup
+        ),
+        ("long/topic/a", None, true)
+    );
+}

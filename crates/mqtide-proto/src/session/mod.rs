@@ -1,51 +1,6 @@
-//! The client session state machine: every client-side protocol rule of
-//! MQTT 3.1, 3.1.1 and 5.0, with no I/O and no clock of its own.
-//!
-//! A [`Session`] outlives connections: in-flight QoS 1/2 publishes, their
-//! packet identifiers and the incoming exactly-once state survive a lost
-//! connection and are resumed on the next one when the server keeps the
-//! session.
-//!
-//! The methods fall into four groups, as in quinn-proto:
-//!
-//! - **getters**: [`is_connected`](Session::is_connected), [`config`](Session::config), …
-//! - **inputs** (`handle_*`): a transport came up, bytes arrived, time
-//!   passed, the transport went away;
-//! - **commands**: [`publish`](Session::publish), [`subscribe`](Session::subscribe),
-//!   [`unsubscribe`](Session::unsubscribe), [`ack`](Session::ack),
-//!   [`auth`](Session::auth), [`disconnect`](Session::disconnect); each
-//!   returns at once, publishes and subscription changes with a
-//!   [`RequestId`] that a later [`Event::Completed`] refers to;
-//! - **outputs** (`poll_*`): bytes to send, events, the next deadline.
-//!
-//! After every input or command, drain every output — `poll_transmit`
-//! until it appends nothing, `poll_event` until `None`, then
-//! `poll_timeout` — before the next input. The driving loop:
-//!
-//! ```
-//! # use std::time::{Duration, Instant};
-//! # use bytes::BytesMut;
-//! # use mqtide_proto::{Event, ProtocolVersion, Session, SessionConfig};
-//! # #[allow(clippy::disallowed_methods)]
-//! # let now = Instant::now();
-//! let mut session = Session::new(SessionConfig::new(ProtocolVersion::V5, "sensor-1"));
-//! let (mut read_buf, mut write_buf) = (BytesMut::new(), BytesMut::new());
-//!
-//! session.handle_connected(now);                 // the transport is up: CONNECT is queued
-//! loop {
-//!     while session.poll_transmit(&mut write_buf) > 0 {} // write `write_buf` to the socket
-//!     while let Some(event) = session.poll_event() { /* hand to the application */ }
-//!     let _deadline = session.poll_timeout();     // sleep until then, or until input
-//!     # break;
-//!     // then one of: session.handle_bytes(&mut read_buf, now), session.handle_timeout(now),
-//!     // a command, or session.handle_connection_lost(now)
-//! }
-//! # assert_eq!(&write_buf[..1], &[0x10]);
-//! ```
-//!
-//! Fatal protocol errors take one path: the session queues a DISCONNECT
-//! with the 5.0 reason code and reports [`Event::Disconnected`] once.
+//! The client session state machine; see [`Session`].
 
+mod alias;
 mod config;
 mod connection;
 mod error;
@@ -64,11 +19,13 @@ use std::time::Instant;
 use bytes::BytesMut;
 use bytestring::ByteString;
 
+pub use alias::TopicAliasUse;
 pub use config::{AckMode, QoSPolicy, SessionConfig};
 pub use error::{ConnectionError, ProtocolError, RequestError, UsageError};
 pub use event::{AckToken, Completion, Connected, Event, Message, RequestId};
 
 use crate::{Packet, PacketId, Publish, QoS, ReasonCode, Subscribe, Unsubscribe};
+use alias::OutboundAliases;
 use packet_id::PacketIdPool;
 use timer::{Timer, TimerTable};
 
@@ -93,7 +50,7 @@ enum State {
 /// A request waiting for the window or for a connection.
 #[derive(Debug)]
 enum Queued {
-    Publish(RequestId, Publish),
+    Publish(RequestId, Publish, TopicAliasUse),
     Subscribe(RequestId, Subscribe),
     Unsubscribe(RequestId, Unsubscribe),
 }
@@ -149,8 +106,53 @@ struct PendingAck {
     acked: bool,
 }
 
-/// The state machine of one MQTT client session. See the [module
-/// docs](self) for how to drive it.
+/// The state machine of one MQTT client session: every client-side protocol rule of
+/// MQTT 3.1, 3.1.1 and 5.0, with no I/O and no clock of its own.
+///
+/// A [`Session`] outlives connections: in-flight QoS 1/2 publishes, their
+/// packet identifiers and the incoming exactly-once state survive a lost
+/// connection and are resumed on the next one when the server keeps the
+/// session.
+///
+/// The methods fall into four groups, as in quinn-proto:
+///
+/// - **getters**: [`is_connected`](Session::is_connected), [`config`](Session::config), …
+/// - **inputs** (`handle_*`): a transport came up, bytes arrived, time
+///   passed, the transport went away;
+/// - **commands**: [`publish`](Session::publish), [`subscribe`](Session::subscribe),
+///   [`unsubscribe`](Session::unsubscribe), [`ack`](Session::ack),
+///   [`auth`](Session::auth), [`disconnect`](Session::disconnect); each
+///   returns at once, publishes and subscription changes with a
+///   [`RequestId`] that a later [`Event::Completed`] refers to;
+/// - **outputs** (`poll_*`): bytes to send, events, the next deadline.
+///
+/// After every input or command, drain every output — `poll_transmit`
+/// until it appends nothing, `poll_event` until `None`, then
+/// `poll_timeout` — before the next input. The driving loop:
+///
+/// ```
+/// # use std::time::{Duration, Instant};
+/// # use bytes::BytesMut;
+/// # use mqtide_proto::{Event, ProtocolVersion, Session, SessionConfig};
+/// # #[allow(clippy::disallowed_methods)]
+/// # let now = Instant::now();
+/// let mut session = Session::new(SessionConfig::new(ProtocolVersion::V5, "sensor-1"));
+/// let (mut read_buf, mut write_buf) = (BytesMut::new(), BytesMut::new());
+///
+/// session.handle_connected(now);                 // the transport is up: CONNECT is queued
+/// loop {
+///     while session.poll_transmit(&mut write_buf) > 0 {} // write `write_buf` to the socket
+///     while let Some(event) = session.poll_event() { /* hand to the application */ }
+///     let _deadline = session.poll_timeout();     // sleep until then, or until input
+///     # break;
+///     // then one of: session.handle_bytes(&mut read_buf, now), session.handle_timeout(now),
+///     // a command, or session.handle_connection_lost(now)
+/// }
+/// # assert_eq!(&write_buf[..1], &[0x10]);
+/// ```
+///
+/// Fatal protocol errors take one path: the session queues a DISCONNECT
+/// with the 5.0 reason code and reports [`Event::Disconnected`] once.
 #[derive(Debug)]
 pub struct Session {
     config: SessionConfig,
@@ -165,6 +167,7 @@ pub struct Session {
     inflight: HashMap<PacketId, OutFlight>,
     controls: HashMap<PacketId, Control>,
     ids: PacketIdPool,
+    aliases_out: OutboundAliases,
 
     // What the server allows (from CONNACK).
     limits: Limits,
@@ -195,6 +198,7 @@ struct Limits {
     wildcard_available: bool,
     shared_available: bool,
     subscription_ids_available: bool,
+    topic_alias_maximum: u16,
 }
 
 impl Limits {
@@ -209,6 +213,7 @@ impl Limits {
             wildcard_available: true,
             shared_available: true,
             subscription_ids_available: true,
+            topic_alias_maximum: 0,
         }
     }
 }
@@ -227,6 +232,7 @@ impl Session {
             inflight: HashMap::new(),
             controls: HashMap::new(),
             ids: PacketIdPool::default(),
+            aliases_out: OutboundAliases::default(),
             incoming_qos2: PacketIdPool::default(),
             incoming_qos1_unacked: 0,
             aliases_in: HashMap::new(),

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::{
     AfterWrite, Completion, Control, Limits, OutFlight, ProtocolError, QoSPolicy, Queued,
-    RequestError, RequestId, Session, Stage, State, UsageError,
+    RequestError, RequestId, Session, Stage, State, TopicAliasUse, UsageError,
 };
 use crate::{
     Ack, AckProperties, Packet, PacketId, PacketType, ProtocolVersion, Publish, QoS, ReasonCode,
@@ -22,8 +22,20 @@ impl Session {
     /// Queues a publish. Its [`Event::Completed`](super::Event::Completed)
     /// comes when it is written (QoS 0), acknowledged by PUBACK (QoS 1) or
     /// completed by PUBCOMP (QoS 2). The session assigns the packet
-    /// identifier and clears DUP; the topic must be a full topic name.
-    pub fn publish(&mut self, mut publish: Publish, now: Instant) -> Result<RequestId, UsageError> {
+    /// identifier, clears DUP, and uses a topic alias when the server
+    /// allows them; the topic must be a full topic name.
+    pub fn publish(&mut self, publish: Publish, now: Instant) -> Result<RequestId, UsageError> {
+        self.publish_with(publish, TopicAliasUse::Auto, now)
+    }
+
+    /// [`publish`](Self::publish), choosing whether this message may use a
+    /// topic alias.
+    pub fn publish_with(
+        &mut self,
+        mut publish: Publish,
+        alias: TopicAliasUse,
+        now: Instant,
+    ) -> Result<RequestId, UsageError> {
         crate::check_topic_name(&publish.topic).map_err(UsageError::InvalidTopic)?;
         if publish.properties.topic_alias.is_some() {
             return Err(UsageError::NotAllowed(
@@ -44,7 +56,7 @@ impl Session {
         )?;
         self.check_queue_space()?;
         let id = self.request_id();
-        self.queue.push_back(Queued::Publish(id, publish));
+        self.queue.push_back(Queued::Publish(id, publish, alias));
         self.pump(now);
         Ok(id)
     }
@@ -135,7 +147,7 @@ impl Session {
             let Some(mut queued) = self.queue.pop_front() else {
                 break;
             };
-            if let Queued::Publish(request, publish) = &mut queued {
+            if let Queued::Publish(request, publish, _) = &mut queued {
                 // The limits may have changed since the publish was queued.
                 if let Err(e) = check_publish(
                     &self.limits,
@@ -150,7 +162,10 @@ impl Session {
                 if publish.qos == QoS::AtMostOnce {
                     publish.packet_id = None;
                     let request = *request;
-                    if let Queued::Publish(_, publish) = queued {
+                    if let Queued::Publish(_, mut publish, alias) = queued {
+                        if alias == TopicAliasUse::Auto {
+                            self.aliases_out.apply(&mut publish);
+                        }
                         self.send(Packet::Publish(publish), AfterWrite::Complete(request), now);
                     }
                     continue;
@@ -165,7 +180,7 @@ impl Session {
                 break;
             };
             match queued {
-                Queued::Publish(request, mut publish) => {
+                Queued::Publish(request, mut publish, alias) => {
                     publish.packet_id = Some(packet_id);
                     let stage = match publish.qos {
                         QoS::AtLeastOnce => Stage::PublishedQoS1,
@@ -180,6 +195,11 @@ impl Session {
                         stage,
                     };
                     self.inflight.insert(packet_id, flight);
+                    // The flight keeps the full topic: aliases do not
+                    // outlive the connection, resends might.
+                    if alias == TopicAliasUse::Auto {
+                        self.aliases_out.apply(&mut publish);
+                    }
                     self.send(Packet::Publish(publish), AfterWrite::Nothing, now);
                 }
                 Queued::Subscribe(request, mut packet) => {

@@ -145,6 +145,11 @@ impl Harness {
             .expect("expected an event, got none")
     }
 
+    /// Every event so far, leaving none.
+    pub(crate) fn take_events(&mut self) -> Vec<Event> {
+        self.events.drain(..).collect()
+    }
+
     pub(crate) fn expect_no_event(&mut self) {
         assert_eq!(self.events.pop_front(), None);
     }
