@@ -160,7 +160,7 @@ impl Broker {
         self.has_session = true;
         self.connected = true;
         let mut packets = vec![ConnAck::new(present).into()];
-        for (_, (stage, p)) in &self.outgoing {
+        for (stage, p) in self.outgoing.values() {
             packets.push(match stage {
                 OutStage::Sent => {
                     let mut p = p.clone();
@@ -243,7 +243,7 @@ impl World {
                     *self
                         .app_received
                         .entry(seq_of(&m.publish.payload))
-                        .or_default() += 1
+                        .or_default() += 1;
                 }
                 Event::Connected(_) | Event::Disconnected(_) => {}
                 other => panic!("unexpected {other:?}"),
@@ -251,7 +251,7 @@ impl World {
         }
     }
 
-    fn to_client(&mut self, packet: Packet) {
+    fn send_to_client(&mut self, packet: Packet) {
         let mut buf = BytesMut::new();
         packet.encode(self.broker.version, &mut buf).unwrap();
         self.session.handle_bytes(&mut buf, self.now);
@@ -273,7 +273,7 @@ impl World {
         self.drain();
         self.flush();
         for packet in self.broker.accept(forget) {
-            self.to_client(packet);
+            self.send_to_client(packet);
         }
     }
 
@@ -290,11 +290,11 @@ impl World {
             Op::Flush if self.broker.connected => self.flush(),
             Op::BrokerAck(i) if self.broker.connected && !self.broker.owed.is_empty() => {
                 let packet = self.broker.owed.remove(i % self.broker.owed.len());
-                self.to_client(packet);
+                self.send_to_client(packet);
             }
             Op::BrokerPublish(qos) if self.broker.connected => {
                 let packet = self.broker.publish(qos);
-                self.to_client(packet);
+                self.send_to_client(packet);
             }
             Op::Lose if self.broker.connected => {
                 self.session.handle_connection_lost(self.now);
@@ -304,7 +304,7 @@ impl World {
                 self.broker.connected = false;
             }
             Op::Reconnect { broker_forgets } if !self.broker.connected => {
-                self.reconnect(broker_forgets)
+                self.reconnect(broker_forgets);
             }
             _ => {}
         }
@@ -322,7 +322,7 @@ impl World {
             }
             let owed = std::mem::take(&mut self.broker.owed);
             for packet in owed {
-                self.to_client(packet);
+                self.send_to_client(packet);
             }
         }
         assert!(
@@ -355,11 +355,11 @@ fn check(version: ProtocolVersion, ops: Vec<Op>) -> Result<(), TestCaseError> {
         let n = deliveries.get(seq).copied().unwrap_or(0);
         match (&outcomes[0], qos) {
             (Ok(()), QoS::AtLeastOnce) => {
-                prop_assert!(n >= 1, "acknowledged QoS 1 message {} lost", seq)
+                prop_assert!(n >= 1, "acknowledged QoS 1 message {} lost", seq);
             }
             (Ok(()), _) => prop_assert_eq!(n, 1, "QoS 2 message {} delivered {} times", seq, n),
             (Err(RequestError::SessionLost), QoS::ExactlyOnce) => {
-                prop_assert!(n <= 1, "QoS 2 message {} duplicated", seq)
+                prop_assert!(n <= 1, "QoS 2 message {} duplicated", seq);
             }
             (Err(RequestError::SessionLost), _) => {}
             (Err(e), _) => prop_assert!(false, "unexpected failure {:?}", e),
