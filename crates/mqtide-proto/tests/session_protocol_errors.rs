@@ -173,3 +173,19 @@ fn full_event_queue_stops_decoding() {
     assert_eq!(topics, ["t/0", "t/1", "t/2", "t/3", "t/4"]);
     assert!(buf.is_empty());
 }
+
+/// [MQTT-3.14.2-2]: a session that was to end with the connection cannot be
+/// given an expiry in DISCONNECT.
+#[test]
+fn disconnect_cannot_add_a_session_expiry() {
+    let mut h = Harness::connected(ProtocolVersion::V5);
+    let props = mqtide_proto::DisconnectProperties {
+        session_expiry_interval: Some(60),
+        ..Default::default()
+    };
+    assert!(matches!(
+        h.session.disconnect(ReasonCode::Success, props, h.now),
+        Err(mqtide_proto::UsageError::NotAllowed(_))
+    ));
+    h.expect_nothing_sent();
+}

@@ -208,3 +208,45 @@ fn incoming_topic_aliases_resolve_and_are_checked() {
         ConnectionError::Protocol(ProtocolError::TopicAliasInvalid(5))
     );
 }
+
+/// 5.0 lets the application refuse a message with a reason code; on PUBREC
+/// a failure ends the flow, so the identifier is free again at once.
+#[test]
+fn manual_ack_can_refuse_with_a_reason_code() {
+    let mut config = Harness::config(ProtocolVersion::V5);
+    config.ack_mode = AckMode::Manual;
+    let mut h = Harness::connected_with(config, ConnAck::new(false));
+    h.deliver(incoming("a", QoS::AtLeastOnce, 1));
+    h.deliver(incoming("b", QoS::ExactlyOnce, 2));
+    let t1 = message(&mut h).ack.unwrap();
+    let t2 = message(&mut h).ack.unwrap();
+    h.session
+        .ack_with(t1, ReasonCode::NotAuthorized, h.now)
+        .unwrap();
+    h.session
+        .ack_with(t2, ReasonCode::PayloadFormatInvalid, h.now)
+        .unwrap();
+    h.drain();
+    let mut refused = ack(pid(1));
+    refused.reason_code = ReasonCode::NotAuthorized;
+    assert_eq!(h.expect_sent(), Packet::PubAck(refused));
+    let mut refused = ack(pid(2));
+    refused.reason_code = ReasonCode::PayloadFormatInvalid;
+    assert_eq!(h.expect_sent(), Packet::PubRec(refused));
+    // The flow is over: the identifier carries a new message.
+    h.deliver(incoming("c", QoS::ExactlyOnce, 2));
+    assert_eq!(message(&mut h).publish.topic, "c");
+
+    // 3.1.1 cannot say why.
+    let mut config = Harness::config(ProtocolVersion::V3_1_1);
+    config.ack_mode = AckMode::Manual;
+    let mut h = Harness::connected_with(config, ConnAck::new(false));
+    h.deliver(incoming("a", QoS::AtLeastOnce, 1));
+    let token = message(&mut h).ack.unwrap();
+    assert!(
+        h.session
+            .ack_with(token, ReasonCode::NotAuthorized, h.now)
+            .is_err()
+    );
+    h.session.ack(token, h.now).unwrap();
+}

@@ -46,6 +46,12 @@ impl Session {
         if !matches!(self.state, State::Connecting | State::Connected) {
             return Err(UsageError::NotConnected);
         }
+        let connect_expiry = self.config.properties.session_expiry_interval.unwrap_or(0);
+        if connect_expiry == 0 && properties.session_expiry_interval.is_some_and(|e| e > 0) {
+            return Err(UsageError::NotAllowed(
+                "a session that was to end with the connection cannot be given an expiry at DISCONNECT [MQTT-3.14.2-2]",
+            ));
+        }
         let packet = Disconnect {
             reason_code,
             properties,

@@ -15,12 +15,35 @@ impl Session {
     /// acknowledgement goes out once every message that arrived before it
     /// has been acknowledged too ([MQTT-4.6.0-2], [MQTT-4.6.0-3]).
     pub fn ack(&mut self, token: AckToken, now: Instant) -> Result<(), UsageError> {
+        self.ack_with(token, ReasonCode::Success, now)
+    }
+
+    /// Acknowledges with a 5.0 reason code: a failure code (0x80 and up)
+    /// tells the server the message was not accepted; for QoS 2 it ends
+    /// the flow at PUBREC. Under 3.1.1 only `Success` can be sent.
+    pub fn ack_with(
+        &mut self,
+        token: AckToken,
+        reason_code: ReasonCode,
+        now: Instant,
+    ) -> Result<(), UsageError> {
+        let valid = if self.config.protocol.is_v5() {
+            reason_code.is_valid_for(PacketType::PubAck)
+        } else {
+            reason_code == ReasonCode::Success
+        };
+        if !valid {
+            return Err(UsageError::Encode(crate::EncodeError::InvalidReasonCode {
+                packet: PacketType::PubAck,
+                code: reason_code,
+            }));
+        }
         let entry = self
             .pending_acks
             .iter_mut()
-            .find(|p| p.token == token.0 && !p.acked)
+            .find(|p| p.token == token.0 && p.acked.is_none())
             .ok_or(UsageError::UnknownAckToken)?;
-        entry.acked = true;
+        entry.acked = Some(reason_code);
         self.flush_acks(now);
         Ok(())
     }
@@ -31,15 +54,21 @@ impl Session {
         if self.state != State::Connected {
             return;
         }
-        while self.pending_acks.front().is_some_and(|p| p.acked) {
+        while let Some(reason_code) = self.pending_acks.front().and_then(|p| p.acked) {
             let Some(pending) = self.pending_acks.pop_front() else {
                 break;
             };
+            let mut ack = Ack::new(pending.packet_id);
+            ack.reason_code = reason_code;
             let packet = if pending.qos == QoS::AtLeastOnce {
                 self.incoming_qos1_unacked = self.incoming_qos1_unacked.saturating_sub(1);
-                Packet::PubAck(Ack::new(pending.packet_id))
+                Packet::PubAck(ack)
             } else {
-                Packet::PubRec(Ack::new(pending.packet_id))
+                // A failure on PUBREC ends the flow: no PUBREL follows.
+                if reason_code.is_error() {
+                    self.incoming_qos2.release(pending.packet_id);
+                }
+                Packet::PubRec(ack)
             };
             self.send(packet, AfterWrite::Nothing, now);
         }
@@ -90,7 +119,7 @@ impl Session {
                     token,
                     packet_id: id,
                     qos,
-                    acked: false,
+                    acked: None,
                 });
                 self.deliver(publish, Some(AckToken(token)));
             }

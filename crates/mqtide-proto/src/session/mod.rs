@@ -103,7 +103,9 @@ struct PendingAck {
     token: u64,
     packet_id: PacketId,
     qos: QoS,
-    acked: bool,
+    /// `Some` once the application acknowledged it, with the reason code
+    /// to send (5.0; `Success` otherwise).
+    acked: Option<ReasonCode>,
 }
 
 /// The state machine of one MQTT client session: every client-side protocol rule of
