@@ -1,12 +1,69 @@
 //! mqtide: an async, tokio-native MQTT client.
 //!
-//! The tokio client (event loop, `Client`, message streams, awaitable
-//! acknowledgements, reconnect) is not built yet. What exists today is the
-//! protocol core underneath it, re-exported here as [`proto`]: the MQTT 3.1,
-//! 3.1.1 and 5.0 packet codec and topic matching.
+//! ```no_run
+//! use mqtide::{Client, QoS};
+//! use futures_util::StreamExt;
+//!
+//! # async fn demo() -> Result<(), mqtide::Error> {
+//! let client = Client::builder("mqtt://localhost:1883")
+//!     .client_id("sensor-1")
+//!     .connect()
+//!     .await?;
+//!
+//! let mut temperatures = client.subscribe("home/+/temperature", QoS::AtLeastOnce).await?;
+//! // Resolves when the broker has acknowledged it (PUBCOMP for QoS 2).
+//! client.publish("home/kitchen/temperature", "22.5").qos(QoS::ExactlyOnce).await?;
+//! // Or queue it and collect the acknowledgement later.
+//! let pending = client.publish("home/hall/temperature", "19.0").qos(QoS::AtLeastOnce).send().await?;
+//! pending.await?;
+//!
+//! while let Some(message) = temperatures.next().await {
+//!     println!("{}: {:?}", message.topic(), message.payload());
+//! #   break;
+//! }
+//! client.disconnect().await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! One task per connection owns the socket and the protocol state
+//! ([`mqtide_proto::Session`]); [`Client`] handles talk to it through
+//! bounded channels. Messages reach [`Subscription`] streams (routed by
+//! topic filter, each overlapping subscription getting its copy) and
+//! [`MessageStream`]s; QoS 1/2 messages are acknowledged to the broker only
+//! once they are in a stream the application holds, or when it calls
+//! [`Client::ack`] in manual mode. Lost connections are re-established with
+//! backoff, in-flight messages resent on a resumed session, and
+//! subscriptions restored when the broker lost it.
+//!
+//! The protocol core is re-exported as [`proto`].
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+#![warn(clippy::unwrap_used, clippy::expect_used)]
 
+mod backoff;
+mod client;
+mod command;
+mod error;
+mod event_loop;
+mod message;
+mod options;
+mod router;
+mod state;
+mod transport;
+
+pub use backoff::Backoff;
+pub use client::{Client, PendingAck, PublishBuilder, PublishOutcome};
+pub use error::{ConnectError, Error};
+pub use event_loop::Connection;
+pub use message::{Message, MessageStream, Subscription};
 pub use mqtide_proto as proto;
-pub use mqtide_proto::{QoS, TopicFilter, TopicName, topic_matches_sub};
+pub use mqtide_proto::{
+    DisconnectProperties, ProtocolVersion, PublishProperties, QoS, QoSPolicy, ReasonCode,
+    RetainHandling, SubscribeProperties, SubscriptionOptions, TopicFilter, TopicName,
+    topic_matches_sub,
+};
+pub use options::{ClientBuilder, QueueFull, Will};
+pub use state::{ConnectionEvent, ConnectionState, DisconnectReason};
+pub use transport::Transport;

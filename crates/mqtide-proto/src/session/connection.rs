@@ -61,6 +61,12 @@ impl Session {
         Ok(())
     }
 
+    /// Changes clean start for the next CONNECT: a client that resumes a
+    /// session on reconnect sets it to false after the first connection.
+    pub fn set_clean_start(&mut self, clean: bool) {
+        self.config.clean_start = clean;
+    }
+
     /// Sends AUTH: the answer to an [`Event::Auth`] challenge
     /// (`ContinueAuthentication`), or a re-authentication (`ReAuthenticate`)
     /// once connected. Needs 5.0 and an authentication method.

@@ -1,0 +1,459 @@
+//! The [`Client`] handle and its request builders.
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use mqtide_proto::{
+    AckProperties, DisconnectProperties, PayloadFormat, Publish, PublishProperties, QoS,
+    ReasonCode, SubscribeProperties, SubscriptionOptions, TopicAliasUse, TopicFilter, TopicName,
+    UnsubscribeProperties, UsageError,
+};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+use crate::command::Command;
+use crate::error::Error;
+use crate::event_loop::{Connection, EventLoop};
+use crate::message::{Message, MessageStream, Subscription};
+use crate::options::ClientBuilder;
+use crate::state::{ConnectionEvent, ConnectionState};
+
+/// Reports how the first connection attempt went.
+type FirstConnect = oneshot::Receiver<Result<(), crate::ConnectError>>;
+
+/// How long [`Client::disconnect`] waits for in-flight publishes.
+const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A handle to an MQTT client: cheap to clone, `Send + Sync`. The
+/// connection itself lives in one task (see [`ClientBuilder::connect`]);
+/// the last handle dropped (subscriptions and message streams hold one)
+/// disconnects it cleanly.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    commands: mpsc::Sender<Command>,
+    state: watch::Receiver<ConnectionState>,
+    events: broadcast::Sender<ConnectionEvent>,
+    stream_capacity: usize,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("state", &*self.inner.state.borrow())
+            .finish()
+    }
+}
+
+/// How a publish ended: the reason code of its final acknowledgement (5.0;
+/// `Success` for QoS 0 and 3.1.1) and its properties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishOutcome {
+    /// `Success`, or `NoMatchingSubscribers` (5.0).
+    pub reason_code: ReasonCode,
+    /// The acknowledgement's properties (reason string, user properties).
+    pub properties: AckProperties,
+}
+
+/// The broker's answer to a SUBSCRIBE.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SubscribeOutcome {
+    pub(crate) reason_codes: Vec<ReasonCode>,
+}
+
+impl Client {
+    /// Starts configuring a client for the broker at `url`:
+    /// `mqtt://[user[:password]@]host[:port]`. A bad URL is reported by
+    /// [`ClientBuilder::connect`].
+    pub fn builder(url: &str) -> ClientBuilder {
+        ClientBuilder::new(url)
+    }
+
+    pub(crate) fn new(
+        commands: mpsc::Sender<Command>,
+        state: watch::Receiver<ConnectionState>,
+        events: broadcast::Sender<ConnectionEvent>,
+        stream_capacity: usize,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                commands,
+                state,
+                events,
+                stream_capacity,
+            }),
+        }
+    }
+
+    async fn send(&self, command: Command) -> Result<(), Error> {
+        self.inner
+            .commands
+            .send(command)
+            .await
+            .map_err(|_| Error::Closed)
+    }
+
+    async fn request<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Command,
+    ) -> Result<T, Error> {
+        let (reply, answer) = oneshot::channel();
+        self.send(make(reply)).await?;
+        answer.await.unwrap_or(Err(Error::Closed))
+    }
+
+    /// Publishes `payload` to `topic`. Configure the returned builder, then
+    /// `.await` it to wait for the acknowledgement (QoS 0: written to the
+    /// socket; QoS 1: PUBACK; QoS 2: PUBCOMP), or call
+    /// [`send`](PublishBuilder::send) to wait only until it is queued.
+    pub fn publish(&self, topic: impl Into<String>, payload: impl Into<Bytes>) -> PublishBuilder {
+        let topic = topic.into();
+        let error = TopicName::new(topic.as_str())
+            .err()
+            .map(|e| Error::Usage(UsageError::InvalidTopic(e)));
+        PublishBuilder {
+            client: self.clone(),
+            publish: Publish::new(topic, payload),
+            alias: TopicAliasUse::Auto,
+            error,
+        }
+    }
+
+    /// Subscribes to `filter` at `qos` and returns the stream of matching
+    /// messages.
+    pub async fn subscribe(&self, filter: &str, qos: QoS) -> Result<Subscription, Error> {
+        self.subscribe_many(
+            [(filter, SubscriptionOptions::new(qos))],
+            SubscribeProperties::default(),
+        )
+        .await
+    }
+
+    /// Subscribes to several filters at once, with 5.0 options (no local,
+    /// retain as published, retain handling) and properties. The stream
+    /// carries messages matching any of them. Fails if the broker refused
+    /// every filter; see [`Subscription::reason_codes`] for partial
+    /// refusals.
+    pub async fn subscribe_many<'a>(
+        &self,
+        filters: impl IntoIterator<Item = (&'a str, SubscriptionOptions)>,
+        properties: SubscribeProperties,
+    ) -> Result<Subscription, Error> {
+        let filters = filters
+            .into_iter()
+            .map(|(f, o)| {
+                Ok((
+                    TopicFilter::new(f).map_err(|e| Error::Usage(UsageError::InvalidTopic(e)))?,
+                    o,
+                ))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let topic_filters: Vec<TopicFilter> = filters.iter().map(|(f, _)| f.clone()).collect();
+        let (sender, receiver) = mpsc::channel(self.inner.stream_capacity);
+        let outcome = self
+            .request(|reply| Command::Subscribe {
+                filters,
+                properties,
+                sender,
+                reply,
+            })
+            .await?;
+        Ok(Subscription {
+            receiver,
+            client: self.clone(),
+            filters: topic_filters,
+            reason_codes: outcome.reason_codes,
+        })
+    }
+
+    /// Unsubscribes from `filter`; the streams subscribed to it alone end.
+    pub async fn unsubscribe(&self, filter: &str) -> Result<(), Error> {
+        let filter =
+            TopicFilter::new(filter).map_err(|e| Error::Usage(UsageError::InvalidTopic(e)))?;
+        self.unsubscribe_many(vec![filter]).await
+    }
+
+    /// Unsubscribes from several filters at once.
+    pub async fn unsubscribe_many(&self, filters: Vec<TopicFilter>) -> Result<(), Error> {
+        self.request(|reply| Command::Unsubscribe {
+            filters,
+            properties: UnsubscribeProperties::default(),
+            reply,
+        })
+        .await
+    }
+
+    /// A stream of every incoming message, whatever subscription it
+    /// matched (and messages that match none, such as a persistent
+    /// session's queued ones). Ask for it before subscribing so that
+    /// retained messages are not missed.
+    pub async fn messages(&self) -> Result<MessageStream, Error> {
+        let (sender, receiver) = mpsc::channel(self.inner.stream_capacity);
+        self.send(Command::Messages { sender }).await?;
+        Ok(MessageStream {
+            receiver,
+            _client: self.clone(),
+        })
+    }
+
+    /// Acknowledges a message received with
+    /// [`manual_acks`](ClientBuilder::manual_acks) on. Acknowledgements go
+    /// out in arrival order. A no-op for QoS 0 messages and in automatic
+    /// mode. Acknowledge each message once (any copy of it).
+    pub async fn ack(&self, message: &Message) -> Result<(), Error> {
+        self.ack_with(message, ReasonCode::Success).await
+    }
+
+    /// [`ack`](Self::ack) with a 5.0 reason code: a failure code tells the
+    /// broker the message was not accepted.
+    pub async fn ack_with(&self, message: &Message, reason_code: ReasonCode) -> Result<(), Error> {
+        let Some(token) = message.token else {
+            return Ok(());
+        };
+        self.request(|reply| Command::Ack {
+            token,
+            reason_code,
+            reply,
+        })
+        .await
+    }
+
+    /// Waits (up to 10 s) for in-flight publishes, sends DISCONNECT and
+    /// closes the client. Every stream ends.
+    pub async fn disconnect(&self) -> Result<(), Error> {
+        self.disconnect_with(
+            ReasonCode::Success,
+            DisconnectProperties::default(),
+            DISCONNECT_TIMEOUT,
+        )
+        .await
+    }
+
+    /// [`disconnect`](Self::disconnect) that asks a 5.0 broker to publish
+    /// the will anyway.
+    pub async fn disconnect_with_will(&self) -> Result<(), Error> {
+        self.disconnect_with(
+            ReasonCode::DisconnectWithWill,
+            DisconnectProperties::default(),
+            DISCONNECT_TIMEOUT,
+        )
+        .await
+    }
+
+    /// [`disconnect`](Self::disconnect) with a reason code, properties
+    /// (5.0) and the time to wait for in-flight publishes.
+    pub async fn disconnect_with(
+        &self,
+        reason_code: ReasonCode,
+        properties: DisconnectProperties,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        match self
+            .request(|reply| Command::Disconnect {
+                reason_code,
+                properties,
+                timeout,
+                reply,
+            })
+            .await
+        {
+            Err(Error::Closed) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// The connection state now.
+    pub fn state(&self) -> ConnectionState {
+        self.inner.state.borrow().clone()
+    }
+
+    /// A `watch` of the connection state, to await changes.
+    pub fn watch_state(&self) -> watch::Receiver<ConnectionState> {
+        self.inner.state.clone()
+    }
+
+    /// Connection events from now on. A receiver that falls more than 64
+    /// events behind skips the oldest (`RecvError::Lagged`).
+    pub fn events(&self) -> broadcast::Receiver<ConnectionEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Waits until the client is connected, or fails if it closes first.
+    pub async fn wait_connected(&self) -> Result<(), Error> {
+        let mut state = self.inner.state.clone();
+        let result = state
+            .wait_for(|s| s.is_connected() || matches!(s, ConnectionState::Closed))
+            .await;
+        match result {
+            Ok(s) if s.is_connected() => Ok(()),
+            _ => Err(Error::Closed),
+        }
+    }
+}
+
+impl ClientBuilder {
+    /// Connects: resolves once the broker accepted the first connection
+    /// (CONNACK), with the event loop running in a spawned task. Must be
+    /// called within a tokio runtime.
+    pub async fn connect(self) -> Result<Client, Error> {
+        let (client, connection, first) = self.build_parts()?;
+        tokio::spawn(connection.run());
+        match first.await {
+            Ok(Ok(())) => Ok(client),
+            Ok(Err(e)) => Err(Error::Connect(e)),
+            Err(_) => Err(Error::Closed),
+        }
+    }
+
+    /// The client and its event loop, for those who drive the loop
+    /// themselves instead of spawning it: `connection.run()` is a future
+    /// that ends when the client closes. [`Client::wait_connected`] waits
+    /// for the first connection.
+    pub fn build(self) -> Result<(Client, Connection), Error> {
+        let (client, connection, _) = self.build_parts()?;
+        Ok((client, connection))
+    }
+
+    fn build_parts(self) -> Result<(Client, Connection, FirstConnect), Error> {
+        let (addr, session) = self.finish()?;
+        let (commands_tx, commands_rx) = mpsc::channel(self.command_capacity);
+        let (state_tx, state_rx) = watch::channel(ConnectionState::Connecting);
+        let (events_tx, _) = broadcast::channel(64);
+        let (first_tx, first_rx) = oneshot::channel();
+        let client = Client::new(
+            commands_tx,
+            state_rx,
+            events_tx.clone(),
+            self.stream_capacity,
+        );
+        let event_loop = EventLoop::new(crate::event_loop::Setup {
+            addr,
+            session,
+            commands: commands_rx,
+            state: state_tx,
+            events: events_tx,
+            reconnect: self.reconnect,
+            connect_timeout: self.connect_timeout,
+            queue_full: self.queue_full,
+            manual_acks: self.manual_acks,
+            first_connect: first_tx,
+        });
+        Ok((client, Connection::new(event_loop), first_rx))
+    }
+}
+
+/// A publish being configured; `.await` it to publish and wait for the
+/// acknowledgement, or [`send`](Self::send) it.
+#[must_use = "a publish does nothing until it is awaited or sent"]
+#[derive(Debug)]
+pub struct PublishBuilder {
+    client: Client,
+    publish: Publish,
+    alias: TopicAliasUse,
+    error: Option<Error>,
+}
+
+impl PublishBuilder {
+    /// The QoS (default 0).
+    pub fn qos(mut self, qos: QoS) -> Self {
+        self.publish.qos = qos;
+        self
+    }
+
+    /// Whether the broker retains the message (default false).
+    pub fn retain(mut self, retain: bool) -> Self {
+        self.publish.retain = retain;
+        self
+    }
+
+    /// 5.0 properties, all at once.
+    pub fn properties(mut self, properties: PublishProperties) -> Self {
+        self.publish.properties = properties;
+        self
+    }
+
+    /// 5.0: a user property (may repeat).
+    pub fn user_property(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.publish.properties.user_properties.push((
+            ByteString::from(name.into()),
+            ByteString::from(value.into()),
+        ));
+        self
+    }
+
+    /// 5.0: how long the broker keeps the message for subscribers.
+    pub fn message_expiry(mut self, expiry: Duration) -> Self {
+        self.publish.properties.message_expiry_interval =
+            Some(u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX));
+        self
+    }
+
+    /// 5.0: the payload's content type (and, for `text/*`, that it is UTF-8).
+    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
+        let content_type = content_type.into();
+        if content_type.starts_with("text/") {
+            self.publish.properties.payload_format_indicator = Some(PayloadFormat::Utf8);
+        }
+        self.publish.properties.content_type = Some(ByteString::from(content_type));
+        self
+    }
+
+    /// Never send this message under a topic alias.
+    pub fn no_topic_alias(mut self) -> Self {
+        self.alias = TopicAliasUse::Never;
+        self
+    }
+
+    /// Queues the publish and returns once the event loop has taken it
+    /// (waiting for room if the queue is full, unless configured to fail).
+    /// Await the returned [`PendingAck`] for the acknowledgement; dropping
+    /// it does not cancel the publish.
+    pub async fn send(self) -> Result<PendingAck, Error> {
+        if let Some(error) = self.error {
+            return Err(error);
+        }
+        let (reply, answer) = oneshot::channel();
+        self.client
+            .send(Command::Publish {
+                publish: self.publish,
+                alias: self.alias,
+                reply,
+            })
+            .await?;
+        Ok(PendingAck { answer })
+    }
+}
+
+impl IntoFuture for PublishBuilder {
+    type Output = Result<PublishOutcome, Error>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(async move { self.send().await?.await })
+    }
+}
+
+/// The acknowledgement of a queued publish (see [`PublishBuilder::send`]).
+#[derive(Debug)]
+#[must_use = "await it to learn whether the broker acknowledged the publish"]
+pub struct PendingAck {
+    answer: oneshot::Receiver<Result<PublishOutcome, Error>>,
+}
+
+impl Future for PendingAck {
+    type Output = Result<PublishOutcome, Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.answer)
+            .poll(cx)
+            .map(|r| r.unwrap_or(Err(Error::Closed)))
+    }
+}

@@ -1,0 +1,51 @@
+//! What `Client` handles send to the event loop. Every command that wants
+//! an answer carries a oneshot sender; a dropped receiver is normal (the
+//! caller stopped waiting) and never an error.
+
+use std::time::Duration;
+
+use mqtide_proto::{
+    AckToken, DisconnectProperties, Publish, ReasonCode, SubscribeProperties, SubscriptionOptions,
+    TopicAliasUse, TopicFilter, UnsubscribeProperties,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::client::{PublishOutcome, SubscribeOutcome};
+use crate::error::Error;
+use crate::message::Message;
+
+pub(crate) type Reply<T> = oneshot::Sender<Result<T, Error>>;
+
+#[derive(Debug)]
+pub(crate) enum Command {
+    Publish {
+        publish: Publish,
+        alias: TopicAliasUse,
+        reply: Reply<PublishOutcome>,
+    },
+    Subscribe {
+        filters: Vec<(TopicFilter, SubscriptionOptions)>,
+        properties: SubscribeProperties,
+        sender: mpsc::Sender<Message>,
+        reply: Reply<SubscribeOutcome>,
+    },
+    Unsubscribe {
+        filters: Vec<TopicFilter>,
+        properties: UnsubscribeProperties,
+        reply: Reply<()>,
+    },
+    Messages {
+        sender: mpsc::Sender<Message>,
+    },
+    Ack {
+        token: AckToken,
+        reason_code: ReasonCode,
+        reply: Reply<()>,
+    },
+    Disconnect {
+        reason_code: ReasonCode,
+        properties: DisconnectProperties,
+        timeout: Duration,
+        reply: Reply<()>,
+    },
+}

@@ -1,0 +1,120 @@
+//! The client's errors. Every variant is `Clone`: one failure may be
+//! reported to many waiters (every pending publish of a connection that
+//! broke).
+
+use std::io;
+use std::sync::Arc;
+
+use mqtide_proto::{ConnectionError, ReasonCode, RequestError, UsageError};
+
+/// Everything that can go wrong with a [`Client`](crate::Client) call.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The broker URL cannot be used.
+    #[error("invalid broker URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An option is out of range or contradicts another.
+    #[error("invalid option: {0}")]
+    InvalidOption(String),
+    /// The first connection failed.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// The call was refused before anything was sent; the message says what
+    /// to do instead.
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    /// The broker refused the request, or its session was lost.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// The client has shut down (after `disconnect`, or a failure it does
+    /// not recover from).
+    #[error("the client is closed")]
+    Closed,
+    /// `disconnect` waited longer than its timeout for in-flight publishes.
+    #[error("timed out waiting for in-flight publishes before disconnecting")]
+    DisconnectTimeout,
+}
+
+impl Error {
+    /// The MQTT 5.0 reason code behind the error, if the broker gave one.
+    pub fn reason_code(&self) -> Option<ReasonCode> {
+        match self {
+            Self::Connect(ConnectError::Refused { reason_code, .. }) => Some(*reason_code),
+            Self::Request(RequestError::Rejected { reason_code, .. }) => Some(*reason_code),
+            _ => None,
+        }
+    }
+
+    /// Whether trying again later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Connect(e) => e.is_retryable(),
+            Self::Request(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+}
+
+/// Why a connection attempt failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectError {
+    /// The broker answered CONNACK with a refusal.
+    #[error("the broker refused the connection: {reason_code}{}", reason_string.as_ref().map(|s| format!(" ({s})")).unwrap_or_default())]
+    Refused {
+        /// Why (3.1.1 return codes are mapped onto 5.0 reason codes:
+        /// `BadUserNameOrPassword`, `NotAuthorized`, …).
+        reason_code: ReasonCode,
+        /// The broker's reason string (5.0).
+        reason_string: Option<String>,
+    },
+    /// The transport or the CONNACK took longer than the connect timeout.
+    #[error("connecting to {addr} timed out after {seconds:.1} s")]
+    Timeout {
+        /// Where we tried to connect.
+        addr: String,
+        /// The timeout.
+        seconds: f64,
+    },
+    /// The transport failed.
+    #[error("cannot connect to {addr}: {source}")]
+    Io {
+        /// Where we tried to connect.
+        addr: String,
+        /// The I/O error.
+        #[source]
+        source: Arc<io::Error>,
+    },
+    /// The connection ended before CONNACK (the broker closed it, or broke
+    /// the protocol).
+    #[error("the connection to {addr} ended before CONNACK: {reason}")]
+    Lost {
+        /// Where we tried to connect.
+        addr: String,
+        /// Why.
+        reason: ConnectionError,
+    },
+}
+
+impl ConnectError {
+    /// Whether trying again later may succeed (not for bad credentials).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Refused { reason_code, .. } => matches!(
+                reason_code,
+                ReasonCode::ServerUnavailable
+                    | ReasonCode::ServerBusy
+                    | ReasonCode::UseAnotherServer
+                    | ReasonCode::ConnectionRateExceeded
+                    | ReasonCode::QuotaExceeded
+            ),
+            Self::Timeout { .. } | Self::Io { .. } | Self::Lost { .. } => true,
+        }
+    }
+}

@@ -1,0 +1,772 @@
+//! The event loop: one task that owns the transport and the
+//! [`Session`], and talks to `Client` handles through bounded channels.
+//!
+//! Every `select!` branch is cancel-safe (`recv`, `read_buf`, `write_buf`,
+//! `reserve`, `sleep_until`), and backpressure is a branch guard, never an
+//! `.await` on a full channel inside the loop: a full subscription stream
+//! stops socket reads, a full session queue stops taking commands, and
+//! neither blocks the other (the deadlock of rumqttc #263 / #1025).
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use mqtide_proto::{
+    AckToken, Completion, ConnectionError, Event, ProtocolVersion, ReasonCode, RequestId, Session,
+    SessionConfig, SubscribeProperties, SubscriptionOptions, TopicFilter,
+};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::time::{Instant, sleep_until, timeout};
+use tracing::{Instrument, debug, info, info_span, warn};
+
+use crate::backoff::Backoff;
+use crate::client::{PublishOutcome, SubscribeOutcome};
+use crate::command::{Command, Reply};
+use crate::error::{ConnectError, Error};
+use crate::message::Message;
+use crate::options::QueueFull;
+use crate::router::{RouteId, Router};
+use crate::state::{ConnectionEvent, ConnectionState, DisconnectReason};
+use crate::transport::{ServerAddr, Transport};
+
+/// Initial read buffer; it grows for larger packets.
+const READ_BUFFER: usize = 16 * 1024;
+
+/// How long a closing connection may take to flush its last bytes.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The client's event loop, as a future to drive: see
+/// [`ClientBuilder::build`](crate::ClientBuilder::build).
+#[derive(Debug)]
+#[must_use = "the client does nothing until its connection runs"]
+pub struct Connection {
+    event_loop: EventLoop,
+}
+
+impl Connection {
+    pub(crate) fn new(event_loop: EventLoop) -> Self {
+        Self { event_loop }
+    }
+
+    /// Runs the client until it closes (after `disconnect`, when every
+    /// handle is dropped, or when a connection fails and reconnecting is
+    /// off).
+    pub async fn run(self) {
+        let span = info_span!("mqtide", broker = %self.event_loop.addr);
+        self.event_loop.run().instrument(span).await;
+    }
+}
+
+pub(crate) struct Setup {
+    pub(crate) addr: ServerAddr,
+    pub(crate) session: SessionConfig,
+    pub(crate) commands: mpsc::Receiver<Command>,
+    pub(crate) state: watch::Sender<ConnectionState>,
+    pub(crate) events: broadcast::Sender<ConnectionEvent>,
+    pub(crate) reconnect: Option<Backoff>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) queue_full: QueueFull,
+    pub(crate) manual_acks: bool,
+    pub(crate) first_connect: oneshot::Sender<Result<(), ConnectError>>,
+}
+
+/// A request waiting for the session's `Completed`.
+#[derive(Debug)]
+enum Pending {
+    Publish(Reply<PublishOutcome>),
+    Subscribe(
+        Reply<SubscribeOutcome>,
+        RouteId,
+        Vec<(TopicFilter, SubscriptionOptions)>,
+        SubscribeProperties,
+    ),
+    Unsubscribe(Reply<()>, Vec<TopicFilter>),
+    /// Restoring a subscription after the broker lost the session.
+    Resubscribe,
+}
+
+/// A message on its way into the streams that want it.
+#[derive(Debug)]
+struct Delivery {
+    message: Message,
+    targets: Vec<(RouteId, mpsc::Sender<Message>)>,
+    /// Whether any stream has taken it.
+    taken: bool,
+}
+
+/// How one connection ended.
+#[derive(Debug)]
+enum End {
+    /// Lost; maybe reconnect.
+    Lost(DisconnectReason),
+    /// The client is closing.
+    Shutdown,
+}
+
+/// A `disconnect` in progress.
+#[derive(Debug)]
+struct Closing {
+    reason_code: ReasonCode,
+    properties: mqtide_proto::DisconnectProperties,
+    deadline: Instant,
+    reply: Option<Reply<()>>,
+    sent: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct EventLoop {
+    addr: ServerAddr,
+    session: Session,
+    commands: mpsc::Receiver<Command>,
+    commands_open: bool,
+    state: watch::Sender<ConnectionState>,
+    events: broadcast::Sender<ConnectionEvent>,
+    reconnect: Option<Backoff>,
+    connect_timeout: Duration,
+    queue_full: QueueFull,
+    manual_acks: bool,
+    first_connect: Option<oneshot::Sender<Result<(), ConnectError>>>,
+    router: Router,
+    pending: HashMap<RequestId, Pending>,
+    deliveries: VecDeque<Delivery>,
+    /// Subscriptions to restore when the broker lost the session.
+    subscriptions: Vec<(Vec<(TopicFilter, SubscriptionOptions)>, SubscribeProperties)>,
+    closing: Option<Closing>,
+    /// Set when the session reports the connection over.
+    ended: Option<End>,
+    connected_once: bool,
+    /// Whether the current connection reached CONNACK.
+    came_up: bool,
+    rng: fastrand::Rng,
+}
+
+impl EventLoop {
+    pub(crate) fn new(setup: Setup) -> Self {
+        Self {
+            addr: setup.addr,
+            session: Session::new(setup.session),
+            commands: setup.commands,
+            commands_open: true,
+            state: setup.state,
+            events: setup.events,
+            reconnect: setup.reconnect,
+            connect_timeout: setup.connect_timeout,
+            queue_full: setup.queue_full,
+            manual_acks: setup.manual_acks,
+            first_connect: Some(setup.first_connect),
+            router: Router::default(),
+            pending: HashMap::new(),
+            deliveries: VecDeque::new(),
+            subscriptions: Vec::new(),
+            closing: None,
+            ended: None,
+            connected_once: false,
+            came_up: false,
+            rng: fastrand::Rng::new(),
+        }
+    }
+
+    async fn run(mut self) {
+        let mut attempt = 0;
+        loop {
+            let reason = match self.connection().await {
+                End::Shutdown => break,
+                End::Lost(reason) => reason,
+            };
+            let _ = self.events.send(ConnectionEvent::Disconnected {
+                reason: reason.clone(),
+            });
+            if let Some(first) = self.first_connect.take() {
+                let _ = first.send(Err(self.connect_error(reason)));
+                break;
+            }
+            let Some(backoff) = self.reconnect else {
+                info!(%reason, "connection lost; reconnecting is off");
+                break;
+            };
+            if self.closing.is_some() || !self.commands_open {
+                break;
+            }
+            // A connection that came up resets the backoff.
+            if std::mem::take(&mut self.came_up) {
+                attempt = 0;
+            }
+            attempt += 1;
+            let delay = backoff.delay(attempt, &mut self.rng);
+            info!(%reason, attempt, ?delay, "connection lost; reconnecting");
+            self.state
+                .send_replace(ConnectionState::Reconnecting { attempt, reason });
+            let _ = self
+                .events
+                .send(ConnectionEvent::Reconnecting { attempt, delay });
+            if !self.wait_offline(delay).await {
+                break;
+            }
+        }
+        self.shut_down();
+    }
+
+    fn connect_error(&self, reason: DisconnectReason) -> ConnectError {
+        let addr = self.addr.to_string();
+        match reason {
+            DisconnectReason::Session(ConnectionError::Refused {
+                reason_code,
+                properties,
+            }) => ConnectError::Refused {
+                reason_code,
+                reason_string: properties.reason_string.map(|s| s.to_string()),
+            },
+            DisconnectReason::Session(ConnectionError::ConnectTimeout) => ConnectError::Timeout {
+                addr,
+                seconds: self.connect_timeout.as_secs_f64(),
+            },
+            DisconnectReason::Transport(source) if source.kind() == io::ErrorKind::TimedOut => {
+                ConnectError::Timeout {
+                    addr,
+                    seconds: self.connect_timeout.as_secs_f64(),
+                }
+            }
+            DisconnectReason::Transport(source) => ConnectError::Io { addr, source },
+            DisconnectReason::Session(reason) => ConnectError::Lost { addr, reason },
+            DisconnectReason::Requested => ConnectError::Lost {
+                addr,
+                reason: ConnectionError::Disconnected,
+            },
+        }
+    }
+
+    /// One connection, from opening the transport to its end.
+    async fn connection(&mut self) -> End {
+        let stream = match timeout(self.connect_timeout, self.addr.connect()).await {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return End::Lost(DisconnectReason::Transport(Arc::new(e))),
+            Err(_) => {
+                let e = io::Error::new(io::ErrorKind::TimedOut, "transport connect timed out");
+                return End::Lost(DisconnectReason::Transport(Arc::new(e)));
+            }
+        };
+        debug!("transport up; sending CONNECT");
+        let (mut reader, mut writer) = tokio::io::split(stream);
+        let mut read_buf = BytesMut::with_capacity(READ_BUFFER);
+        let mut write_buf = BytesMut::new();
+        self.ended = None;
+        self.session.handle_connected(Instant::now().into_std());
+        let end = self
+            .drive_connection(&mut reader, &mut writer, &mut read_buf, &mut write_buf)
+            .await;
+        // Best effort: the last bytes (our DISCONNECT) reach the broker.
+        if !write_buf.is_empty() {
+            let _ = timeout(FLUSH_TIMEOUT, writer.write_all(&write_buf)).await;
+        }
+        let _ = timeout(FLUSH_TIMEOUT, writer.shutdown()).await;
+        self.session
+            .handle_connection_lost(Instant::now().into_std());
+        self.process(&mut BytesMut::new());
+        self.deliveries.clear();
+        end
+    }
+
+    async fn drive_connection(
+        &mut self,
+        reader: &mut ReadHalf<Box<dyn Transport>>,
+        writer: &mut WriteHalf<Box<dyn Transport>>,
+        read_buf: &mut BytesMut,
+        write_buf: &mut BytesMut,
+    ) -> End {
+        loop {
+            self.process(write_buf);
+            if let Some(end) = self.ended.take() {
+                return end;
+            }
+            let deadline = self.session.poll_timeout().map(Instant::from_std);
+            let closing_deadline = self.closing.as_ref().map(|c| c.deadline);
+            let reading = self.deliveries.is_empty();
+            let blocked = self
+                .deliveries
+                .front()
+                .and_then(|d| d.targets.first())
+                .map(|(_, s)| s.clone());
+            let accepting = self.accepting();
+            tokio::select! {
+                result = writer.write_buf(write_buf), if !write_buf.is_empty() => {
+                    match result {
+                        Ok(0) => return self.transport_lost(io::ErrorKind::WriteZero.into()),
+                        Ok(_) => {}
+                        Err(e) => return self.transport_lost(e),
+                    }
+                }
+                result = reader.read_buf(read_buf), if reading => {
+                    match result {
+                        Ok(0) => {
+                            let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "the broker closed the connection");
+                            return self.transport_lost(eof);
+                        }
+                        Ok(_) => self.session.handle_bytes(read_buf, Instant::now().into_std()),
+                        Err(e) => return self.transport_lost(e),
+                    }
+                }
+                _ = async { blocked.as_ref()?.reserve().await.ok().map(drop) }, if blocked.is_some() => {}
+                command = self.commands.recv(), if accepting => self.command(command),
+                () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
+                    self.session.handle_timeout(Instant::now().into_std());
+                }
+                () = sleep_until(closing_deadline.unwrap_or_else(Instant::now)), if closing_deadline.is_some() => {
+                    self.force_disconnect();
+                }
+            }
+            // Decoding stopped when the event queue filled; go on now that
+            // `process` will drain it.
+            if !read_buf.is_empty() && self.deliveries.is_empty() {
+                self.session
+                    .handle_bytes(read_buf, Instant::now().into_std());
+            }
+        }
+    }
+
+    fn accepting(&self) -> bool {
+        self.commands_open
+            && self.closing.is_none()
+            && (self.queue_full == QueueFull::Error || self.session.queue_space() > 0)
+    }
+
+    fn transport_lost(&mut self, error: io::Error) -> End {
+        debug!(%error, "transport lost");
+        End::Lost(DisconnectReason::Transport(Arc::new(error)))
+    }
+
+    /// Between connections: wait out the backoff while still taking
+    /// commands (publishes queue offline). False if the client should close.
+    async fn wait_offline(&mut self, delay: Duration) -> bool {
+        let until = Instant::now() + delay;
+        loop {
+            self.process(&mut BytesMut::new());
+            if self.closing.is_some() || !self.commands_open {
+                return false;
+            }
+            let accepting = self.accepting();
+            tokio::select! {
+                () = sleep_until(until) => return true,
+                command = self.commands.recv(), if accepting => self.command(command),
+            }
+        }
+    }
+
+    /// Drains the session: bytes to write, events to dispatch, deliveries
+    /// to push into streams, and a pending disconnect to start.
+    fn process(&mut self, write_buf: &mut BytesMut) {
+        loop {
+            self.deliver();
+            self.maybe_disconnect();
+            while self.session.poll_transmit(write_buf) > 0 {}
+            let mut any = false;
+            while self.deliveries.is_empty() {
+                let Some(event) = self.session.poll_event() else {
+                    break;
+                };
+                any = true;
+                self.event(event);
+            }
+            if !any {
+                break;
+            }
+        }
+    }
+
+    fn event(&mut self, event: Event) {
+        let now = Instant::now().into_std();
+        match event {
+            Event::Connected(connected) => {
+                info!(session_present = connected.session_present, client_id = %connected.client_id, "connected");
+                self.state.send_replace(ConnectionState::Connected {
+                    session_present: connected.session_present,
+                });
+                let _ = self.events.send(ConnectionEvent::Connected {
+                    session_present: connected.session_present,
+                });
+                if let Some(first) = self.first_connect.take() {
+                    let _ = first.send(Ok(()));
+                }
+                self.ended = None;
+                // 5.0: resume the session on reconnects when it outlives
+                // the connection.
+                let expiry = self
+                    .session
+                    .config()
+                    .properties
+                    .session_expiry_interval
+                    .unwrap_or(0);
+                if self.session.config().protocol == ProtocolVersion::V5 && expiry > 0 {
+                    self.session.set_clean_start(false);
+                }
+                if !connected.session_present && self.connected_once {
+                    self.resubscribe(now);
+                }
+                self.connected_once = true;
+                self.came_up = true;
+            }
+            Event::Message(message) => {
+                let targets = self.router.targets(&message.publish.topic);
+                let message = Message {
+                    publish: message.publish,
+                    token: message.ack,
+                };
+                self.deliveries.push_back(Delivery {
+                    message,
+                    targets,
+                    taken: false,
+                });
+                self.deliver();
+            }
+            Event::Completed { id, outcome } => self.completed(id, outcome),
+            Event::Auth(_) => {
+                warn!("the broker sent AUTH, but no authenticator is configured");
+            }
+            Event::Disconnected(reason) => {
+                info!(%reason, "disconnected");
+                let end =
+                    if matches!(reason, ConnectionError::Disconnected) && self.closing.is_some() {
+                        if let Some(reply) = self.closing.as_mut().and_then(|c| c.reply.take()) {
+                            let _ = reply.send(Ok(()));
+                        }
+                        End::Shutdown
+                    } else {
+                        End::Lost(DisconnectReason::Session(reason))
+                    };
+                self.ended.get_or_insert(end);
+            }
+            other => debug!(?other, "unhandled session event"),
+        }
+    }
+
+    /// Pushes waiting messages into their streams, in order, as far as
+    /// the streams have room; acknowledges each once it is in every stream.
+    fn deliver(&mut self) {
+        while let Some(delivery) = self.deliveries.front_mut() {
+            while let Some((route, sender)) = delivery.targets.first() {
+                match sender.try_send(delivery.message.clone()) {
+                    Ok(()) => {
+                        delivery.targets.remove(0);
+                        delivery.taken = true;
+                    }
+                    Err(mpsc::error::TrySendError::Full(_)) => return,
+                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                        let route = *route;
+                        delivery.targets.remove(0);
+                        self.router.remove(route);
+                        break;
+                    }
+                }
+            }
+            if !delivery.targets.is_empty() {
+                continue;
+            }
+            if let Some(delivery) = self.deliveries.pop_front() {
+                self.delivered(delivery.message.token, delivery.taken);
+            }
+        }
+    }
+
+    /// Automatic acknowledgement once a message is in the application's
+    /// streams; in manual mode only if no stream took it (nobody could ever
+    /// acknowledge it).
+    fn delivered(&mut self, token: Option<AckToken>, taken: bool) {
+        let Some(token) = token else {
+            return;
+        };
+        if !taken {
+            debug!("a message matched no stream; acknowledged and dropped");
+        }
+        if !self.manual_acks || !taken {
+            let _ = self.session.ack(token, Instant::now().into_std());
+        }
+    }
+
+    fn completed(
+        &mut self,
+        id: RequestId,
+        outcome: Result<Completion, mqtide_proto::RequestError>,
+    ) {
+        let Some(pending) = self.pending.remove(&id) else {
+            return;
+        };
+        match (pending, outcome) {
+            (
+                Pending::Publish(reply),
+                Ok(Completion::Published {
+                    reason_code,
+                    properties,
+                }),
+            ) => {
+                let _ = reply.send(Ok(PublishOutcome {
+                    reason_code,
+                    properties,
+                }));
+            }
+            (
+                Pending::Subscribe(reply, route, filters, properties),
+                Ok(Completion::Subscribed { reason_codes, .. }),
+            ) => {
+                if reason_codes.iter().all(|c| c.is_error()) {
+                    self.router.remove(route);
+                    let reason_code = reason_codes
+                        .first()
+                        .copied()
+                        .unwrap_or(ReasonCode::UnspecifiedError);
+                    let _ = reply.send(Err(Error::Request(mqtide_proto::RequestError::Rejected {
+                        reason_code,
+                        reason_string: None,
+                    })));
+                } else {
+                    self.subscriptions.push((filters, properties));
+                    let _ = reply.send(Ok(SubscribeOutcome { reason_codes }));
+                }
+            }
+            (Pending::Unsubscribe(reply, filters), Ok(_)) => {
+                self.router.remove_filters(&filters);
+                self.forget_subscriptions(&filters);
+                let _ = reply.send(Ok(()));
+            }
+            (Pending::Resubscribe, outcome) => {
+                if let Ok(Completion::Subscribed { reason_codes, .. }) = &outcome {
+                    if reason_codes.iter().any(|c| c.is_error()) {
+                        warn!(?reason_codes, "restoring a subscription was refused");
+                    }
+                } else {
+                    warn!(?outcome, "restoring a subscription failed");
+                }
+            }
+            (Pending::Publish(reply), Err(e)) => {
+                let _ = reply.send(Err(e.into()));
+            }
+            (Pending::Subscribe(reply, route, ..), Err(e)) => {
+                self.router.remove(route);
+                let _ = reply.send(Err(e.into()));
+            }
+            (Pending::Unsubscribe(reply, _), Err(e)) => {
+                let _ = reply.send(Err(e.into()));
+            }
+            (pending, outcome) => warn!(?pending, ?outcome, "completion of an unexpected kind"),
+        }
+    }
+
+    fn forget_subscriptions(&mut self, filters: &[TopicFilter]) {
+        for (subscription, _) in &mut self.subscriptions {
+            subscription.retain(|(f, _)| !filters.contains(f));
+        }
+        self.subscriptions.retain(|(s, _)| !s.is_empty());
+    }
+
+    /// The broker has no session for us: subscribe again so that the
+    /// streams keep flowing.
+    fn resubscribe(&mut self, now: std::time::Instant) {
+        let subscriptions = self.subscriptions.clone();
+        for (filters, properties) in subscriptions {
+            debug!(?filters, "restoring subscription");
+            match self.session.subscribe(filters, properties, now) {
+                Ok(id) => {
+                    self.pending.insert(id, Pending::Resubscribe);
+                }
+                Err(e) => warn!(%e, "cannot restore a subscription"),
+            }
+        }
+    }
+
+    fn command(&mut self, command: Option<Command>) {
+        let now = Instant::now().into_std();
+        let Some(command) = command else {
+            // Every handle is gone: close cleanly.
+            self.commands_open = false;
+            self.begin_close(
+                ReasonCode::Success,
+                Default::default(),
+                Duration::from_secs(10),
+                None,
+            );
+            return;
+        };
+        match command {
+            Command::Publish {
+                publish,
+                alias,
+                reply,
+            } => match self.session.publish_with(publish, alias, now) {
+                Ok(id) => {
+                    self.pending.insert(id, Pending::Publish(reply));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.into()));
+                }
+            },
+            Command::Subscribe {
+                filters,
+                properties,
+                sender,
+                reply,
+            } => {
+                let route = self
+                    .router
+                    .add(filters.iter().map(|(f, _)| f.clone()).collect(), sender);
+                match self
+                    .session
+                    .subscribe(filters.clone(), properties.clone(), now)
+                {
+                    Ok(id) => {
+                        self.pending
+                            .insert(id, Pending::Subscribe(reply, route, filters, properties));
+                    }
+                    Err(e) => {
+                        self.router.remove(route);
+                        let _ = reply.send(Err(e.into()));
+                    }
+                }
+            }
+            Command::Unsubscribe {
+                filters,
+                properties,
+                reply,
+            } => match self.session.unsubscribe(filters.clone(), properties, now) {
+                Ok(id) => {
+                    self.pending
+                        .insert(id, Pending::Unsubscribe(reply, filters));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.into()));
+                }
+            },
+            Command::Messages { sender } => self.router.add_catch_all(sender),
+            Command::Ack {
+                token,
+                reason_code,
+                reply,
+            } => {
+                let _ = reply.send(
+                    self.session
+                        .ack_with(token, reason_code, now)
+                        .map_err(Error::from),
+                );
+            }
+            Command::Disconnect {
+                reason_code,
+                properties,
+                timeout,
+                reply,
+            } => self.begin_close(reason_code, properties, timeout, Some(reply)),
+        }
+    }
+
+    fn begin_close(
+        &mut self,
+        reason_code: ReasonCode,
+        properties: mqtide_proto::DisconnectProperties,
+        timeout: Duration,
+        reply: Option<Reply<()>>,
+    ) {
+        if let Some(closing) = &mut self.closing {
+            // Already closing: answer this caller too when done.
+            if let (None, Some(reply)) = (&closing.reply, reply) {
+                closing.reply = Some(reply);
+            }
+            return;
+        }
+        debug!("disconnecting");
+        self.closing = Some(Closing {
+            reason_code,
+            properties,
+            deadline: Instant::now() + timeout,
+            reply,
+            sent: false,
+        });
+        if !self.session.is_connected() {
+            // Nothing to flush to: close now.
+            self.ended = Some(End::Shutdown);
+        }
+    }
+
+    /// Sends DISCONNECT once nothing is in flight or queued any more.
+    fn maybe_disconnect(&mut self) {
+        let Some(closing) = &self.closing else {
+            return;
+        };
+        if closing.sent || !self.session.is_connected() {
+            return;
+        }
+        if self.session.inflight() == 0 && self.session.queued() == 0 {
+            self.send_disconnect();
+        }
+    }
+
+    fn force_disconnect(&mut self) {
+        if let Some(closing) = &mut self.closing {
+            warn!(
+                inflight = self.session.inflight(),
+                "disconnect timed out waiting for in-flight publishes"
+            );
+            if let Some(reply) = closing.reply.take() {
+                let _ = reply.send(Err(Error::DisconnectTimeout));
+            }
+        }
+        if self.session.is_connected() {
+            self.send_disconnect();
+        } else {
+            self.ended = Some(End::Shutdown);
+        }
+    }
+
+    fn send_disconnect(&mut self) {
+        let Some(closing) = &mut self.closing else {
+            return;
+        };
+        closing.sent = true;
+        let (reason_code, properties) = (closing.reason_code, closing.properties.clone());
+        if let Err(e) = self
+            .session
+            .disconnect(reason_code, properties, Instant::now().into_std())
+        {
+            warn!(%e, "cannot send DISCONNECT; closing the connection");
+            if let Some(reply) = self.closing.as_mut().and_then(|c| c.reply.take()) {
+                let _ = reply.send(Err(e.into()));
+            }
+            self.ended = Some(End::Shutdown);
+        }
+    }
+
+    /// The client is closing for good: every waiter learns it, every
+    /// stream ends.
+    fn shut_down(&mut self) {
+        for (_, pending) in self.pending.drain() {
+            match pending {
+                Pending::Publish(reply) => drop(reply.send(Err(Error::Closed))),
+                Pending::Subscribe(reply, ..) => drop(reply.send(Err(Error::Closed))),
+                Pending::Unsubscribe(reply, _) => drop(reply.send(Err(Error::Closed))),
+                Pending::Resubscribe => {}
+            }
+        }
+        if let Some(reply) = self.closing.as_mut().and_then(|c| c.reply.take()) {
+            let _ = reply.send(Ok(()));
+        }
+        self.commands.close();
+        while let Ok(command) = self.commands.try_recv() {
+            fail_command(command);
+        }
+        self.router.clear();
+        self.deliveries.clear();
+        self.state.send_replace(ConnectionState::Closed);
+        info!("client closed");
+    }
+}
+
+/// Answers a command that arrived after the client closed.
+fn fail_command(command: Command) {
+    match command {
+        Command::Publish { reply, .. } => drop(reply.send(Err(Error::Closed))),
+        Command::Subscribe { reply, .. } => drop(reply.send(Err(Error::Closed))),
+        Command::Unsubscribe { reply, .. } | Command::Ack { reply, .. } => {
+            drop(reply.send(Err(Error::Closed)));
+        }
+        Command::Disconnect { reply, .. } => drop(reply.send(Ok(()))),
+        Command::Messages { .. } => {}
+    }
+}

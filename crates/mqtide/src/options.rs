@@ -1,0 +1,344 @@
+//! Building a client: the broker URL and every option, checked before
+//! anything connects.
+
+use std::num::{NonZeroU16, NonZeroU32};
+use std::time::Duration;
+
+use bytes::Bytes;
+use bytestring::ByteString;
+use mqtide_proto::{
+    LastWill, ProtocolVersion, QoS, QoSPolicy, Secret, SessionConfig, TopicName, WillProperties,
+};
+
+use crate::backoff::Backoff;
+use crate::error::Error;
+use crate::transport::ServerAddr;
+
+/// The message the broker publishes for the client when its connection
+/// dies without a DISCONNECT (paho's `will_set`).
+#[derive(Debug, Clone)]
+pub struct Will {
+    topic: String,
+    payload: Bytes,
+    qos: QoS,
+    retain: bool,
+    properties: WillProperties,
+}
+
+impl Will {
+    /// A QoS 0, non-retained will.
+    pub fn new(topic: impl Into<String>, payload: impl Into<Bytes>) -> Self {
+        Self {
+            topic: topic.into(),
+            payload: payload.into(),
+            qos: QoS::AtMostOnce,
+            retain: false,
+            properties: WillProperties::default(),
+        }
+    }
+
+    /// Its QoS.
+    pub fn qos(mut self, qos: QoS) -> Self {
+        self.qos = qos;
+        self
+    }
+
+    /// Whether it is retained.
+    pub fn retain(mut self, retain: bool) -> Self {
+        self.retain = retain;
+        self
+    }
+
+    /// 5.0: seconds the broker waits before publishing it.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.properties.will_delay_interval = Some(secs(delay));
+        self
+    }
+
+    /// 5.0 will properties (content type, expiry, user properties, …).
+    pub fn properties(mut self, properties: WillProperties) -> Self {
+        self.properties = properties;
+        self
+    }
+}
+
+/// What `publish(..).send()` does when the offline queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueueFull {
+    /// Wait for room (backpressure).
+    #[default]
+    Wait,
+    /// Fail at once with [`UsageError::QueueFull`](mqtide_proto::UsageError::QueueFull).
+    Error,
+}
+
+fn secs(d: Duration) -> u32 {
+    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
+}
+
+/// Everything a client is configured with; see [`Client::builder`](crate::Client::builder).
+#[derive(Debug, Clone)]
+pub struct ClientBuilder {
+    pub(crate) addr: Result<ServerAddr, Error>,
+    pub(crate) session: SessionConfig,
+    pub(crate) will: Option<Will>,
+    pub(crate) reconnect: Option<Backoff>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) command_capacity: usize,
+    pub(crate) stream_capacity: usize,
+    pub(crate) queue_full: QueueFull,
+    pub(crate) manual_acks: bool,
+    pub(crate) error: Option<Error>,
+}
+
+impl ClientBuilder {
+    pub(crate) fn new(url: &str) -> Self {
+        let addr = ServerAddr::parse(url);
+        let mut session = SessionConfig::new(ProtocolVersion::V5, random_client_id());
+        let mut error = None;
+        if let Ok(addr) = &addr {
+            if let Some(user) = &addr.username {
+                session.username = Some(user.as_str().into());
+            }
+            if let Some(password) = &addr.password {
+                session.password = Some(Secret::new(password.clone().into_bytes()));
+            }
+        }
+        if let Err(e) = &addr {
+            error = Some(e.clone());
+        }
+        Self {
+            addr,
+            session,
+            will: None,
+            reconnect: Some(Backoff::default()),
+            connect_timeout: Duration::from_secs(30),
+            command_capacity: 1024,
+            stream_capacity: 256,
+            queue_full: QueueFull::Wait,
+            manual_acks: false,
+            error,
+        }
+    }
+
+    fn fail(mut self, message: impl Into<String>) -> Self {
+        if self.error.is_none() {
+            self.error = Some(Error::InvalidOption(message.into()));
+        }
+        self
+    }
+
+    /// The protocol version (default 5.0).
+    pub fn protocol(mut self, version: ProtocolVersion) -> Self {
+        self.session.protocol = version;
+        self
+    }
+
+    /// The client identifier (default: `mqtide-` and random characters).
+    /// An empty identifier asks the broker to assign one.
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.session.client_id = ByteString::from(id.into());
+        self
+    }
+
+    /// Clean session (3.1.1) / clean start (5.0); default true. With
+    /// `false` the broker keeps the session (subscriptions, queued
+    /// messages) between connections.
+    pub fn clean_start(mut self, clean: bool) -> Self {
+        self.session.clean_start = clean;
+        self
+    }
+
+    /// The keep-alive interval (default 60 s; zero turns it off). Whole
+    /// seconds, at most 65,535.
+    pub fn keep_alive(mut self, interval: Duration) -> Self {
+        match u16::try_from(interval.as_secs()) {
+            Ok(secs) => {
+                self.session.keep_alive = secs;
+                self
+            }
+            Err(_) => self.fail(format!("keep-alive {interval:?} exceeds 65535 s")),
+        }
+    }
+
+    /// How long the broker may stay silent after a PINGREQ (default 10 s).
+    pub fn ping_timeout(mut self, timeout: Duration) -> Self {
+        self.session.ping_timeout = timeout;
+        self
+    }
+
+    /// How long a connection attempt (transport and CONNACK) may take
+    /// (default 30 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self.session.connect_timeout = timeout;
+        self
+    }
+
+    /// User name and password (overrides any in the URL). Neither appears
+    /// in logs or `Debug` output.
+    pub fn credentials(mut self, username: impl Into<String>, password: impl Into<Bytes>) -> Self {
+        self.session.username = Some(ByteString::from(username.into()));
+        self.session.password = Some(Secret::new(password.into()));
+        self
+    }
+
+    /// The will message.
+    pub fn will(mut self, will: Will) -> Self {
+        self.will = Some(will);
+        self
+    }
+
+    /// Reconnect automatically with this backoff (the default is 1 s
+    /// doubling to 60 s).
+    pub fn reconnect(mut self, backoff: Backoff) -> Self {
+        self.reconnect = Some(backoff);
+        self
+    }
+
+    /// Never reconnect: the client closes when its connection is lost.
+    pub fn no_reconnect(mut self) -> Self {
+        self.reconnect = None;
+        self
+    }
+
+    /// 5.0: how long the broker keeps the session after the connection ends
+    /// (default 0: it ends with the connection).
+    pub fn session_expiry(mut self, expiry: Duration) -> Self {
+        self.session.properties.session_expiry_interval = Some(secs(expiry));
+        self
+    }
+
+    /// 5.0: how many incoming QoS 1/2 messages may be unacknowledged at once.
+    pub fn receive_maximum(mut self, maximum: u16) -> Self {
+        match NonZeroU16::new(maximum) {
+            Some(m) => {
+                self.session.properties.receive_maximum = Some(m);
+                self
+            }
+            None => self.fail("receive maximum must be at least 1"),
+        }
+    }
+
+    /// The largest packet accepted from the broker (default 16 MiB),
+    /// announced to 5.0 brokers so they drop what is larger instead of
+    /// sending it.
+    pub fn max_packet_size(mut self, bytes: u32) -> Self {
+        match NonZeroU32::new(bytes) {
+            Some(_) => {
+                self.session.max_incoming_packet_size = bytes;
+                self
+            }
+            None => self.fail("maximum packet size must be at least 1"),
+        }
+    }
+
+    /// 5.0: how many topic aliases the broker may use towards us.
+    pub fn topic_alias_maximum(mut self, maximum: u16) -> Self {
+        self.session.properties.topic_alias_maximum = Some(maximum);
+        self
+    }
+
+    /// 5.0: a user property for CONNECT.
+    pub fn user_property(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.session.properties.user_properties.push((
+            ByteString::from(name.into()),
+            ByteString::from(value.into()),
+        ));
+        self
+    }
+
+    /// The QoS 1/2 window under 3.1 / 3.1.1 (default 20, Mosquitto's
+    /// `max_inflight_messages`). 5.0 uses the broker's Receive Maximum.
+    pub fn inflight(mut self, window: u16) -> Self {
+        if window == 0 {
+            return self.fail("the in-flight window must be at least 1");
+        }
+        self.session.v3_inflight = window;
+        self
+    }
+
+    /// How many publishes may wait for the window or for a connection
+    /// (default 1024), and what happens when that queue is full.
+    pub fn offline_queue(mut self, capacity: usize, when_full: QueueFull) -> Self {
+        if capacity == 0 {
+            return self.fail("the offline queue needs room for at least one message");
+        }
+        self.session.queue_capacity = capacity;
+        self.queue_full = when_full;
+        self
+    }
+
+    /// How many messages each subscription stream buffers before the
+    /// client stops reading the socket (default 256).
+    pub fn stream_capacity(mut self, capacity: usize) -> Self {
+        if capacity == 0 {
+            return self.fail("stream capacity must be at least 1");
+        }
+        self.stream_capacity = capacity;
+        self
+    }
+
+    /// What to do with a publish above the broker's Maximum QoS (default:
+    /// refuse it).
+    pub fn qos_policy(mut self, policy: QoSPolicy) -> Self {
+        self.session.qos_policy = policy;
+        self
+    }
+
+    /// Acknowledge incoming QoS 1/2 messages only when the application
+    /// calls [`Client::ack`](crate::Client::ack) (default: once the message
+    /// is in a stream the application holds).
+    pub fn manual_acks(mut self, manual: bool) -> Self {
+        self.manual_acks = manual;
+        self
+    }
+
+    /// Every session option at once, for what the builder has no method
+    /// for (5.0 properties such as authentication method and data).
+    pub fn session_config(mut self, edit: impl FnOnce(&mut SessionConfig)) -> Self {
+        edit(&mut self.session);
+        self
+    }
+
+    /// The final session configuration, or the first problem found.
+    pub(crate) fn finish(&self) -> Result<(ServerAddr, SessionConfig), Error> {
+        if let Some(error) = &self.error {
+            return Err(error.clone());
+        }
+        let addr = self.addr.clone()?;
+        let mut session = self.session.clone();
+        if let Some(will) = &self.will {
+            let topic = TopicName::new(will.topic.as_str())
+                .map_err(|e| Error::InvalidOption(format!("will topic {:?}: {e}", will.topic)))?;
+            session.will = Some(LastWill {
+                topic: topic.into_inner(),
+                payload: will.payload.clone(),
+                qos: will.qos,
+                retain: will.retain,
+                properties: will.properties.clone(),
+            });
+        }
+        if session.protocol != ProtocolVersion::V5 && !session.properties.is_empty() {
+            return Err(Error::InvalidOption(
+                "5.0 properties (session expiry, receive maximum, user properties, …) need protocol 5.0".into(),
+            ));
+        }
+        if session.client_id.is_empty()
+            && !session.clean_start
+            && session.protocol != ProtocolVersion::V5
+        {
+            return Err(Error::InvalidOption(
+                "an empty client id needs clean_start(true) under 3.1.1 [MQTT-3.1.3-7]".into(),
+            ));
+        }
+        session.ack_mode = mqtide_proto::AckMode::Manual;
+        Ok((addr, session))
+    }
+}
+
+fn random_client_id() -> String {
+    let mut rng = fastrand::Rng::new();
+    let suffix: String = (0..12).map(|_| rng.alphanumeric()).collect();
+    format!("mqtide-{suffix}")
+}

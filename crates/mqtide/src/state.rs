@@ -1,0 +1,77 @@
+//! What the application can observe of the connection: a
+//! [`ConnectionState`] through a `watch`, and [`ConnectionEvent`]s.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mqtide_proto::ConnectionError;
+
+/// Why a connection ended.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// The protocol ended it: the broker's DISCONNECT or refusal, a
+    /// protocol violation, a keep-alive or connect timeout.
+    #[error(transparent)]
+    Session(#[from] ConnectionError),
+    /// The transport failed or was closed by the broker.
+    #[error("transport: {0}")]
+    Transport(Arc<io::Error>),
+    /// The application disconnected.
+    #[error("disconnected by the application")]
+    Requested,
+}
+
+/// Where the client's connection is.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ConnectionState {
+    /// Opening the first connection.
+    Connecting,
+    /// Connected; `session_present` says whether the broker resumed the
+    /// session.
+    Connected {
+        /// Whether the broker kept the session.
+        session_present: bool,
+    },
+    /// Waiting to reconnect after losing the connection.
+    Reconnecting {
+        /// How many attempts have failed since the last connection.
+        attempt: u32,
+        /// Why the last connection (or attempt) ended.
+        reason: DisconnectReason,
+    },
+    /// The client is closed; it will not connect again.
+    Closed,
+}
+
+impl ConnectionState {
+    /// Whether the client is connected.
+    pub fn is_connected(&self) -> bool {
+        matches!(self, Self::Connected { .. })
+    }
+}
+
+/// A change of connection, as a stream of events.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum ConnectionEvent {
+    /// A connection was accepted.
+    Connected {
+        /// Whether the broker resumed the session.
+        session_present: bool,
+    },
+    /// The connection ended.
+    Disconnected {
+        /// Why.
+        reason: DisconnectReason,
+    },
+    /// A reconnect attempt starts after `delay`.
+    Reconnecting {
+        /// The attempt number (1 for the first).
+        attempt: u32,
+        /// How long the client waits first.
+        delay: Duration,
+    },
+}

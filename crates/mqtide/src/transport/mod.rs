@@ -1,0 +1,170 @@
+//! Transports: how bytes reach the broker. The event loop sees only a
+//! byte stream ([`Transport`]); each kind of URL picks how it is opened.
+//! TCP is here; TLS, WebSocket, Unix sockets and proxies slot in beside it
+//! without touching the event loop.
+
+mod tcp;
+
+use std::fmt;
+use std::io;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use crate::error::Error;
+
+/// A connected byte stream to the broker.
+pub trait Transport: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Transport for T {}
+
+/// Where the broker is, parsed from a URL.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct ServerAddr {
+    pub(crate) scheme: Scheme,
+    pub(crate) host: String,
+    pub(crate) port: u16,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
+}
+
+/// The transport a URL asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    /// `mqtt://` (also `tcp://`): plain TCP, port 1883 by default.
+    Tcp,
+}
+
+impl fmt::Debug for ServerAddr {
+    /// The password never appears.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServerAddr")
+            .field("scheme", &self.scheme)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
+}
+
+impl fmt::Display for ServerAddr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.host.contains(':') {
+            write!(f, "[{}]:{}", self.host, self.port)
+        } else {
+            write!(f, "{}:{}", self.host, self.port)
+        }
+    }
+}
+
+impl ServerAddr {
+    /// Parses `mqtt://[user[:password]@]host[:port]`.
+    pub(crate) fn parse(input: &str) -> Result<Self, Error> {
+        let invalid = |reason: &str| Error::InvalidUrl {
+            url: redact(input),
+            reason: reason.to_owned(),
+        };
+        let url = url::Url::parse(input).map_err(|e| invalid(&e.to_string()))?;
+        let (scheme, default_port) = match url.scheme() {
+            "mqtt" | "tcp" => (Scheme::Tcp, 1883),
+            "mqtts" | "ssl" | "ws" | "wss" | "unix" => {
+                return Err(invalid(
+                    "TLS, WebSocket and Unix-socket transports are not available yet; use mqtt://",
+                ));
+            }
+            other => {
+                return Err(invalid(&format!(
+                    "unknown scheme {other:?}; use mqtt://host:port"
+                )));
+            }
+        };
+        let host = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| invalid("no host"))?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+            return Err(invalid("an mqtt:// URL has no path, query or fragment"));
+        }
+        let decode = |s: &str| {
+            url::form_urlencoded::parse(s.as_bytes())
+                .map(|(k, v)| {
+                    if v.is_empty() {
+                        k.into_owned()
+                    } else {
+                        format!("{k}={v}")
+                    }
+                })
+                .collect::<String>()
+        };
+        let username = (!url.username().is_empty()).then(|| decode(url.username()));
+        let password = url.password().map(decode);
+        Ok(Self {
+            scheme,
+            host,
+            port: url.port().unwrap_or(default_port),
+            username,
+            password,
+        })
+    }
+
+    /// Opens the transport.
+    pub(crate) async fn connect(&self) -> io::Result<Box<dyn Transport>> {
+        match self.scheme {
+            Scheme::Tcp => tcp::connect(&self.host, self.port).await,
+        }
+    }
+}
+
+/// The URL with any password replaced, for error messages.
+fn redact(input: &str) -> String {
+    match url::Url::parse(input) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("REDACTED"));
+            url.to_string()
+        }
+        _ => input.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_host_port_and_credentials() {
+        let a = ServerAddr::parse("mqtt://alice:s%40cret@broker.example:1884").unwrap();
+        assert_eq!((a.host.as_str(), a.port), ("broker.example", 1884));
+        assert_eq!(a.username.as_deref(), Some("alice"));
+        assert_eq!(a.password.as_deref(), Some("s@cret"));
+        assert!(!format!("{a:?}").contains("s@cret"));
+        let b = ServerAddr::parse("mqtt://localhost").unwrap();
+        assert_eq!((b.port, b.username), (1883, None));
+        let c = ServerAddr::parse("tcp://[::1]:1999/").unwrap();
+        assert_eq!(
+            (c.host.as_str(), c.port, c.to_string()),
+            ("::1", 1999, "[::1]:1999".into())
+        );
+    }
+
+    #[test]
+    fn bad_urls_say_what_is_wrong() {
+        for (url, needle) in [
+            ("localhost:1883", "scheme"),
+            ("http://x", "unknown scheme"),
+            ("mqtt://", "host"),
+            ("mqtt://h:99999", "port"),
+            ("mqtt://h/topic", "path"),
+            ("mqtts://h", "not available yet"),
+        ] {
+            let err = ServerAddr::parse(url).unwrap_err().to_string();
+            assert!(err.contains(needle), "{url}: {err}");
+        }
+        let err = ServerAddr::parse("mqtt://u:hunter2@h/x")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+}
