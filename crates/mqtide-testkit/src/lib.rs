@@ -23,6 +23,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
 /// How long a broker may take to start listening before we give up.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -66,25 +69,41 @@ fn io_err(context: &'static str) -> impl FnOnce(io::Error) -> StartError {
 /// A running Mosquitto, stopped when dropped.
 #[derive(Debug)]
 pub struct Mosquitto {
-    child: Child,
+    child: Option<Child>,
+    binary: PathBuf,
     port: u16,
     dir: tempfile::TempDir,
 }
 
-impl Mosquitto {
-    /// Starts a broker with a plain MQTT listener that allows anonymous
-    /// clients and keeps nothing on disk.
-    pub fn start() -> Result<Self, StartError> {
-        Self::start_with("")
+/// Configures a broker before starting it; see [`Mosquitto::builder`].
+#[derive(Debug, Clone, Default)]
+pub struct Builder {
+    persistence: bool,
+    extra: String,
+}
+
+impl Builder {
+    /// Keep sessions and queued messages on disk across
+    /// [`restart`](Mosquitto::restart)s (off by default).
+    pub fn persistence(mut self, on: bool) -> Self {
+        self.persistence = on;
+        self
     }
 
-    /// Starts a broker with `extra` appended to the configuration (after
-    /// the listener line, so listener options apply to it).
-    pub fn start_with(extra: &str) -> Result<Self, StartError> {
+    /// Lines appended to the configuration, after the listener line (so
+    /// listener options apply to it). May be called repeatedly.
+    pub fn config(mut self, lines: &str) -> Self {
+        self.extra.push_str(lines);
+        self.extra.push('\n');
+        self
+    }
+
+    /// Starts the broker and waits until it accepts connections.
+    pub fn start(self) -> Result<Mosquitto, StartError> {
         let binary = find_binary().ok_or(StartError::NotInstalled)?;
         let mut attempt = 1;
         loop {
-            match Self::try_start(&binary, extra) {
+            match Mosquitto::try_start(&binary, &self) {
                 Err(StartError::NotListening { log, .. })
                     if log.contains("in use") && attempt < PORT_ATTEMPTS =>
                 {
@@ -94,35 +113,120 @@ impl Mosquitto {
             }
         }
     }
+}
 
-    fn try_start(binary: &Path, extra: &str) -> Result<Self, StartError> {
+impl Mosquitto {
+    /// Starts a broker with a plain MQTT listener that allows anonymous
+    /// clients and keeps nothing on disk.
+    pub fn start() -> Result<Self, StartError> {
+        Self::builder().start()
+    }
+
+    /// Starts a broker with `extra` appended to the configuration.
+    pub fn start_with(extra: &str) -> Result<Self, StartError> {
+        Self::builder().config(extra).start()
+    }
+
+    /// A broker to configure before starting it.
+    pub fn builder() -> Builder {
+        Builder::default()
+    }
+
+    fn try_start(binary: &Path, options: &Builder) -> Result<Self, StartError> {
         let dir = tempfile::Builder::new()
             .prefix("mqtide-mosquitto-")
             .tempdir()
             .map_err(io_err("creating a temporary directory"))?;
         let port = free_port().map_err(io_err("finding a free port"))?;
-        let config = dir.path().join("mosquitto.conf");
-        fs::write(
-            &config,
+        let persistence = if options.persistence {
             format!(
-                "per_listener_settings false\nallow_anonymous true\npersistence false\n\
-                 log_dest stderr\nlog_type all\nlistener {port} 127.0.0.1\n{extra}\n"
+                "persistence true\npersistence_location {}/\n",
+                dir.path().display()
+            )
+        } else {
+            "persistence false\n".to_owned()
+        };
+        // `user root` keeps a broker started by root from switching to
+        // the `mosquitto` user, who could not write our directory; it is
+        // ignored when not running as root.
+        fs::write(
+            dir.path().join("mosquitto.conf"),
+            format!(
+                "user root\nper_listener_settings false\nallow_anonymous true\n{persistence}\
+                 log_dest stderr\nlog_type all\nlistener {port} 127.0.0.1\n{}\n",
+                options.extra
             ),
         )
         .map_err(io_err("writing mosquitto.conf"))?;
-        let log = File::create(dir.path().join("mosquitto.log"))
-            .map_err(io_err("creating mosquitto.log"))?;
-        let child = Command::new(binary)
+        let mut broker = Self {
+            child: None,
+            binary: binary.to_owned(),
+            port,
+            dir,
+        };
+        broker.spawn()?;
+        Ok(broker)
+    }
+
+    fn spawn(&mut self) -> Result<(), StartError> {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("mosquitto.log"))
+            .map_err(io_err("opening mosquitto.log"))?;
+        let child = Command::new(&self.binary)
             .arg("-c")
-            .arg(&config)
+            .arg(self.dir.path().join("mosquitto.conf"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .map_err(io_err("spawning mosquitto"))?;
-        let mut broker = Self { child, port, dir };
-        broker.wait_listening()?;
-        Ok(broker)
+        self.child = Some(child);
+        self.wait_listening()
+    }
+
+    /// Stops the broker gracefully (SIGTERM: a persistent broker saves its
+    /// state) and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            if signal(&child, Signal::SIGTERM).is_err() {
+                let _ = child.kill();
+            }
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the broker at once (SIGKILL): nothing is saved.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stops the broker gracefully and starts it again on the same port,
+    /// with the same configuration and (if persistent) state.
+    pub fn restart(&mut self) -> Result<(), StartError> {
+        self.stop();
+        self.spawn()
+    }
+
+    /// Freezes the broker (SIGSTOP): connections stay open but nothing
+    /// answers, as with a half-open connection.
+    pub fn pause(&self) -> Result<(), StartError> {
+        self.child
+            .as_ref()
+            .map_or(Ok(()), |c| signal(c, Signal::SIGSTOP))
+            .map_err(io_err("pausing mosquitto"))
+    }
+
+    /// Thaws a paused broker (SIGCONT).
+    pub fn resume(&self) -> Result<(), StartError> {
+        self.child
+            .as_ref()
+            .map_or(Ok(()), |c| signal(c, Signal::SIGCONT))
+            .map_err(io_err("resuming mosquitto"))
     }
 
     /// Polls until the listener accepts a connection, the process exits, or
@@ -130,11 +234,11 @@ impl Mosquitto {
     fn wait_listening(&mut self) -> Result<(), StartError> {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
-            if let Some(status) = self
-                .child
-                .try_wait()
-                .map_err(io_err("waiting for mosquitto"))?
-            {
+            let exited = match &mut self.child {
+                Some(child) => child.try_wait().map_err(io_err("waiting for mosquitto"))?,
+                None => None,
+            };
+            if let Some(status) = exited {
                 return Err(StartError::NotListening {
                     reason: format!("it exited with {status}"),
                     log: self.log(),
@@ -176,6 +280,19 @@ impl Mosquitto {
         self.dir.path()
     }
 
+    /// Waits until the broker's log contains `needle` (a hang guard, not
+    /// a delay: it returns as soon as the line is there). False on timeout.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        false
+    }
+
     /// What the broker has logged so far.
     pub fn log(&self) -> String {
         fs::read_to_string(self.dir.path().join("mosquitto.log")).unwrap_or_default()
@@ -184,10 +301,16 @@ impl Mosquitto {
 
 impl Drop for Mosquitto {
     fn drop(&mut self) {
-        // The broker may already have exited; either way reap it.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Resume first: a stopped process cannot act on SIGTERM.
+        let _ = self.resume();
+        self.kill();
     }
+}
+
+/// Sends `signal` to the broker process.
+fn signal(child: &Child, signal: Signal) -> io::Result<()> {
+    let pid = i32::try_from(child.id()).map_err(|_| io::Error::other("pid out of range"))?;
+    nix::sys::signal::kill(Pid::from_raw(pid), signal).map_err(io::Error::from)
 }
 
 /// A port that was free a moment ago. Mosquitto binds it next; the rare

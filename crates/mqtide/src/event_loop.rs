@@ -140,6 +140,10 @@ pub(crate) struct EventLoop {
     connected_once: bool,
     /// Whether the current connection reached CONNACK.
     came_up: bool,
+    /// 5.0 with a broker that supports them: subscriptions get identifiers
+    /// so that each copy of a message reaches only its own stream.
+    subscription_ids: bool,
+    next_subscription_id: u32,
     rng: fastrand::Rng,
 }
 
@@ -165,6 +169,8 @@ impl EventLoop {
             ended: None,
             connected_once: false,
             came_up: false,
+            subscription_ids: false,
+            next_subscription_id: 0,
             rng: fastrand::Rng::new(),
         }
     }
@@ -406,9 +412,14 @@ impl EventLoop {
                 }
                 self.connected_once = true;
                 self.came_up = true;
+                self.subscription_ids = self.session.config().protocol == ProtocolVersion::V5
+                    && connected.properties.subscription_identifier_available != Some(false);
             }
             Event::Message(message) => {
-                let targets = self.router.targets(&message.publish.topic);
+                let targets = self.router.targets(
+                    &message.publish.topic,
+                    &message.publish.properties.subscription_identifiers,
+                );
                 let message = Message {
                     publish: message.publish,
                     token: message.ack,
@@ -552,6 +563,13 @@ impl EventLoop {
         }
     }
 
+    /// A fresh subscription identifier (1 to 268,435,455, wrapping).
+    fn next_subscription_id(&mut self) -> Option<mqtide_proto::SubscriptionId> {
+        self.next_subscription_id =
+            self.next_subscription_id % mqtide_proto::SubscriptionId::MAX + 1;
+        mqtide_proto::SubscriptionId::new(self.next_subscription_id)
+    }
+
     fn forget_subscriptions(&mut self, filters: &[TopicFilter]) {
         for (subscription, _) in &mut self.subscriptions {
             subscription.retain(|(f, _)| !filters.contains(f));
@@ -606,9 +624,15 @@ impl EventLoop {
                 sender,
                 reply,
             } => {
-                let route = self
-                    .router
-                    .add(filters.iter().map(|(f, _)| f.clone()).collect(), sender);
+                let mut properties = properties;
+                if self.subscription_ids && properties.subscription_identifier.is_none() {
+                    properties.subscription_identifier = self.next_subscription_id();
+                }
+                let route = self.router.add(
+                    filters.iter().map(|(f, _)| f.clone()).collect(),
+                    sender,
+                    properties.subscription_identifier,
+                );
                 match self
                     .session
                     .subscribe(filters.clone(), properties.clone(), now)

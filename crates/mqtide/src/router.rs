@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use mqtide_proto::{FilterTrie, TopicFilter};
+use mqtide_proto::{FilterTrie, SubscriptionId, TopicFilter};
 use tokio::sync::mpsc;
 
 use crate::message::Message;
@@ -17,6 +17,8 @@ pub(crate) struct Router {
     trie: FilterTrie<RouteId>,
     routes: HashMap<RouteId, Route>,
     catch_all: Vec<(RouteId, mpsc::Sender<Message>)>,
+    /// 5.0: the subscription identifier each route subscribed with.
+    by_subscription_id: HashMap<u32, RouteId>,
     next_id: RouteId,
 }
 
@@ -24,22 +26,43 @@ pub(crate) struct Router {
 struct Route {
     sender: mpsc::Sender<Message>,
     filters: Vec<TopicFilter>,
+    subscription_id: Option<SubscriptionId>,
 }
 
 impl Router {
-    /// Registers a subscription stream for `filters`.
+    /// Registers a subscription stream for `filters`, subscribed with
+    /// `subscription_id` if any.
     pub(crate) fn add(
         &mut self,
         filters: Vec<TopicFilter>,
         sender: mpsc::Sender<Message>,
+        subscription_id: Option<SubscriptionId>,
     ) -> RouteId {
         self.next_id += 1;
         let id = self.next_id;
         for filter in &filters {
             self.trie.insert(filter, id);
         }
-        self.routes.insert(id, Route { sender, filters });
+        if let Some(sid) = subscription_id {
+            self.by_subscription_id.insert(sid.get(), id);
+        }
+        self.routes.insert(
+            id,
+            Route {
+                sender,
+                filters,
+                subscription_id,
+            },
+        );
         id
+    }
+
+    fn drop_route(&mut self, id: RouteId) -> Option<Route> {
+        let route = self.routes.remove(&id)?;
+        if let Some(sid) = route.subscription_id {
+            self.by_subscription_id.remove(&sid.get());
+        }
+        Some(route)
     }
 
     /// Registers a stream of every message.
@@ -50,7 +73,7 @@ impl Router {
 
     /// Removes one registration; its stream ends once drained.
     pub(crate) fn remove(&mut self, id: RouteId) {
-        if let Some(route) = self.routes.remove(&id) {
+        if let Some(route) = self.drop_route(id) {
             for filter in &route.filters {
                 self.trie.remove(filter, |r| *r == id);
             }
@@ -66,17 +89,32 @@ impl Router {
                 if let Some(route) = self.routes.get_mut(&id) {
                     route.filters.retain(|f| f != filter);
                     if route.filters.is_empty() {
-                        self.routes.remove(&id);
+                        self.drop_route(id);
                     }
                 }
             }
         }
     }
 
-    /// The streams a message on `topic` goes to, each once.
-    pub(crate) fn targets(&self, topic: &str) -> Vec<(RouteId, mpsc::Sender<Message>)> {
+    /// The streams a message goes to, each once. A 5.0 message that names
+    /// the subscriptions it matched (subscription identifiers) goes to
+    /// those only: a broker sending one copy per overlapping subscription
+    /// then gives each stream exactly one. Otherwise the topic decides.
+    pub(crate) fn targets(
+        &self,
+        topic: &str,
+        subscription_ids: &[SubscriptionId],
+    ) -> Vec<(RouteId, mpsc::Sender<Message>)> {
+        let known: Vec<RouteId> = subscription_ids
+            .iter()
+            .filter_map(|sid| self.by_subscription_id.get(&sid.get()).copied())
+            .collect();
         let mut ids = Vec::new();
-        self.trie.for_each_match(topic, |id| ids.push(*id));
+        if !known.is_empty() && known.len() == subscription_ids.len() {
+            ids = known;
+        } else {
+            self.trie.for_each_match(topic, |id| ids.push(*id));
+        }
         ids.sort_unstable();
         ids.dedup();
         let mut targets: Vec<_> = ids
