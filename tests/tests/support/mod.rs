@@ -10,10 +10,10 @@ use futures_util::StreamExt;
 use mqtide::{Backoff, Client, ClientBuilder, Message, ProtocolVersion};
 
 /// Waits are bounded by this; it is a hang guard, never a delay.
-pub const GUARD: Duration = Duration::from_secs(30);
+pub(crate) const GUARD: Duration = Duration::from_secs(30);
 
 /// Awaits `future`, failing the test if it hangs.
-pub async fn guard<T>(what: &str, future: impl IntoFuture<Output = T>) -> T {
+pub(crate) async fn guard<T>(what: &str, future: impl IntoFuture<Output = T>) -> T {
     match tokio::time::timeout(GUARD, future.into_future()).await {
         Ok(value) => value,
         Err(_) => panic!("hang guard: {what} did not finish within {GUARD:?}"),
@@ -21,7 +21,7 @@ pub async fn guard<T>(what: &str, future: impl IntoFuture<Output = T>) -> T {
 }
 
 /// A builder for `url` with a unique client id and quick reconnects.
-pub fn client(url: &str, version: ProtocolVersion, id: &str) -> ClientBuilder {
+pub(crate) fn client(url: &str, version: ProtocolVersion, id: &str) -> ClientBuilder {
     Client::builder(url)
         .protocol(version)
         .client_id(format!("{id}-{version}"))
@@ -32,10 +32,10 @@ pub fn client(url: &str, version: ProtocolVersion, id: &str) -> ClientBuilder {
 }
 
 /// The next item of a message stream, under the hang guard.
-pub async fn next<S: futures_util::Stream<Item = Message> + Unpin>(stream: &mut S) -> Message {
+pub(crate) async fn next<S: futures_util::Stream<Item = Message> + Unpin>(stream: &mut S) -> Message {
     guard("the next message", stream.next())
         .await
         .expect("the stream ended")
 }
 
-pub const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V3_1_1, ProtocolVersion::V5];
+pub(crate) const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V3_1_1, ProtocolVersion::V5];
