@@ -32,7 +32,9 @@ pub(crate) fn client(url: &str, version: ProtocolVersion, id: &str) -> ClientBui
 }
 
 /// The next item of a message stream, under the hang guard.
-pub(crate) async fn next<S: futures_util::Stream<Item = Message> + Unpin>(stream: &mut S) -> Message {
+pub(crate) async fn next<S: futures_util::Stream<Item = Message> + Unpin>(
+    stream: &mut S,
+) -> Message {
     guard("the next message", stream.next())
         .await
         .expect("the stream ended")
