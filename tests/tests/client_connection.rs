@@ -281,3 +281,43 @@ async fn keep_alive_detects_a_paused_broker() {
         .unwrap();
     }
 }
+
+/// A broker that lost everything (restarted without persistence): the
+/// client reconnects, finds no session, and subscribes again, so the
+/// existing stream keeps flowing.
+#[tokio::test]
+async fn subscriptions_are_restored_when_the_broker_lost_the_session() {
+    let mut broker = Mosquitto::start().unwrap();
+    for version in VERSIONS {
+        let c = guard(
+            "connect",
+            client(&broker.url(), version, "restore").connect(),
+        )
+        .await
+        .unwrap();
+        let mut stream = guard("subscribe", c.subscribe("restore/#", QoS::AtLeastOnce))
+            .await
+            .unwrap();
+        let mut events = c.events();
+        broker.restart().unwrap();
+        // The resubscription is queued when CONNACK is handled, before any
+        // later command: a publish after the Connected event follows it on
+        // the wire, so the broker has the subscription when it routes it.
+        loop {
+            match guard("reconnect", events.recv()).await.unwrap() {
+                mqtide::ConnectionEvent::Connected { session_present } => {
+                    assert!(!session_present);
+                    break;
+                }
+                _ => continue,
+            }
+        }
+        guard(
+            "publish",
+            c.publish("restore/x", "after").qos(QoS::AtLeastOnce),
+        )
+        .await
+        .unwrap();
+        assert_eq!(next(&mut stream).await.payload().as_ref(), b"after");
+    }
+}
