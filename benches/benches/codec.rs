@@ -56,11 +56,7 @@ fn mq_qos(qos: u8) -> mq::QoS {
 }
 
 fn r4_qos(qos: u8) -> r4q::QoS {
-    match qos {
-        0 => r4q::QoS::AtMostOnce,
-        1 => r4q::QoS::AtLeastOnce,
-        _ => r4q::QoS::ExactlyOnce,
-    }
+    r4q::qos(qos).expect("valid QoS")
 }
 
 fn r5_qos(qos: u8) -> r5q::QoS {

@@ -59,6 +59,7 @@ impl Publish {
         0x30 | (u8::from(self.dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain)
     }
 
+    #[inline(always)]
     pub(super) fn decode(
         r: &mut Reader,
         flags: u8,
@@ -66,10 +67,7 @@ impl Publish {
     ) -> Result<Self, DecodeError> {
         // The header check already refused QoS 3 and DUP on QoS 0.
         let qos = QoS::from_u8((flags >> 1) & 0b11).ok_or(DecodeError::InvalidQoS)?;
-        let topic = r.string()?;
-        if topic.contains(['+', '#']) {
-            return Err(TopicError::WildcardInTopicName.into());
-        }
+        let topic = r.topic_name()?;
         let packet_id = match qos {
             QoS::AtMostOnce => None,
             QoS::AtLeastOnce | QoS::ExactlyOnce => Some(packet_id(r)?),

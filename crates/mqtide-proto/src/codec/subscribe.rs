@@ -8,7 +8,7 @@ use super::header::{Body, Sizes};
 use super::properties::{SubscribeProperties, UnsubscribeProperties};
 use super::wire::{Reader, field_len, put_binary};
 use super::{DecodeError, EncodeError, PacketId, PacketType, ProtocolVersion, QoS};
-use crate::topic::check_topic_filter;
+use crate::topic::{check_decoded_filter, check_topic_filter};
 
 /// When the broker sends retained messages for a new subscription (5.0).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -95,7 +95,7 @@ impl Subscribe {
         let mut filters = Vec::new();
         while !r.is_empty() {
             let filter = r.string()?;
-            check_topic_filter(&filter)?;
+            check_decoded_filter(&filter)?;
             filters.push((filter, SubscriptionOptions::decode(r.u8()?, version)?));
         }
         if filters.is_empty() {
@@ -159,7 +159,7 @@ impl Unsubscribe {
         let mut filters = Vec::new();
         while !r.is_empty() {
             let filter = r.string()?;
-            check_topic_filter(&filter)?;
+            check_decoded_filter(&filter)?;
             filters.push(filter);
         }
         if filters.is_empty() {

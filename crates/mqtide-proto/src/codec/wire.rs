@@ -26,6 +26,7 @@ pub(crate) struct Reader {
 }
 
 impl Reader {
+    #[inline]
     pub(crate) fn new(buf: Bytes, what: &'static str) -> Self {
         Self { buf, what }
     }
@@ -38,6 +39,7 @@ impl Reader {
         self.buf.is_empty()
     }
 
+    #[inline]
     fn need(&self, n: usize) -> Result<(), DecodeError> {
         if self.buf.len() < n {
             Err(DecodeError::Truncated { packet: self.what })
@@ -46,22 +48,26 @@ impl Reader {
         }
     }
 
+    #[inline]
     pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
         self.need(1)?;
         Ok(self.buf.get_u8())
     }
 
+    #[inline]
     pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
         self.need(2)?;
         Ok(self.buf.get_u16())
     }
 
+    #[inline]
     pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
         self.need(4)?;
         Ok(self.buf.get_u32())
     }
 
     /// A variable byte integer (§1.5.5): at most four bytes.
+    #[inline]
     pub(crate) fn var_int(&mut self) -> Result<u32, DecodeError> {
         match read_var_int(&self.buf)? {
             Some((value, len)) => {
@@ -73,17 +79,20 @@ impl Reader {
     }
 
     /// `n` bytes, as a zero-copy slice.
+    #[inline]
     pub(crate) fn take(&mut self, n: usize) -> Result<Bytes, DecodeError> {
         self.need(n)?;
         Ok(self.buf.split_to(n))
     }
 
     /// Everything that is left, as a zero-copy slice.
+    #[inline]
     pub(crate) fn rest(&mut self) -> Bytes {
         std::mem::take(&mut self.buf)
     }
 
     /// Binary data: a two-byte length and that many bytes (§1.5.6).
+    #[inline]
     pub(crate) fn binary(&mut self) -> Result<Bytes, DecodeError> {
         let len = self.u16()?;
         self.take(usize::from(len))
@@ -91,9 +100,27 @@ impl Reader {
 
     /// A UTF-8 encoded string (§1.5.4): well-formed UTF-8 (which rules out
     /// surrogates) and no U+0000.
+    #[inline]
     pub(crate) fn string(&mut self) -> Result<ByteString, DecodeError> {
         let raw = self.binary()?;
         utf8(raw)
+    }
+
+    /// A topic name: a UTF-8 string (as [`string`](Self::string)) without
+    /// the wildcards `+` and `#`. One pass over the bytes finds U+0000 and
+    /// the wildcards (all ASCII, so never part of a multi-byte sequence);
+    /// the errors come in the same order as a `string` read followed by a
+    /// wildcard check.
+    #[inline]
+    pub(crate) fn topic_name(&mut self) -> Result<ByteString, DecodeError> {
+        let raw = self.binary()?;
+        if !any_word(&raw, |w| {
+            zero_byte(w) | has_byte(w, b'+') | has_byte(w, b'#')
+        }) {
+            return ByteString::try_from(raw).map_err(|_| DecodeError::InvalidUtf8);
+        }
+        utf8(raw)?;
+        Err(crate::topic::TopicError::WildcardInTopicName.into())
     }
 
     /// A UTF-8 string pair (§1.5.7).
@@ -103,6 +130,7 @@ impl Reader {
 
     /// Fails if anything is left: the remaining length promised more than
     /// the packet holds.
+    #[inline]
     pub(crate) fn finish(&self) -> Result<(), DecodeError> {
         if self.buf.is_empty() {
             Ok(())
@@ -116,6 +144,7 @@ impl Reader {
 
     /// Splits off the next `len` bytes as a reader of their own (a property
     /// block), checking they are there.
+    #[inline]
     pub(crate) fn sub_reader(&mut self, len: usize) -> Result<Self, DecodeError> {
         let buf = self.take(len)?;
         Ok(Self {
@@ -126,15 +155,57 @@ impl Reader {
 }
 
 /// Validates an MQTT UTF-8 string without copying it.
+#[inline]
 pub(crate) fn utf8(raw: Bytes) -> Result<ByteString, DecodeError> {
-    if raw.contains(&0) {
+    if any_word(&raw, zero_byte) {
         return Err(DecodeError::NullCharacter);
     }
     ByteString::try_from(raw).map_err(|_| DecodeError::InvalidUtf8)
 }
 
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+/// Eight bytes that are none of the bytes we look for.
+const FILL: u64 = u64::from_le_bytes([b'a'; 8]);
+
+/// Non-zero exactly when some byte of `word` is 0 (the classic SWAR test:
+/// it may flag extra bytes above a zero one, never a word without one).
+#[inline(always)]
+fn zero_byte(word: u64) -> u64 {
+    word.wrapping_sub(LO) & !word & HI
+}
+
+/// Non-zero exactly when some byte of `word` is `byte`.
+#[inline(always)]
+fn has_byte(word: u64, byte: u8) -> u64 {
+    zero_byte(word ^ (LO * u64::from(byte)))
+}
+
+/// Whether `test` flags any eight-byte word of `bytes`. Branch-free over
+/// whole words, which for the short strings of MQTT beats `memchr` (built
+/// for long haystacks) and a byte loop; the last word may overlap the one
+/// before, harmless for an "any" test.
+#[inline(always)]
+fn any_word(bytes: &[u8], test: impl Fn(u64) -> u64) -> bool {
+    let word = |chunk: &[u8]| u64::from_le_bytes(chunk.try_into().unwrap_or([b'a'; 8]));
+    if bytes.len() < 8 {
+        let mut w = FILL;
+        for (i, &b) in bytes.iter().enumerate() {
+            w = (w & !(0xff << (8 * i))) | (u64::from(b) << (8 * i));
+        }
+        return test(w) != 0;
+    }
+    let mut found = 0;
+    for chunk in bytes.chunks_exact(8) {
+        found |= test(word(chunk));
+    }
+    found |= test(word(&bytes[bytes.len() - 8..]));
+    found != 0
+}
+
 /// Reads a variable byte integer from the front of `buf`. `Ok(None)` means
 /// the integer is not complete yet; more than four bytes is an error.
+#[inline]
 pub(crate) fn read_var_int(buf: &[u8]) -> Result<Option<(u32, usize)>, DecodeError> {
     let mut value: u32 = 0;
     for (i, &byte) in buf.iter().take(4).enumerate() {

@@ -73,28 +73,95 @@ pub fn check_topic_name(topic: &str) -> Result<(), TopicError> {
 /// `#` only last, and a well-formed `$share/{group}/` prefix if present.
 pub fn check_topic_filter(filter: &str) -> Result<(), TopicError> {
     check_common(filter)?;
-    let levels = match split_share(filter) {
-        Some((group, rest)) => {
-            if group.is_empty() || group.contains(['+', '#']) || rest.is_empty() {
+    check_filter_structure(filter)
+}
+
+/// [`check_topic_filter`] for a filter the codec has just read: its two-byte
+/// length prefix bounds its size and the string read has already refused
+/// U+0000, so only emptiness and the filter structure are left to check.
+pub(crate) fn check_decoded_filter(filter: &str) -> Result<(), TopicError> {
+    if filter.is_empty() {
+        return Err(TopicError::Empty);
+    }
+    check_filter_structure(filter)
+}
+
+/// The `$share/` prefix and wildcard placement of a non-empty filter.
+fn check_filter_structure(filter: &str) -> Result<(), TopicError> {
+    let levels = if filter.as_bytes().first() != Some(&b'$') {
+        filter
+    } else {
+        match split_share(filter) {
+            Some((group, rest)) => {
+                if group.is_empty() || group.contains(['+', '#']) || rest.is_empty() {
+                    return Err(TopicError::InvalidSharedSubscription);
+                }
+                rest
+            }
+            None if filter.starts_with(SHARE_PREFIX) => {
                 return Err(TopicError::InvalidSharedSubscription);
             }
-            rest
+            None => filter,
         }
-        None if filter.starts_with(SHARE_PREFIX) => {
-            return Err(TopicError::InvalidSharedSubscription);
-        }
-        None => filter,
     };
-    let mut levels = levels.split('/').peekable();
-    while let Some(level) = levels.next() {
-        if level.contains('#') && (level != "#" || levels.peek().is_some()) {
-            return Err(TopicError::MisplacedMultiLevelWildcard);
+    check_levels(levels.as_bytes())
+}
+
+/// Wildcards fill whole levels and `#` is the last one. The wildcards and
+/// `/` are ASCII, so never inside a multi-byte character: the check works
+/// on bytes, finding the wildcards eight at a time, and looks around each
+/// one in order. The level holding the first misplaced wildcard decides the
+/// error, `#` before `+`, as a level-by-level check would.
+fn check_levels(levels: &[u8]) -> Result<(), TopicError> {
+    let mut chunks = levels.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut bits = wildcard_bits(u64::from_le_bytes(chunk.try_into().unwrap_or_default()));
+        while bits != 0 {
+            check_wildcard(levels, base + (bits.trailing_zeros() / 8) as usize)?;
+            bits &= bits - 1;
         }
-        if level.contains('+') && level != "+" {
-            return Err(TopicError::MisplacedSingleLevelWildcard);
+        base += 8;
+    }
+    for (k, &b) in chunks.remainder().iter().enumerate() {
+        if b == b'+' || b == b'#' {
+            check_wildcard(levels, base + k)?;
         }
     }
     Ok(())
+}
+
+/// The high bit of every byte of `word` that is `+` or `#`, and no other
+/// bit: an exact per-byte test (no borrow runs from one byte to the next).
+fn wildcard_bits(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let zero = |v: u64| !(((v & LOW7) + LOW7) | v | LOW7);
+    zero(word ^ (ONES * u64::from(b'+'))) | zero(word ^ (ONES * u64::from(b'#')))
+}
+
+/// Checks the wildcard at `levels[i]`: a whole level, and for `#` the last.
+fn check_wildcard(levels: &[u8], i: usize) -> Result<(), TopicError> {
+    let n = levels.len();
+    let b = levels[i];
+    let whole = (i == 0 || levels[i - 1] == b'/') && (i + 1 == n || levels[i + 1] == b'/');
+    if whole && (b == b'+' || i + 1 == n) {
+        return Ok(());
+    }
+    let start = levels[..i]
+        .iter()
+        .rposition(|&c| c == b'/')
+        .map_or(0, |p| p + 1);
+    let end = levels[i..]
+        .iter()
+        .position(|&c| c == b'/')
+        .map_or(n, |p| i + p);
+    let level = &levels[start..end];
+    Err(if level.contains(&b'#') && (level != b"#" || end != n) {
+        TopicError::MisplacedMultiLevelWildcard
+    } else {
+        TopicError::MisplacedSingleLevelWildcard
+    })
 }
 
 /// Splits `$share/{group}/{filter}` into group and filter.
