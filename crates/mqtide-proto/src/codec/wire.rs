@@ -267,3 +267,47 @@ pub(crate) fn field_len(data: &[u8], what: &'static str) -> Result<usize, Encode
         Ok(2 + data.len())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The word-at-a-time scans agree with a plain byte search, for
+        /// every length around the word size and any byte values.
+        #[test]
+        fn word_scans_agree_with_byte_search(bytes in prop::collection::vec(
+            prop_oneof![Just(0u8), Just(b'+'), Just(b'#'), any::<u8>()], 0..40)) {
+            prop_assert_eq!(any_word(&bytes, zero_byte), bytes.contains(&0));
+            prop_assert_eq!(any_word(&bytes, |w| has_byte(w, b'+')), bytes.contains(&b'+'));
+            let wild = |w| zero_byte(w) | has_byte(w, b'+') | has_byte(w, b'#');
+            prop_assert_eq!(any_word(&bytes, wild), bytes.iter().any(|b| matches!(b, 0 | b'+' | b'#')));
+        }
+    }
+
+    #[test]
+    fn var_int_boundaries() {
+        for (value, len) in [
+            (0, 1),
+            (127, 1),
+            (128, 2),
+            (16_383, 2),
+            (16_384, 3),
+            (2_097_151, 3),
+            (2_097_152, 4),
+            (VAR_INT_MAX as usize, 4),
+        ] {
+            let mut buf = BytesMut::new();
+            put_var_int(&mut buf, value);
+            assert_eq!((buf.len(), var_int_len(value)), (len, len));
+            assert_eq!(read_var_int(&buf), Ok(Some((value as u32, len))));
+            assert_eq!(read_var_int(&buf[..len - 1]), Ok(None));
+        }
+        assert_eq!(
+            read_var_int(&[0xff, 0xff, 0xff, 0xff]),
+            Err(DecodeError::MalformedVarInt)
+        );
+    }
+}
