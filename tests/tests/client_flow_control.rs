@@ -141,3 +141,61 @@ async fn slow_consumer_does_not_grow_memory() {
         assert_eq!(&m.payload()[..4], i.to_be_bytes());
     }
 }
+
+/// Publishes made while the broker is away wait in the bounded offline
+/// queue and go out, in order, once it is back; past the capacity they
+/// fail at once (with `QueueFull::Error`).
+#[tokio::test]
+async fn offline_queue_is_bounded_and_drains_on_reconnect() {
+    let mut broker = Mosquitto::builder().persistence(true).start().unwrap();
+    for version in VERSIONS {
+        // A persistent watcher on a persistent broker: its subscription
+        // survives the restart whichever client reconnects first.
+        let mut watcher = client(&broker.url(), version, "offline-watch").clean_start(false);
+        if version == mqtide::ProtocolVersion::V5 {
+            watcher = watcher.session_expiry(Duration::from_secs(300));
+        }
+        let watcher = guard("connect", watcher.connect()).await.unwrap();
+        let mut stream = guard("subscribe", watcher.subscribe("offline", QoS::AtLeastOnce))
+            .await
+            .unwrap();
+        let c = client(&broker.url(), version, "offline")
+            .offline_queue(3, mqtide::QueueFull::Error)
+            .connect();
+        let c = guard("connect", c).await.unwrap();
+        let mut state = c.watch_state();
+        broker.stop();
+        guard("noticed", state.wait_for(|s| !s.is_connected()))
+            .await
+            .unwrap();
+        let mut acks = Vec::new();
+        for i in 0..3u8 {
+            acks.push(
+                guard(
+                    "send",
+                    c.publish("offline", vec![i]).qos(QoS::AtLeastOnce).send(),
+                )
+                .await
+                .unwrap(),
+            );
+        }
+        let full = guard("send", c.publish("offline", vec![9]).qos(QoS::AtLeastOnce)).await;
+        assert!(
+            matches!(
+                full,
+                Err(mqtide::Error::Usage(mqtide::proto::UsageError::QueueFull(
+                    3
+                )))
+            ),
+            "{full:?}"
+        );
+        broker.restart().unwrap();
+        for ack in acks {
+            guard("ack", ack).await.unwrap();
+        }
+        // The watcher's stream gets the queued messages in order.
+        for i in 0..3u8 {
+            assert_eq!(next(&mut stream).await.payload().as_ref(), [i]);
+        }
+    }
+}
