@@ -199,3 +199,32 @@ async fn offline_queue_is_bounded_and_drains_on_reconnect() {
         }
     }
 }
+
+/// Awaiting our own publishes while not reading a full subscription stream
+/// must not deadlock: acknowledgements keep arriving (QoS 1/2 deliveries
+/// are held back by flow control, not by stopping the socket).
+#[tokio::test]
+async fn awaiting_publishes_while_a_stream_is_full_does_not_deadlock() {
+    let broker = Mosquitto::start().unwrap();
+    for version in VERSIONS {
+        let c = client(&broker.url(), version, "no-deadlock")
+            .stream_capacity(2)
+            .connect();
+        let c = guard("connect", c).await.unwrap();
+        let mut sub = guard("subscribe", c.subscribe("loop", QoS::AtLeastOnce))
+            .await
+            .unwrap();
+        // Each publish comes back to our unread stream; its capacity is 2.
+        for i in 0..30u8 {
+            guard(
+                "publish while the stream is full",
+                c.publish("loop", vec![i]).qos(QoS::AtLeastOnce),
+            )
+            .await
+            .unwrap();
+        }
+        for i in 0..30u8 {
+            assert_eq!(next(&mut sub).await.payload().as_ref(), [i]);
+        }
+    }
+}

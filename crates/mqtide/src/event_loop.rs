@@ -35,6 +35,16 @@ use crate::transport::{ServerAddr, Transport};
 /// Initial read buffer; it grows for larger packets.
 const READ_BUFFER: usize = 16 * 1024;
 
+/// How many messages may wait for room in their streams before the loop
+/// stops reading the socket. QoS 1/2 messages are bounded well below this
+/// by flow control (they are acknowledged only once in a stream, so the
+/// broker's in-flight window stops it); a QoS 0 flood into a full stream
+/// hits this limit and slows the socket. Until then reading goes on, so
+/// acknowledgements of our own publishes keep arriving even while the
+/// application is not reading a stream — no deadlock between an awaited
+/// publish and an unread subscription.
+const PENDING_DELIVERIES: usize = 1024;
+
 /// How long a closing connection may take to flush its last bytes.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -270,8 +280,10 @@ impl EventLoop {
         let _ = timeout(FLUSH_TIMEOUT, writer.shutdown()).await;
         self.session
             .handle_connection_lost(Instant::now().into_std());
+        // Messages still waiting for room in their streams stay: a QoS 2
+        // message must reach the application even though the broker will
+        // resend it (the session will not deliver that resend again).
         self.process(&mut BytesMut::new());
-        self.deliveries.clear();
         end
     }
 
@@ -289,7 +301,7 @@ impl EventLoop {
             }
             let deadline = self.session.poll_timeout().map(Instant::from_std);
             let closing_deadline = self.closing.as_ref().map(|c| c.deadline);
-            let reading = self.deliveries.is_empty();
+            let reading = self.deliveries.len() < PENDING_DELIVERIES;
             let blocked = self
                 .deliveries
                 .front()
@@ -325,7 +337,7 @@ impl EventLoop {
             }
             // Decoding stopped when the event queue filled; go on now that
             // `process` will drain it.
-            if !read_buf.is_empty() && self.deliveries.is_empty() {
+            if !read_buf.is_empty() && self.deliveries.len() < PENDING_DELIVERIES {
                 self.session
                     .handle_bytes(read_buf, Instant::now().into_std());
             }
@@ -368,10 +380,7 @@ impl EventLoop {
             self.maybe_disconnect();
             while self.session.poll_transmit(write_buf) > 0 {}
             let mut any = false;
-            while self.deliveries.is_empty() {
-                let Some(event) = self.session.poll_event() else {
-                    break;
-                };
+            while let Some(event) = self.session.poll_event() {
                 any = true;
                 self.event(event);
             }
