@@ -8,8 +8,17 @@
 //! and removes the directory.
 //!
 //! ```no_run
-//! let broker = mqtide_testkit::Mosquitto::start()?;
-//! let stream = std::net::TcpStream::connect(broker.addr())?;
+//! use std::time::Duration;
+//! use mqtide_testkit::Mosquitto;
+//!
+//! // A broker with persistence, for a test that restarts it.
+//! let mut broker = Mosquitto::builder().persistence(true).start()?;
+//! let url = broker.url(); // mqtt://127.0.0.1:<free port>, for the client under test
+//! # let _ = url;
+//! broker.restart()?;      // same port, state kept
+//! broker.pause()?;        // SIGSTOP: connections stay open, nothing answers
+//! broker.resume()?;
+//! assert!(broker.wait_for_log("mosquitto version", Duration::from_secs(5)));
 //! # Ok::<(), mqtide_testkit::StartError>(())
 //! ```
 
