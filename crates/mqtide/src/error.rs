@@ -106,14 +106,7 @@ impl ConnectError {
     /// Whether trying again later may succeed (not for bad credentials).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Refused { reason_code, .. } => matches!(
-                reason_code,
-                ReasonCode::ServerUnavailable
-                    | ReasonCode::ServerBusy
-                    | ReasonCode::UseAnotherServer
-                    | ReasonCode::ConnectionRateExceeded
-                    | ReasonCode::QuotaExceeded
-            ),
+            Self::Refused { reason_code, .. } => reason_code.is_transient_refusal(),
             Self::Timeout { .. } | Self::Io { .. } | Self::Lost { .. } => true,
         }
     }

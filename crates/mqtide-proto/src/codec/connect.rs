@@ -85,16 +85,11 @@ impl Connect {
             return Err(DecodeError::PasswordWithoutUsername);
         }
         let keep_alive = r.u16()?;
-        let properties = if protocol.is_v5() {
-            let props = ConnectProperties::decode(r)?;
-            check_auth(
-                props.authentication_method.as_ref(),
-                props.authentication_data.as_ref(),
-            )?;
-            props
-        } else {
-            ConnectProperties::default()
-        };
+        let properties = ConnectProperties::decode_for(r, protocol)?;
+        check_auth(
+            properties.authentication_method.as_ref(),
+            properties.authentication_data.as_ref(),
+        )?;
         let client_id = r.string()?;
         let will = if has_will {
             let properties = WillProperties::decode_for(r, protocol)?;
@@ -237,16 +232,11 @@ impl ConnAck {
                 code,
             })?
         };
-        let properties = if version.is_v5() {
-            let props = ConnAckProperties::decode(r)?;
-            check_auth(
-                props.authentication_method.as_ref(),
-                props.authentication_data.as_ref(),
-            )?;
-            props
-        } else {
-            ConnAckProperties::default()
-        };
+        let properties = ConnAckProperties::decode_for(r, version)?;
+        check_auth(
+            properties.authentication_method.as_ref(),
+            properties.authentication_data.as_ref(),
+        )?;
         Ok(Self {
             session_present: flags & 0x01 != 0,
             reason_code,

@@ -238,6 +238,20 @@ impl ReasonCode {
         }
     }
 
+    /// Whether a CONNACK refusal with this code may go away by itself, so
+    /// that connecting again later can succeed (the server is busy or
+    /// moving), unlike bad credentials or a ban.
+    pub const fn is_transient_refusal(self) -> bool {
+        matches!(
+            self,
+            Self::ServerUnavailable
+                | Self::ServerBusy
+                | Self::UseAnotherServer
+                | Self::ConnectionRateExceeded
+                | Self::QuotaExceeded
+        )
+    }
+
     /// Checks this code may be sent in `packet`, for the encoder.
     pub(crate) fn check_for(self, packet: PacketType) -> Result<(), super::EncodeError> {
         if self.is_valid_for(packet) {

@@ -225,14 +225,7 @@ impl ConnectionError {
     /// credentials, nor for a deliberate disconnect).
     pub fn is_retryable(&self) -> bool {
         match self {
-            Self::Refused { reason_code, .. } => matches!(
-                reason_code,
-                ReasonCode::ServerUnavailable
-                    | ReasonCode::ServerBusy
-                    | ReasonCode::UseAnotherServer
-                    | ReasonCode::ConnectionRateExceeded
-                    | ReasonCode::QuotaExceeded
-            ),
+            Self::Refused { reason_code, .. } => reason_code.is_transient_refusal(),
             Self::Disconnected => false,
             _ => true,
         }
