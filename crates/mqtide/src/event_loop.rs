@@ -302,6 +302,12 @@ impl EventLoop {
             let deadline = self.session.poll_timeout().map(Instant::from_std);
             let closing_deadline = self.closing.as_ref().map(|c| c.deadline);
             let reading = self.deliveries.len() < PENDING_DELIVERIES;
+            // Keep room for a full read: once the buffer is full, `read_buf`
+            // would otherwise grow it 64 bytes at a time. `reserve` reuses
+            // the space of packets already split off when it can.
+            if read_buf.capacity() - read_buf.len() < READ_BUFFER / 4 {
+                read_buf.reserve(READ_BUFFER);
+            }
             let blocked = self
                 .deliveries
                 .front()
