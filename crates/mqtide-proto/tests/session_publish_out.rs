@@ -132,7 +132,7 @@ each_version! {
 }
 
 /// The server's Receive Maximum (5.0) or the configured 3.1.1 window caps
-/// what is in flight; the rest waits, in order ([MQTT-4.9.0-2]).
+/// what is in flight; the rest waits, in order ([MQTT-3.3.4-7]).
 #[test]
 fn window_honours_receive_maximum_and_keeps_order() {
     for (version, window) in [(ProtocolVersion::V5, 2u16), (ProtocolVersion::V3_1_1, 2)] {
