@@ -1,5 +1,6 @@
 //! Outgoing topic aliases (5.0 §3.3.2.3.4): the session gives frequently
-//! used topics a two-byte alias within the server's Topic Alias Maximum,
+//! used topics a two-byte alias within the server's Topic Alias Maximum
+//! ([MQTT-3.3.2-9]),
 //! replacing the least recently used one when all are taken.
 
 use std::collections::{BTreeMap, HashMap};

@@ -40,7 +40,7 @@ pub enum ProtocolError {
     ReceiveMaximumExceeded(u16),
     /// A topic alias of 0, above our maximum, or never defined.
     #[error(
-        "the server used topic alias {0}, which is 0, above our maximum or never set [MQTT-3.3.2-10]"
+        "the server used topic alias {0}, which is 0, above our maximum [MQTT-3.3.2-11] or never set"
     )]
     TopicAliasInvalid(u16),
     /// CONNACK with session present although we asked for a clean session.
