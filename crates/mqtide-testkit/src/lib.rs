@@ -25,8 +25,12 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod tls;
+
+pub use tls::{ServerCert, TlsListener, TlsMaterial};
+
 use std::fs::{self, File};
-use std::io;
+use std::io::{self, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -61,6 +65,9 @@ pub enum StartError {
         #[source]
         source: io::Error,
     },
+    /// Generating test certificates failed.
+    #[error("generating test certificates: {0}")]
+    Certificates(#[from] rcgen::Error),
     /// The broker exited or never listened.
     #[error("mosquitto did not come up: {reason}\n--- mosquitto log ---\n{log}")]
     NotListening {
@@ -81,6 +88,7 @@ pub struct Mosquitto {
     child: Option<Child>,
     binary: PathBuf,
     port: u16,
+    tls: Option<(u16, TlsMaterial)>,
     dir: tempfile::TempDir,
 }
 
@@ -89,6 +97,7 @@ pub struct Mosquitto {
 pub struct Builder {
     persistence: bool,
     extra: String,
+    tls: Option<TlsListener>,
 }
 
 impl Builder {
@@ -104,6 +113,14 @@ impl Builder {
     pub fn config(mut self, lines: &str) -> Self {
         self.extra.push_str(lines);
         self.extra.push('\n');
+        self
+    }
+
+    /// Adds a TLS listener on a second free port, with certificates
+    /// generated for this broker (see [`Mosquitto::tls_url`] and
+    /// [`Mosquitto::tls_material`]).
+    pub fn tls(mut self, listener: TlsListener) -> Self {
+        self.tls = Some(listener);
         self
     }
 
@@ -167,10 +184,39 @@ impl Mosquitto {
             ),
         )
         .map_err(io_err("writing mosquitto.conf"))?;
+        let tls = match options.tls {
+            Some(listener) => {
+                let material = tls::generate(listener.server_cert)?;
+                let tls_port = free_port().map_err(io_err("finding a free port"))?;
+                for (name, pem) in [
+                    ("ca.pem", &material.ca_pem),
+                    ("server.pem", &material.server_cert_pem),
+                    ("server.key", &material.server_key_pem),
+                ] {
+                    fs::write(dir.path().join(name), pem)
+                        .map_err(io_err("writing certificates"))?;
+                }
+                let listener_config = format!(
+                    "\nlistener {tls_port} 127.0.0.1\ncafile {d}/ca.pem\ncertfile {d}/server.pem\n\
+                     keyfile {d}/server.key\nrequire_certificate {}\n",
+                    listener.require_client_cert,
+                    d = dir.path().display()
+                );
+                let mut file = File::options()
+                    .append(true)
+                    .open(dir.path().join("mosquitto.conf"))
+                    .map_err(io_err("writing mosquitto.conf"))?;
+                file.write_all(listener_config.as_bytes())
+                    .map_err(io_err("writing mosquitto.conf"))?;
+                Some((tls_port, material))
+            }
+            None => None,
+        };
         let mut broker = Self {
             child: None,
             binary: binary.to_owned(),
             port,
+            tls,
             dir,
         };
         broker.spawn()?;
@@ -282,6 +328,18 @@ impl Mosquitto {
     /// An `mqtt://` URL for the broker.
     pub fn url(&self) -> String {
         format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// An `mqtts://localhost:<port>` URL for the TLS listener, if there is one.
+    pub fn tls_url(&self) -> Option<String> {
+        self.tls
+            .as_ref()
+            .map(|(port, _)| format!("mqtts://localhost:{port}"))
+    }
+
+    /// The certificates of the TLS listener, if there is one.
+    pub fn tls_material(&self) -> Option<&TlsMaterial> {
+        self.tls.as_ref().map(|(_, material)| material)
     }
 
     /// The broker's private directory (configuration and log).

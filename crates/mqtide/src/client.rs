@@ -323,7 +323,7 @@ impl ClientBuilder {
     }
 
     fn build_parts(self) -> Result<(Client, Connection, FirstConnect), Error> {
-        let (addr, session) = self.finish()?;
+        let (connector, session) = self.finish()?;
         let (commands_tx, commands_rx) = mpsc::channel(self.command_capacity);
         let (state_tx, state_rx) = watch::channel(ConnectionState::Connecting);
         let (events_tx, _) = broadcast::channel(64);
@@ -335,7 +335,7 @@ impl ClientBuilder {
             self.stream_capacity,
         );
         let event_loop = EventLoop::new(crate::event_loop::Setup {
-            addr,
+            connector,
             session,
             commands: commands_rx,
             state: state_tx,

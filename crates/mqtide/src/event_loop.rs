@@ -30,7 +30,7 @@ use crate::message::Message;
 use crate::options::QueueFull;
 use crate::router::{RouteId, Router};
 use crate::state::{ConnectionEvent, ConnectionState, DisconnectReason};
-use crate::transport::{ServerAddr, Transport};
+use crate::transport::{Connector, Transport};
 
 /// Initial read buffer; it grows for larger packets.
 const READ_BUFFER: usize = 16 * 1024;
@@ -65,13 +65,13 @@ impl Connection {
     /// handle is dropped, or when a connection fails and reconnecting is
     /// off).
     pub async fn run(self) {
-        let span = info_span!("mqtide", broker = %self.event_loop.addr);
+        let span = info_span!("mqtide", broker = %self.event_loop.connector.addr);
         self.event_loop.run().instrument(span).await;
     }
 }
 
 pub(crate) struct Setup {
-    pub(crate) addr: ServerAddr,
+    pub(crate) connector: Connector,
     pub(crate) session: SessionConfig,
     pub(crate) commands: mpsc::Receiver<Command>,
     pub(crate) state: watch::Sender<ConnectionState>,
@@ -128,7 +128,7 @@ struct Closing {
 
 #[derive(Debug)]
 pub(crate) struct EventLoop {
-    addr: ServerAddr,
+    connector: Connector,
     session: Session,
     commands: mpsc::Receiver<Command>,
     commands_open: bool,
@@ -160,7 +160,7 @@ pub(crate) struct EventLoop {
 impl EventLoop {
     pub(crate) fn new(setup: Setup) -> Self {
         Self {
-            addr: setup.addr,
+            connector: setup.connector,
             session: Session::new(setup.session),
             commands: setup.commands,
             commands_open: true,
@@ -226,7 +226,7 @@ impl EventLoop {
     }
 
     fn connect_error(&self, reason: DisconnectReason) -> ConnectError {
-        let addr = self.addr.to_string();
+        let addr = self.connector.addr.to_string();
         match reason {
             DisconnectReason::Session(ConnectionError::Refused {
                 reason_code,
@@ -256,7 +256,7 @@ impl EventLoop {
 
     /// One connection, from opening the transport to its end.
     async fn connection(&mut self) -> End {
-        let stream = match timeout(self.connect_timeout, self.addr.connect()).await {
+        let stream = match timeout(self.connect_timeout, self.connector.connect()).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(e)) => return End::Lost(DisconnectReason::Transport(Arc::new(e))),
             Err(_) => {
@@ -357,6 +357,10 @@ impl EventLoop {
     }
 
     fn transport_lost(&mut self, error: io::Error) -> End {
+        // Under TLS 1.3 a refused client certificate shows on the first
+        // read, not in the handshake: explain it the same way.
+        #[cfg(feature = "tls")]
+        let error = crate::transport::tls::explain(error);
         debug!(%error, "transport lost");
         End::Lost(DisconnectReason::Transport(Arc::new(error)))
     }

@@ -67,3 +67,5 @@ pub use mqtide_proto::{
 pub use options::{ClientBuilder, QueueFull, Will};
 pub use state::{ConnectionEvent, ConnectionState, DisconnectReason};
 pub use transport::Transport;
+#[cfg(feature = "tls")]
+pub use transport::tls::TlsOptions;

@@ -12,7 +12,9 @@ use mqtide_proto::{
 
 use crate::backoff::Backoff;
 use crate::error::Error;
-use crate::transport::ServerAddr;
+#[cfg(feature = "tls")]
+use crate::transport::tls::TlsOptions;
+use crate::transport::{Connector, ServerAddr};
 
 /// The message the broker publishes for the client when its connection
 /// dies without a DISCONNECT (paho's `will_set`).
@@ -88,6 +90,8 @@ pub struct ClientBuilder {
     pub(crate) stream_capacity: usize,
     pub(crate) queue_full: QueueFull,
     pub(crate) manual_acks: bool,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<TlsOptions>,
     pub(crate) error: Option<Error>,
 }
 
@@ -117,6 +121,8 @@ impl ClientBuilder {
             stream_capacity: 256,
             queue_full: QueueFull::Wait,
             manual_acks: false,
+            #[cfg(feature = "tls")]
+            tls: None,
             error,
         }
     }
@@ -294,6 +300,14 @@ impl ClientBuilder {
         self
     }
 
+    /// TLS options for `mqtts://` (default: the system's roots and host
+    /// name verification). Setting them on an `mqtt://` URL is an error.
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, options: TlsOptions) -> Self {
+        self.tls = Some(options);
+        self
+    }
+
     /// Every session option at once, for what the builder has no method
     /// for (5.0 properties such as authentication method and data).
     pub fn session_config(mut self, edit: impl FnOnce(&mut SessionConfig)) -> Self {
@@ -302,11 +316,12 @@ impl ClientBuilder {
     }
 
     /// The final session configuration, or the first problem found.
-    pub(crate) fn finish(&self) -> Result<(ServerAddr, SessionConfig), Error> {
+    pub(crate) fn finish(&self) -> Result<(Connector, SessionConfig), Error> {
         if let Some(error) = &self.error {
             return Err(error.clone());
         }
         let addr = self.addr.clone()?;
+        let connector = self.connector(addr)?;
         let mut session = self.session.clone();
         if let Some(will) = &self.will {
             let topic = TopicName::new(will.topic.as_str())
@@ -333,7 +348,29 @@ impl ClientBuilder {
             ));
         }
         session.ack_mode = mqtide_proto::AckMode::Manual;
-        Ok((addr, session))
+        Ok((connector, session))
+    }
+
+    #[cfg(feature = "tls")]
+    fn connector(&self, addr: ServerAddr) -> Result<Connector, Error> {
+        use crate::transport::Scheme;
+        let tls = match (addr.scheme, &self.tls) {
+            (Scheme::Tls, options) => {
+                Some(options.clone().unwrap_or_default().connector(&addr.host)?)
+            }
+            (Scheme::Tcp, Some(_)) => {
+                return Err(Error::InvalidOption(
+                    "TLS options are set but the URL is mqtt://; use mqtts://".into(),
+                ));
+            }
+            (Scheme::Tcp, None) => None,
+        };
+        Ok(Connector { addr, tls })
+    }
+
+    #[cfg(not(feature = "tls"))]
+    fn connector(&self, addr: ServerAddr) -> Result<Connector, Error> {
+        Ok(Connector { addr })
     }
 }
 

@@ -4,6 +4,8 @@
 //! without touching the event loop.
 
 mod tcp;
+#[cfg(feature = "tls")]
+pub(crate) mod tls;
 
 use std::fmt;
 use std::io;
@@ -32,6 +34,8 @@ pub(crate) struct ServerAddr {
 pub(crate) enum Scheme {
     /// `mqtt://` (also `tcp://`): plain TCP, port 1883 by default.
     Tcp,
+    /// `mqtts://` (also `ssl://`): TLS over TCP, port 8883 by default.
+    Tls,
 }
 
 impl fmt::Debug for ServerAddr {
@@ -67,9 +71,11 @@ impl ServerAddr {
         let url = url::Url::parse(input).map_err(|e| invalid(&e.to_string()))?;
         let (scheme, default_port) = match url.scheme() {
             "mqtt" | "tcp" => (Scheme::Tcp, 1883),
-            "mqtts" | "ssl" | "ws" | "wss" | "unix" => {
+            "mqtts" | "ssl" if cfg!(feature = "tls") => (Scheme::Tls, 8883),
+            "mqtts" | "ssl" => return Err(invalid("mqtide was built without the `tls` feature")),
+            "ws" | "wss" | "unix" => {
                 return Err(invalid(
-                    "TLS, WebSocket and Unix-socket transports are not available yet; use mqtt://",
+                    "WebSocket and Unix-socket transports are not available yet; use mqtt:// or mqtts://",
                 ));
             }
             other => {
@@ -109,11 +115,33 @@ impl ServerAddr {
             password,
         })
     }
+}
 
+/// Everything needed to open a connection: where, and how.
+#[derive(Debug, Clone)]
+pub(crate) struct Connector {
+    pub(crate) addr: ServerAddr,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<tls::TlsSetup>,
+}
+
+impl Connector {
     /// Opens the transport.
     pub(crate) async fn connect(&self) -> io::Result<Box<dyn Transport>> {
-        match self.scheme {
-            Scheme::Tcp => tcp::connect(&self.host, self.port).await,
+        let stream = tcp::connect(&self.addr.host, self.addr.port).await?;
+        match self.addr.scheme {
+            Scheme::Tcp => Ok(Box::new(stream)),
+            #[cfg(feature = "tls")]
+            Scheme::Tls => match &self.tls {
+                Some(tls) => tls.connect(stream).await,
+                None => Err(io::Error::other(
+                    "TLS requested without a TLS configuration",
+                )),
+            },
+            #[cfg(not(feature = "tls"))]
+            Scheme::Tls => Err(io::Error::other(
+                "mqtide was built without the `tls` feature",
+            )),
         }
     }
 }
@@ -142,6 +170,12 @@ mod tests {
         assert!(!format!("{a:?}").contains("s@cret"));
         let b = ServerAddr::parse("mqtt://localhost").unwrap();
         assert_eq!((b.port, b.username), (1883, None));
+        if cfg!(feature = "tls") {
+            let tls = ServerAddr::parse("mqtts://broker.example").unwrap();
+            assert_eq!((tls.scheme, tls.port), (Scheme::Tls, 8883));
+        } else {
+            assert!(ServerAddr::parse("mqtts://broker.example").is_err());
+        }
         let c = ServerAddr::parse("tcp://[::1]:1999/").unwrap();
         assert_eq!(
             (c.host.as_str(), c.port, c.to_string()),
@@ -157,7 +191,7 @@ mod tests {
             ("mqtt://", "host"),
             ("mqtt://h:99999", "port"),
             ("mqtt://h/topic", "path"),
-            ("mqtts://h", "not available yet"),
+            ("wss://h", "not available yet"),
         ] {
             let err = ServerAddr::parse(url).unwrap_err().to_string();
             assert!(err.contains(needle), "{url}: {err}");

@@ -5,10 +5,8 @@ use std::io;
 
 use tokio::net::TcpStream;
 
-use super::Transport;
-
-pub(super) async fn connect(host: &str, port: u16) -> io::Result<Box<dyn Transport>> {
+pub(super) async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     let stream = TcpStream::connect((host, port)).await?;
     stream.set_nodelay(true)?;
-    Ok(Box::new(stream))
+    Ok(stream)
 }

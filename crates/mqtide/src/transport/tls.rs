@@ -1,0 +1,297 @@
+//! TLS with rustls (`mqtts://`): system roots by default, or a CA of the
+//! user's; client certificates for mutual TLS; ALPN; SNI; and a loudly
+//! named way to skip verification for test brokers.
+
+use std::fmt;
+use std::io;
+use std::path::Path;
+use std::sync::Arc;
+
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::client::danger::{
+    HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
+};
+use tokio_rustls::rustls::crypto::{
+    CryptoProvider, ring, verify_tls12_signature, verify_tls13_signature,
+};
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use tokio_rustls::rustls::{
+    self, CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+
+use super::Transport;
+use crate::error::Error;
+
+/// How to secure an `mqtts://` connection. The default verifies the
+/// broker's certificate against the system's roots and its host name.
+#[derive(Clone, Default)]
+pub struct TlsOptions {
+    ca_pem: Option<Vec<u8>>,
+    client_cert: Option<(Vec<u8>, Vec<u8>)>,
+    alpn: Vec<Vec<u8>>,
+    server_name: Option<String>,
+    dangerous_no_verification: bool,
+    error: Option<String>,
+}
+
+impl fmt::Debug for TlsOptions {
+    /// The client key never appears.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsOptions")
+            .field("custom_ca", &self.ca_pem.is_some())
+            .field("client_certificate", &self.client_cert.is_some())
+            .field("alpn", &self.alpn)
+            .field("server_name", &self.server_name)
+            .field("dangerous_no_verification", &self.dangerous_no_verification)
+            .finish()
+    }
+}
+
+impl TlsOptions {
+    /// System roots, host-name verification, no client certificate.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Trust these CA certificates (PEM) instead of the system's roots.
+    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_pem = Some(pem.into());
+        self
+    }
+
+    /// Trust the CA certificates in this PEM file instead of the system's.
+    pub fn ca_file(mut self, path: impl AsRef<Path>) -> Self {
+        match std::fs::read(path.as_ref()) {
+            Ok(pem) => self.ca_pem = Some(pem),
+            Err(e) => {
+                self.error = Some(format!(
+                    "cannot read CA file {}: {e}",
+                    path.as_ref().display()
+                ));
+            }
+        }
+        self
+    }
+
+    /// Present this client certificate chain and key (PEM; the key as
+    /// PKCS#1, PKCS#8 or SEC1) for mutual TLS.
+    pub fn client_cert(
+        mut self,
+        cert_pem: impl Into<Vec<u8>>,
+        key_pem: impl Into<Vec<u8>>,
+    ) -> Self {
+        self.client_cert = Some((cert_pem.into(), key_pem.into()));
+        self
+    }
+
+    /// ALPN protocols to offer (AWS IoT on port 443 wants `x-amzn-mqtt-ca`).
+    pub fn alpn<P: Into<Vec<u8>>>(mut self, protocols: impl IntoIterator<Item = P>) -> Self {
+        self.alpn = protocols.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The name to send as SNI and to verify the certificate against
+    /// (default: the URL's host).
+    pub fn server_name(mut self, name: impl Into<String>) -> Self {
+        self.server_name = Some(name.into());
+        self
+    }
+
+    /// **Dangerous**: accept any certificate for any name. The connection
+    /// is encrypted but anyone on the path can impersonate the broker. For
+    /// test brokers with self-signed certificates only.
+    pub fn dangerous_accept_any_certificate(mut self) -> Self {
+        self.dangerous_no_verification = true;
+        self
+    }
+
+    /// The rustls configuration, or what is wrong with the options.
+    pub(crate) fn connector(&self, host: &str) -> Result<TlsSetup, Error> {
+        let invalid = |reason: String| Error::InvalidOption(format!("TLS: {reason}"));
+        if let Some(error) = &self.error {
+            return Err(invalid(error.clone()));
+        }
+        let provider = Arc::new(ring::default_provider());
+        let builder = ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| invalid(e.to_string()))?;
+        let builder = if self.dangerous_no_verification {
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AcceptAnything(provider)))
+        } else {
+            builder.with_root_certificates(self.roots()?)
+        };
+        let mut config = match &self.client_cert {
+            None => builder.with_no_client_auth(),
+            Some((cert_pem, key_pem)) => {
+                let chain = CertificateDer::pem_slice_iter(cert_pem)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| invalid(format!("client certificate: {e}")))?;
+                if chain.is_empty() {
+                    return Err(invalid(
+                        "the client certificate PEM holds no certificate".into(),
+                    ));
+                }
+                let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| {
+                    invalid(format!(
+                        "client key (PKCS#1, PKCS#8 or SEC1 PEM expected): {e}"
+                    ))
+                })?;
+                builder
+                    .with_client_auth_cert(chain, key)
+                    .map_err(|e| invalid(format!("client certificate and key: {e}")))?
+            }
+        };
+        config.alpn_protocols = self.alpn.clone();
+        let name = self.server_name.clone().unwrap_or_else(|| host.to_owned());
+        let server_name = ServerName::try_from(name.clone())
+            .map_err(|_| invalid(format!("{name:?} is not a valid server name")))?;
+        Ok(TlsSetup {
+            connector: TlsConnector::from(Arc::new(config)),
+            server_name,
+        })
+    }
+
+    fn roots(&self) -> Result<RootCertStore, Error> {
+        let mut roots = RootCertStore::empty();
+        match &self.ca_pem {
+            Some(pem) => {
+                for cert in CertificateDer::pem_slice_iter(pem) {
+                    let cert =
+                        cert.map_err(|e| Error::InvalidOption(format!("TLS: CA PEM: {e}")))?;
+                    roots
+                        .add(cert)
+                        .map_err(|e| Error::InvalidOption(format!("TLS: CA certificate: {e}")))?;
+                }
+                if roots.is_empty() {
+                    return Err(Error::InvalidOption(
+                        "TLS: the CA PEM holds no certificate".into(),
+                    ));
+                }
+            }
+            None => {
+                // A certificate the system store holds but rustls cannot
+                // parse is skipped, not fatal.
+                let found = rustls_native_certs::load_native_certs();
+                let (added, skipped) = roots.add_parsable_certificates(found.certs);
+                if skipped > 0 || !found.errors.is_empty() {
+                    tracing::debug!(
+                        added,
+                        skipped,
+                        errors = found.errors.len(),
+                        "system roots loaded with some skipped"
+                    );
+                }
+            }
+        }
+        Ok(roots)
+    }
+}
+
+/// A ready TLS connector and the name to verify.
+#[derive(Clone)]
+pub(crate) struct TlsSetup {
+    connector: TlsConnector,
+    server_name: ServerName<'static>,
+}
+
+impl fmt::Debug for TlsSetup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsSetup")
+            .field("server_name", &self.server_name)
+            .finish()
+    }
+}
+
+impl TlsSetup {
+    pub(crate) async fn connect(&self, tcp: TcpStream) -> io::Result<Box<dyn Transport>> {
+        let stream = self
+            .connector
+            .connect(self.server_name.clone(), tcp)
+            .await
+            .map_err(explain)?;
+        Ok(Box::new(stream))
+    }
+}
+
+/// Rewrites a handshake failure into a message that says what to do.
+pub(crate) fn explain(error: io::Error) -> io::Error {
+    let Some(tls) = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>())
+    else {
+        return error;
+    };
+    let message = match tls {
+        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
+            "the broker's certificate is signed by an unknown CA; trust its CA with TlsOptions::ca_file".to_owned()
+        }
+        rustls::Error::InvalidCertificate(CertificateError::NotValidForName)
+        | rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. }) => {
+            "the broker's certificate is not valid for this host name; connect by the name it was issued for, or set TlsOptions::server_name".to_owned()
+        }
+        rustls::Error::InvalidCertificate(CertificateError::Expired)
+        | rustls::Error::InvalidCertificate(CertificateError::ExpiredContext { .. }) => {
+            "the broker's certificate has expired".to_owned()
+        }
+        rustls::Error::AlertReceived(alert) => {
+            format!("the broker rejected the TLS handshake ({alert:?}): a client certificate may be required or not accepted")
+        }
+        other => format!("TLS handshake failed: {other}"),
+    };
+    io::Error::new(error.kind(), message)
+}
+
+/// The verifier behind [`TlsOptions::dangerous_accept_any_certificate`]:
+/// any certificate, any name; signatures are still checked so the
+/// handshake itself is sound.
+#[derive(Debug)]
+struct AcceptAnything(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnything {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
