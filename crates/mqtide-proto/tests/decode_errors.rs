@@ -5,6 +5,9 @@
 //! 2014), `5.0 §x` (OASIS MQTT 5.0, 2019), normative statements as
 //! `[MQTT-x.y.z-n]`.
 
+mod common;
+
+use common::{cat, hex};
 use std::num::{NonZeroU16, NonZeroU32};
 
 use bytes::{Bytes, BytesMut};
@@ -19,18 +22,6 @@ use mqtide_proto::{
 };
 
 const ALL: [ProtocolVersion; 3] = [V3_1, V3_1_1, V5];
-
-fn cat(parts: &[&[u8]]) -> Vec<u8> {
-    parts.concat()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
 
 /// Decodes `wire` with the largest maximum packet size.
 fn decode(version: ProtocolVersion, wire: &[u8]) -> Result<Option<Packet>, DecodeError> {

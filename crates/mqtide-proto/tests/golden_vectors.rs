@@ -23,6 +23,9 @@
 //! in the order of the property struct's fields; canonical vectors list them in
 //! that order (the specification gives order no significance, 5.0 §2.2.2.2).
 
+mod common;
+
+use common::{cat, hex};
 use std::num::{NonZeroU16, NonZeroU32};
 
 use bytes::{Bytes, BytesMut};
@@ -90,19 +93,6 @@ fn vector(
         wire,
         packet: packet.into(),
     }
-}
-
-/// Concatenates hand-written groups of bytes.
-fn cat(parts: &[&[u8]]) -> Vec<u8> {
-    parts.concat()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 fn check(v: &Vector) {

@@ -4,6 +4,20 @@
 
 pub(crate) mod strategies;
 
+/// Concatenates hand-written groups of bytes.
+pub(crate) fn cat(parts: &[&[u8]]) -> Vec<u8> {
+    parts.concat()
+}
+
+/// Bytes as spaced upper-case hex, for failure messages.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 use proptest::test_runner::Config;
 
 /// Cases per property: enough to see every packet type under every version
