@@ -1,5 +1,6 @@
-//! Arbitrary bytes into `Packet::decode` (MQTT 3.1.1): must never panic, must honour
-//! the framing contract. See `mqtide_proto_fuzz::check_decode`.
+//! Arbitrary bytes into `Packet::decode` (MQTT 3.1.1, compared with 3.1 on
+//! the same bytes): must never panic, must honour the framing contract. See
+//! `mqtide_proto_fuzz::check_decode`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

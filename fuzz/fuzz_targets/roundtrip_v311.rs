@@ -1,5 +1,6 @@
-//! Decode → encode → decode oracle (MQTT 3.1.1). See
-//! `mqtide_proto_fuzz::check_roundtrip`.
+//! Decode → encode → decode oracle (MQTT 3.1.1, and 3.1 on the same bytes:
+//! the two differ only in the DUP bit of PUBREL, SUBSCRIBE and UNSUBSCRIBE).
+//! See `mqtide_proto_fuzz::check_roundtrip`.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -7,4 +8,5 @@ use mqtide_proto::ProtocolVersion;
 
 fuzz_target!(|data: &[u8]| {
     mqtide_proto_fuzz::check_roundtrip(data, ProtocolVersion::V3_1_1);
+    mqtide_proto_fuzz::check_roundtrip(data, ProtocolVersion::V3_1);
 });

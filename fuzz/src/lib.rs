@@ -211,12 +211,65 @@ fn compare_limits(small_max: u32, small: &Stream, full: &Stream) {
     }
 }
 
-/// The decode target: never panic, and keep the framing contract.
+/// A stream end with the version an error may name (`NotInVersion`) set to
+/// 3.1.1, so that ends under 3.1 and 3.1.1 compare.
+fn without_version(end: &End) -> End {
+    match end {
+        End::Error(DecodeError::NotInVersion { packet, .. }) => {
+            End::Error(DecodeError::NotInVersion {
+                packet: *packet,
+                version: ProtocolVersion::V3_1_1,
+            })
+        }
+        other => other.clone(),
+    }
+}
+
+/// Checks that 3.1 and 3.1.1 read the same bytes the same way, except that
+/// 3.1 also accepts the DUP bit on PUBREL, SUBSCRIBE and UNSUBSCRIBE (which
+/// 3.1.1 reserves): there the 3.1.1 stream stops with `InvalidHeaderFlags`
+/// and the 3.1 one may go on.
+fn compare_v31(v31: &Stream, v311: &Stream) {
+    for (i, (a, b)) in v31.packets.iter().zip(&v311.packets).enumerate() {
+        assert_eq!(a, b, "packet {i} differs between 3.1 and 3.1.1");
+    }
+    let n = v311.packets.len();
+    match &v311.end {
+        End::Error(DecodeError::InvalidHeaderFlags { flags, .. })
+            if v31.packets.len() > n || without_version(&v31.end) != without_version(&v311.end) =>
+        {
+            assert_eq!(*flags, 0b1010, "3.1 accepted flags 3.1.1 refuses");
+            if let Some((_, frame)) = v31.packets.get(n) {
+                assert!(matches!(frame[0], 0x6a | 0x8a | 0xaa));
+            }
+        }
+        end => {
+            assert_eq!(
+                v31.packets.len(),
+                n,
+                "3.1 and 3.1.1 stop at different packets"
+            );
+            assert_eq!(
+                without_version(&v31.end),
+                without_version(end),
+                "3.1 and 3.1.1 stop differently"
+            );
+        }
+    }
+}
+
+/// The decode target: never panic, and keep the framing contract. Under
+/// 3.1.1 the same bytes are also read as 3.1, which differs only in the
+/// DUP bit of PUBREL, SUBSCRIBE and UNSUBSCRIBE.
 pub fn check_decode(data: &[u8], version: ProtocolVersion) {
     let full = decode_stream(data, version, MAX_PACKET_SIZE);
     for max in [SMALL_MAX, TINY_MAX] {
         let small = decode_stream(data, version, max);
         compare_limits(max, &small, &full);
+    }
+    if version == ProtocolVersion::V3_1_1 {
+        let v31 = decode_stream(data, ProtocolVersion::V3_1, MAX_PACKET_SIZE);
+        compare_v31(&v31, &full);
     }
 }
 
