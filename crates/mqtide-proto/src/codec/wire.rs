@@ -205,6 +205,10 @@ fn any_word(bytes: &[u8], test: impl Fn(u64) -> u64) -> bool {
 
 /// Reads a variable byte integer from the front of `buf`. `Ok(None)` means
 /// the integer is not complete yet; more than four bytes is an error.
+///
+/// A non-minimal encoding (`0x80 0x00` for 0) is accepted: [MQTT-1.5.5-1]
+/// binds the sender, and refusing it would only make us stricter than the
+/// brokers we talk to. Our encoder always writes the minimal form.
 #[inline]
 pub(crate) fn read_var_int(buf: &[u8]) -> Result<Option<(u32, usize)>, DecodeError> {
     let mut value: u32 = 0;
