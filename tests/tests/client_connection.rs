@@ -321,3 +321,25 @@ async fn subscriptions_are_restored_when_the_broker_lost_the_session() {
         assert_eq!(next(&mut stream).await.payload().as_ref(), b"after");
     }
 }
+
+/// 5.0: a clean disconnect can still ask the broker to publish the will.
+#[tokio::test]
+async fn disconnect_with_will_publishes_the_will() {
+    let broker = Mosquitto::start().unwrap();
+    let version = mqtide::ProtocolVersion::V5;
+    let watcher = guard(
+        "connect",
+        client(&broker.url(), version, "dww-watch").connect(),
+    )
+    .await
+    .unwrap();
+    let mut wills = guard("subscribe", watcher.subscribe("dww", QoS::AtLeastOnce))
+        .await
+        .unwrap();
+    let c = client(&broker.url(), version, "dww")
+        .will(Will::new("dww", "asked for").qos(QoS::AtLeastOnce))
+        .connect();
+    let c = guard("connect", c).await.unwrap();
+    guard("disconnect", c.disconnect_with_will()).await.unwrap();
+    assert_eq!(next(&mut wills).await.payload().as_ref(), b"asked for");
+}
