@@ -343,3 +343,47 @@ async fn disconnect_with_will_publishes_the_will() {
     guard("disconnect", c.disconnect_with_will()).await.unwrap();
     assert_eq!(next(&mut wills).await.payload().as_ref(), b"asked for");
 }
+
+/// Dropping every handle disconnects cleanly: DISCONNECT goes out, so the
+/// broker does not publish the will.
+#[tokio::test]
+async fn dropping_the_last_handle_disconnects_cleanly() {
+    let broker = Mosquitto::start().unwrap();
+    for version in VERSIONS {
+        let watcher = guard(
+            "connect",
+            client(&broker.url(), version, "drop-watch").connect(),
+        )
+        .await
+        .unwrap();
+        let topic = format!("dropped/{version}");
+        let mut wills = guard("subscribe", watcher.subscribe(&topic, QoS::AtLeastOnce))
+            .await
+            .unwrap();
+        let c = client(&broker.url(), version, "dropper")
+            .will(Will::new(topic.clone(), "died").qos(QoS::AtLeastOnce))
+            .connect();
+        let c = guard("connect", c).await.unwrap();
+        let mut state = c.watch_state();
+        drop(c);
+        guard(
+            "closed",
+            state.wait_for(|s| matches!(s, ConnectionState::Closed)),
+        )
+        .await
+        .unwrap();
+        assert!(broker.wait_for_log(
+            &format!("Client dropper-{version} disconnected"),
+            support::GUARD
+        ));
+        guard(
+            "marker",
+            watcher
+                .publish(topic.clone(), "marker")
+                .qos(QoS::AtLeastOnce),
+        )
+        .await
+        .unwrap();
+        assert_eq!(next(&mut wills).await.payload().as_ref(), b"marker");
+    }
+}
