@@ -134,43 +134,66 @@ async fn persistent_session_receives_what_was_published_while_away() {
     }
 }
 
+/// A client subscribed to the will topic `topic`.
+async fn will_watcher(
+    broker: &Mosquitto,
+    version: mqtide::ProtocolVersion,
+    topic: &str,
+) -> (Client, mqtide::Subscription) {
+    let watcher = guard(
+        "connect",
+        client(&broker.url(), version, "will-watch").connect(),
+    )
+    .await
+    .unwrap();
+    let wills = guard("subscribe", watcher.subscribe(topic, QoS::AtLeastOnce))
+        .await
+        .unwrap();
+    (watcher, wills)
+}
+
+/// Once the broker has logged the clean disconnect of `client_id`, a marker
+/// published on the will topic is the next message: no will came first.
+async fn assert_no_will(
+    broker: &Mosquitto,
+    watcher: &Client,
+    wills: &mut mqtide::Subscription,
+    topic: &str,
+    client_id: &str,
+) {
+    assert!(broker.wait_for_log(&format!("Client {client_id} disconnected"), support::GUARD));
+    guard(
+        "marker",
+        watcher.publish(topic, "marker").qos(QoS::AtLeastOnce),
+    )
+    .await
+    .unwrap();
+    assert_eq!(next(wills).await.payload().as_ref(), b"marker");
+}
+
 /// The will goes out when the connection dies, not after a clean
 /// disconnect.
 #[tokio::test]
 async fn will_is_published_only_when_the_connection_dies() {
     let broker = Mosquitto::start().unwrap();
     for version in VERSIONS {
-        let watcher = guard(
-            "connect",
-            client(&broker.url(), version, "will-watch").connect(),
-        )
-        .await
-        .unwrap();
         let topic = format!("will/{version}");
-        let mut wills = guard("subscribe", watcher.subscribe(&topic, QoS::AtLeastOnce))
-            .await
-            .unwrap();
+        let (watcher, mut wills) = will_watcher(&broker, version, &topic).await;
 
-        // A clean disconnect: no will. The marker published after it
-        // arrives first and alone.
+        // A clean disconnect: no will.
         let polite = client(&broker.url(), version, "will-polite")
             .will(Will::new(topic.clone(), "polite died").qos(QoS::AtLeastOnce))
             .connect();
         let polite = guard("connect", polite).await.unwrap();
         guard("disconnect", polite.disconnect()).await.unwrap();
-        assert!(broker.wait_for_log(
-            &format!("Client will-polite-{version} disconnected"),
-            support::GUARD
-        ));
-        guard(
-            "marker",
-            watcher
-                .publish(topic.clone(), "marker")
-                .qos(QoS::AtLeastOnce),
+        assert_no_will(
+            &broker,
+            &watcher,
+            &mut wills,
+            &topic,
+            &format!("will-polite-{version}"),
         )
-        .await
-        .unwrap();
-        assert_eq!(next(&mut wills).await.payload().as_ref(), b"marker");
+        .await;
 
         // The task dies without DISCONNECT: the will arrives.
         let (rude, connection) = client(&broker.url(), version, "will-rude")
@@ -327,15 +350,7 @@ async fn subscriptions_are_restored_when_the_broker_lost_the_session() {
 async fn disconnect_with_will_publishes_the_will() {
     let broker = Mosquitto::start().unwrap();
     let version = mqtide::ProtocolVersion::V5;
-    let watcher = guard(
-        "connect",
-        client(&broker.url(), version, "dww-watch").connect(),
-    )
-    .await
-    .unwrap();
-    let mut wills = guard("subscribe", watcher.subscribe("dww", QoS::AtLeastOnce))
-        .await
-        .unwrap();
+    let (_watcher, mut wills) = will_watcher(&broker, version, "dww").await;
     let c = client(&broker.url(), version, "dww")
         .will(Will::new("dww", "asked for").qos(QoS::AtLeastOnce))
         .connect();
@@ -350,16 +365,8 @@ async fn disconnect_with_will_publishes_the_will() {
 async fn dropping_the_last_handle_disconnects_cleanly() {
     let broker = Mosquitto::start().unwrap();
     for version in VERSIONS {
-        let watcher = guard(
-            "connect",
-            client(&broker.url(), version, "drop-watch").connect(),
-        )
-        .await
-        .unwrap();
         let topic = format!("dropped/{version}");
-        let mut wills = guard("subscribe", watcher.subscribe(&topic, QoS::AtLeastOnce))
-            .await
-            .unwrap();
+        let (watcher, mut wills) = will_watcher(&broker, version, &topic).await;
         let c = client(&broker.url(), version, "dropper")
             .will(Will::new(topic.clone(), "died").qos(QoS::AtLeastOnce))
             .connect();
@@ -372,18 +379,13 @@ async fn dropping_the_last_handle_disconnects_cleanly() {
         )
         .await
         .unwrap();
-        assert!(broker.wait_for_log(
-            &format!("Client dropper-{version} disconnected"),
-            support::GUARD
-        ));
-        guard(
-            "marker",
-            watcher
-                .publish(topic.clone(), "marker")
-                .qos(QoS::AtLeastOnce),
+        assert_no_will(
+            &broker,
+            &watcher,
+            &mut wills,
+            &topic,
+            &format!("dropper-{version}"),
         )
-        .await
-        .unwrap();
-        assert_eq!(next(&mut wills).await.payload().as_ref(), b"marker");
+        .await;
     }
 }
