@@ -414,7 +414,6 @@ impl EventLoop {
                 if let Some(first) = self.first_connect.take() {
                     let _ = first.send(Ok(()));
                 }
-                self.ended = None;
                 // 5.0: resume the session on reconnects when it outlives
                 // the connection.
                 let expiry = self
