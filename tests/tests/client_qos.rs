@@ -257,3 +257,35 @@ async fn disconnect_flushes_inflight_publishes() {
         ));
     }
 }
+
+/// The same QoS flows over a Unix domain socket (`unix:///path`).
+#[cfg(unix)]
+#[tokio::test]
+async fn each_qos_over_a_unix_socket() {
+    let broker = Mosquitto::builder().unix_socket(true).start().unwrap();
+    let url = broker
+        .unix_url()
+        .expect("the broker listens on a Unix socket");
+    for version in VERSIONS {
+        let c = guard("connect", client(&url, version, "unix").connect())
+            .await
+            .unwrap();
+        let mut sub = guard("subscribe", c.subscribe("unix/#", QoS::ExactlyOnce))
+            .await
+            .unwrap();
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            guard(
+                "publish",
+                c.publish("unix/x", vec![qos as u8; 100]).qos(qos),
+            )
+            .await
+            .unwrap();
+            let m = next(&mut sub).await;
+            assert_eq!(
+                (m.qos(), m.payload().as_ref()),
+                (qos, &[qos as u8; 100][..])
+            );
+        }
+        guard("disconnect", c.disconnect()).await.unwrap();
+    }
+}

@@ -98,6 +98,7 @@ pub struct Builder {
     persistence: bool,
     extra: String,
     tls: Option<TlsListener>,
+    unix_socket: bool,
 }
 
 impl Builder {
@@ -121,6 +122,13 @@ impl Builder {
     /// [`Mosquitto::tls_material`]).
     pub fn tls(mut self, listener: TlsListener) -> Self {
         self.tls = Some(listener);
+        self
+    }
+
+    /// Adds a listener on a Unix domain socket in the broker's directory
+    /// (see [`Mosquitto::unix_url`]).
+    pub fn unix_socket(mut self, on: bool) -> Self {
+        self.unix_socket = on;
         self
     }
 
@@ -212,6 +220,18 @@ impl Mosquitto {
             }
             None => None,
         };
+        if options.unix_socket {
+            let line = format!(
+                "\nlistener 0 {}\n",
+                dir.path().join("mosquitto.sock").display()
+            );
+            let mut file = File::options()
+                .append(true)
+                .open(dir.path().join("mosquitto.conf"))
+                .map_err(io_err("writing mosquitto.conf"))?;
+            file.write_all(line.as_bytes())
+                .map_err(io_err("writing mosquitto.conf"))?;
+        }
         let mut broker = Self {
             child: None,
             binary: binary.to_owned(),
@@ -335,6 +355,12 @@ impl Mosquitto {
         self.tls
             .as_ref()
             .map(|(port, _)| format!("mqtts://localhost:{port}"))
+    }
+
+    /// A `unix://` URL for the Unix socket listener, if there is one.
+    pub fn unix_url(&self) -> Option<String> {
+        let path = self.dir.path().join("mosquitto.sock");
+        path.exists().then(|| format!("unix://{}", path.display()))
     }
 
     /// The certificates of the TLS listener, if there is one.

@@ -358,12 +358,12 @@ impl ClientBuilder {
             (Scheme::Tls, options) => {
                 Some(options.clone().unwrap_or_default().connector(&addr.host)?)
             }
-            (Scheme::Tcp, Some(_)) => {
+            (Scheme::Tcp | Scheme::Unix, Some(_)) => {
                 return Err(Error::InvalidOption(
-                    "TLS options are set but the URL is mqtt://; use mqtts://".into(),
+                    "TLS options are set but the URL is not mqtts://".into(),
                 ));
             }
-            (Scheme::Tcp, None) => None,
+            (Scheme::Tcp | Scheme::Unix, None) => None,
         };
         Ok(Connector { addr, tls })
     }

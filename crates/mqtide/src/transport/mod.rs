@@ -36,6 +36,8 @@ pub(crate) enum Scheme {
     Tcp,
     /// `mqtts://` (also `ssl://`): TLS over TCP, port 8883 by default.
     Tls,
+    /// `unix:///path/to/socket`: a Unix domain socket; `host` is the path.
+    Unix,
 }
 
 impl fmt::Debug for ServerAddr {
@@ -53,7 +55,9 @@ impl fmt::Debug for ServerAddr {
 
 impl fmt::Display for ServerAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.host.contains(':') {
+        if self.scheme == Scheme::Unix {
+            write!(f, "unix://{}", self.host)
+        } else if self.host.contains(':') {
             write!(f, "[{}]:{}", self.host, self.port)
         } else {
             write!(f, "{}:{}", self.host, self.port)
@@ -73,9 +77,23 @@ impl ServerAddr {
             "mqtt" | "tcp" => (Scheme::Tcp, 1883),
             "mqtts" | "ssl" if cfg!(feature = "tls") => (Scheme::Tls, 8883),
             "mqtts" | "ssl" => return Err(invalid("mqtide was built without the `tls` feature")),
+            "unix" if cfg!(unix) => {
+                if url.host_str().is_some_and(|h| !h.is_empty()) || url.path().len() <= 1 {
+                    return Err(invalid(
+                        "a Unix socket URL is unix:///absolute/path/to/socket",
+                    ));
+                }
+                return Ok(Self {
+                    scheme: Scheme::Unix,
+                    host: url.path().to_owned(),
+                    port: 0,
+                    username: None,
+                    password: None,
+                });
+            }
             "ws" | "wss" | "unix" => {
                 return Err(invalid(
-                    "WebSocket and Unix-socket transports are not available yet; use mqtt:// or mqtts://",
+                    "WebSocket transports are not available yet (and Unix sockets only on Unix); use mqtt:// or mqtts://",
                 ));
             }
             other => {
@@ -128,9 +146,15 @@ pub(crate) struct Connector {
 impl Connector {
     /// Opens the transport.
     pub(crate) async fn connect(&self) -> io::Result<Box<dyn Transport>> {
+        #[cfg(unix)]
+        if self.addr.scheme == Scheme::Unix {
+            return Ok(Box::new(
+                tokio::net::UnixStream::connect(&self.addr.host).await?,
+            ));
+        }
         let stream = tcp::connect(&self.addr.host, self.addr.port).await?;
         match self.addr.scheme {
-            Scheme::Tcp => Ok(Box::new(stream)),
+            Scheme::Tcp | Scheme::Unix => Ok(Box::new(stream)),
             #[cfg(feature = "tls")]
             Scheme::Tls => match &self.tls {
                 Some(tls) => tls.connect(stream).await,
@@ -170,6 +194,13 @@ mod tests {
         assert!(!format!("{a:?}").contains("s@cret"));
         let b = ServerAddr::parse("mqtt://localhost").unwrap();
         assert_eq!((b.port, b.username), (1883, None));
+        if cfg!(unix) {
+            let u = ServerAddr::parse("unix:///run/mosquitto/mqtt.sock").unwrap();
+            assert_eq!(
+                (u.scheme, u.to_string()),
+                (Scheme::Unix, "unix:///run/mosquitto/mqtt.sock".into())
+            );
+        }
         if cfg!(feature = "tls") {
             let tls = ServerAddr::parse("mqtts://broker.example").unwrap();
             assert_eq!((tls.scheme, tls.port), (Scheme::Tls, 8883));
@@ -192,6 +223,7 @@ mod tests {
             ("mqtt://h:99999", "port"),
             ("mqtt://h/topic", "path"),
             ("wss://h", "not available yet"),
+            ("unix://relative", "unix:///absolute"),
         ] {
             let err = ServerAddr::parse(url).unwrap_err().to_string();
             assert!(err.contains(needle), "{url}: {err}");
