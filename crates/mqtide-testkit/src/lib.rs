@@ -99,6 +99,8 @@ pub struct Builder {
     extra: String,
     tls: Option<TlsListener>,
     unix_socket: bool,
+    users: Vec<(String, String)>,
+    acl: Option<String>,
 }
 
 impl Builder {
@@ -129,6 +131,20 @@ impl Builder {
     /// (see [`Mosquitto::unix_url`]).
     pub fn unix_socket(mut self, on: bool) -> Self {
         self.unix_socket = on;
+        self
+    }
+
+    /// Adds a user to a password file (made with `mosquitto_passwd`); with
+    /// any user added, anonymous clients are refused.
+    pub fn user(mut self, name: &str, password: &str) -> Self {
+        self.users.push((name.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// An ACL file with these lines (Mosquitto's `acl_file` format, e.g.
+    /// `user alice` then `topic readwrite allowed/#`).
+    pub fn acl(mut self, lines: &str) -> Self {
+        self.acl = Some(lines.to_owned());
         self
     }
 
@@ -220,6 +236,48 @@ impl Mosquitto {
             }
             None => None,
         };
+        let mut security = String::new();
+        if !options.users.is_empty() {
+            let file = dir.path().join("passwd");
+            let tool = find_tool("mosquitto_passwd").ok_or(StartError::NotInstalled)?;
+            for (i, (name, password)) in options.users.iter().enumerate() {
+                let mut command = Command::new(&tool);
+                if i == 0 {
+                    command.arg("-c");
+                }
+                let status = command
+                    .arg("-b")
+                    .arg(&file)
+                    .arg(name)
+                    .arg(password)
+                    .stdout(Stdio::null())
+                    .status()
+                    .map_err(io_err("running mosquitto_passwd"))?;
+                if !status.success() {
+                    return Err(StartError::Io {
+                        context: "mosquitto_passwd failed",
+                        source: io::Error::other(status.to_string()),
+                    });
+                }
+            }
+            security.push_str(&format!(
+                "allow_anonymous false\npassword_file {}\n",
+                file.display()
+            ));
+        }
+        if let Some(acl) = &options.acl {
+            let file = dir.path().join("acl");
+            fs::write(&file, acl).map_err(io_err("writing the ACL file"))?;
+            security.push_str(&format!("acl_file {}\n", file.display()));
+        }
+        if !security.is_empty() {
+            let mut file = File::options()
+                .append(true)
+                .open(dir.path().join("mosquitto.conf"))
+                .map_err(io_err("writing mosquitto.conf"))?;
+            file.write_all(security.as_bytes())
+                .map_err(io_err("writing mosquitto.conf"))?;
+        }
         if options.unix_socket {
             let line = format!(
                 "\nlistener 0 {}\n",
@@ -418,9 +476,14 @@ fn find_binary() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("MOSQUITTO_BIN") {
         return Some(PathBuf::from(path));
     }
+    find_tool("mosquitto")
+}
+
+/// A program of the mosquitto package, on `$PATH` or where Debian puts it.
+fn find_tool(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/sbin"), PathBuf::from("/usr/local/sbin")])
-        .map(|dir| dir.join("mosquitto"))
+        .chain(["/usr/sbin", "/usr/local/sbin", "/usr/bin"].map(PathBuf::from))
+        .map(|dir| dir.join(name))
         .find(|candidate| candidate.is_file())
 }
