@@ -139,3 +139,41 @@ async fn tls_options_on_a_plain_url_are_an_error() {
     .unwrap_err();
     assert!(matches!(err, Error::InvalidOption(_)), "{err}");
 }
+
+/// A broker restart: the client reconnects over TLS (a new handshake) and
+/// carries on.
+#[tokio::test]
+async fn reconnects_over_tls_after_a_broker_restart() {
+    let mut broker = tls_broker(TlsListener::default());
+    let url = broker.tls_url().unwrap();
+    for version in VERSIONS {
+        let c = guard(
+            "connect",
+            client(&url, version, "tls-restart")
+                .tls(trust(&broker))
+                .connect(),
+        )
+        .await
+        .unwrap();
+        let mut sub = guard("subscribe", c.subscribe("tls/restart", QoS::AtLeastOnce))
+            .await
+            .unwrap();
+        let mut events = c.events();
+        broker.restart().unwrap();
+        loop {
+            if let mqtide::ConnectionEvent::Connected { .. } =
+                guard("reconnect", events.recv()).await.unwrap()
+            {
+                break;
+            }
+        }
+        // The subscription was restored (the broker kept nothing).
+        guard(
+            "publish",
+            c.publish("tls/restart", "again").qos(QoS::AtLeastOnce),
+        )
+        .await
+        .unwrap();
+        assert_eq!(next(&mut sub).await.payload().as_ref(), b"again");
+    }
+}
