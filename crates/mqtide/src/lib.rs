@@ -36,6 +36,10 @@
 //! backoff, in-flight messages resent on a resumed session, and
 //! subscriptions restored when the broker lost it.
 //!
+//! URLs pick the transport: `mqtt://` (TCP, with TCP_NODELAY), `mqtts://`
+//! (TLS through rustls; see `TlsOptions`, default feature `tls`) and
+//! `unix:///path` (a Unix domain socket).
+//!
 //! The protocol core is re-exported as [`proto`].
 
 #![forbid(unsafe_code)]
