@@ -92,6 +92,8 @@ pub struct ClientBuilder {
     pub(crate) manual_acks: bool,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<TlsOptions>,
+    #[cfg(feature = "websocket")]
+    pub(crate) ws_headers: Vec<(String, String)>,
     pub(crate) error: Option<Error>,
 }
 
@@ -123,6 +125,8 @@ impl ClientBuilder {
             manual_acks: false,
             #[cfg(feature = "tls")]
             tls: None,
+            #[cfg(feature = "websocket")]
+            ws_headers: Vec::new(),
             error,
         }
     }
@@ -308,6 +312,14 @@ impl ClientBuilder {
         self
     }
 
+    /// An extra HTTP header for the WebSocket upgrade of `ws://` and
+    /// `wss://` URLs (an authorization token for a gateway, say).
+    #[cfg(feature = "websocket")]
+    pub fn ws_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.ws_headers.push((name.into(), value.into()));
+        self
+    }
+
     /// Every session option at once, for what the builder has no method
     /// for (5.0 properties such as authentication method and data).
     pub fn session_config(mut self, edit: impl FnOnce(&mut SessionConfig)) -> Self {
@@ -355,22 +367,31 @@ impl ClientBuilder {
     fn connector(&self, addr: ServerAddr) -> Result<Connector, Error> {
         use crate::transport::Scheme;
         let tls = match (addr.scheme, &self.tls) {
-            (Scheme::Tls, options) => {
+            (Scheme::Tls | Scheme::Wss, options) => {
                 Some(options.clone().unwrap_or_default().connector(&addr.host)?)
             }
-            (Scheme::Tcp | Scheme::Unix, Some(_)) => {
+            (_, Some(_)) => {
                 return Err(Error::InvalidOption(
-                    "TLS options are set but the URL is not mqtts://".into(),
+                    "TLS options are set but the URL is neither mqtts:// nor wss://".into(),
                 ));
             }
-            (Scheme::Tcp | Scheme::Unix, None) => None,
+            (_, None) => None,
         };
-        Ok(Connector { addr, tls })
+        Ok(Connector {
+            addr,
+            tls,
+            #[cfg(feature = "websocket")]
+            ws_headers: self.ws_headers.clone(),
+        })
     }
 
     #[cfg(not(feature = "tls"))]
     fn connector(&self, addr: ServerAddr) -> Result<Connector, Error> {
-        Ok(Connector { addr })
+        Ok(Connector {
+            addr,
+            #[cfg(feature = "websocket")]
+            ws_headers: self.ws_headers.clone(),
+        })
     }
 }
 

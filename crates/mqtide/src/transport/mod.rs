@@ -6,6 +6,8 @@
 mod tcp;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
+#[cfg(feature = "websocket")]
+mod ws;
 
 use std::fmt;
 use std::io;
@@ -27,6 +29,8 @@ pub(crate) struct ServerAddr {
     pub(crate) port: u16,
     pub(crate) username: Option<String>,
     pub(crate) password: Option<String>,
+    /// The HTTP path (and query) of a WebSocket URL.
+    pub(crate) path: String,
 }
 
 /// The transport a URL asks for.
@@ -38,6 +42,10 @@ pub(crate) enum Scheme {
     Tls,
     /// `unix:///path/to/socket`: a Unix domain socket; `host` is the path.
     Unix,
+    /// `ws://host[:port]/path`: MQTT over WebSocket, port 80 by default.
+    Ws,
+    /// `wss://host[:port]/path`: MQTT over WebSocket over TLS, port 443.
+    Wss,
 }
 
 impl fmt::Debug for ServerAddr {
@@ -89,11 +97,15 @@ impl ServerAddr {
                     port: 0,
                     username: None,
                     password: None,
+                    path: String::new(),
                 });
             }
-            "ws" | "wss" | "unix" => {
+            "unix" => return Err(invalid("Unix sockets exist only on Unix")),
+            "ws" if cfg!(feature = "websocket") => (Scheme::Ws, 80),
+            "wss" if cfg!(all(feature = "websocket", feature = "tls")) => (Scheme::Wss, 443),
+            "ws" | "wss" => {
                 return Err(invalid(
-                    "WebSocket transports are not available yet (and Unix sockets only on Unix); use mqtt:// or mqtts://",
+                    "mqtide was built without the `websocket` (and, for wss, `tls`) feature",
                 ));
             }
             other => {
@@ -109,9 +121,16 @@ impl ServerAddr {
             .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned();
-        if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+        let websocket = matches!(scheme, Scheme::Ws | Scheme::Wss);
+        if !websocket && (!matches!(url.path(), "" | "/") || url.query().is_some())
+            || url.fragment().is_some()
+        {
             return Err(invalid("an mqtt:// URL has no path, query or fragment"));
         }
+        let path = match url.query() {
+            Some(query) => format!("{}?{query}", url.path()),
+            None => url.path().to_owned(),
+        };
         let decode = |s: &str| {
             url::form_urlencoded::parse(s.as_bytes())
                 .map(|(k, v)| {
@@ -131,6 +150,7 @@ impl ServerAddr {
             port: url.port().unwrap_or(default_port),
             username,
             password,
+            path,
         })
     }
 }
@@ -141,6 +161,9 @@ pub(crate) struct Connector {
     pub(crate) addr: ServerAddr,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<tls::TlsSetup>,
+    /// Extra HTTP headers for the WebSocket upgrade.
+    #[cfg(feature = "websocket")]
+    pub(crate) ws_headers: Vec<(String, String)>,
 }
 
 impl Connector {
@@ -155,18 +178,37 @@ impl Connector {
         let stream = tcp::connect(&self.addr.host, self.addr.port).await?;
         match self.addr.scheme {
             Scheme::Tcp | Scheme::Unix => Ok(Box::new(stream)),
-            #[cfg(feature = "tls")]
-            Scheme::Tls => match &self.tls {
-                Some(tls) => tls.connect(stream).await,
-                None => Err(io::Error::other(
-                    "TLS requested without a TLS configuration",
-                )),
-            },
-            #[cfg(not(feature = "tls"))]
-            Scheme::Tls => Err(io::Error::other(
-                "mqtide was built without the `tls` feature",
+            Scheme::Tls => self.tls(stream).await,
+            #[cfg(feature = "websocket")]
+            Scheme::Ws => ws::upgrade(&self.ws_url("ws"), &self.ws_headers, Box::new(stream)).await,
+            #[cfg(feature = "websocket")]
+            Scheme::Wss => {
+                let tls = self.tls(stream).await?;
+                ws::upgrade(&self.ws_url("wss"), &self.ws_headers, tls).await
+            }
+            #[cfg(not(feature = "websocket"))]
+            Scheme::Ws | Scheme::Wss => Err(io::Error::other(
+                "mqtide was built without the `websocket` feature",
             )),
         }
+    }
+
+    /// The WebSocket request URL (never with credentials: those go in
+    /// CONNECT).
+    #[cfg(feature = "websocket")]
+    fn ws_url(&self, scheme: &str) -> String {
+        format!("{scheme}://{}{}", self.addr, self.addr.path)
+    }
+
+    async fn tls(&self, stream: tokio::net::TcpStream) -> io::Result<Box<dyn Transport>> {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            return tls.connect(stream).await;
+        }
+        let _ = stream;
+        Err(io::Error::other(
+            "TLS requested without a TLS configuration (or the `tls` feature)",
+        ))
     }
 }
 
@@ -201,6 +243,13 @@ mod tests {
                 (Scheme::Unix, "unix:///run/mosquitto/mqtt.sock".into())
             );
         }
+        if cfg!(feature = "websocket") {
+            let ws = ServerAddr::parse("ws://gateway.example/mqtt?token=1").unwrap();
+            assert_eq!(
+                (ws.scheme, ws.port, ws.path.as_str()),
+                (Scheme::Ws, 80, "/mqtt?token=1")
+            );
+        }
         if cfg!(feature = "tls") {
             let tls = ServerAddr::parse("mqtts://broker.example").unwrap();
             assert_eq!((tls.scheme, tls.port), (Scheme::Tls, 8883));
@@ -222,7 +271,7 @@ mod tests {
             ("mqtt://", "host"),
             ("mqtt://h:99999", "port"),
             ("mqtt://h/topic", "path"),
-            ("wss://h", "not available yet"),
+            ("nats://h", "unknown scheme"),
             ("unix://relative", "unix:///absolute"),
         ] {
             let err = ServerAddr::parse(url).unwrap_err().to_string();

@@ -1,0 +1,157 @@
+//! MQTT over WebSocket (`ws://`). Debian's Mosquitto 2.0.11 cannot open a
+//! websockets listener on this machine ("Unable to start any listening
+//! sockets"), so these tests put a WebSocket front in front of a real
+//! Mosquitto, as a load balancer terminating WebSocket would: binary
+//! frames in, TCP bytes out, unchanged. The broker answering is real.
+
+#![allow(
+    clippy::result_large_err,
+    reason = "tungstenite's handshake callback returns its HTTP response as the error"
+)]
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use mqtide::{Client, QoS};
+use mqtide_testkit::Mosquitto;
+use support::{VERSIONS, client, guard, next};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+
+/// What the front saw of each upgrade request: path, subprotocol, and the
+/// `x-token` header.
+type Seen = Arc<Mutex<Vec<(String, Option<String>, Option<String>)>>>;
+
+/// Starts a WebSocket front for `broker`; `refuse` answers every upgrade
+/// with 403.
+async fn websocket_front(broker: SocketAddr, refuse: bool) -> (SocketAddr, Seen) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen: Seen = Arc::default();
+    let record = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let record = record.clone();
+            tokio::spawn(async move {
+                let check = |request: &Request,
+                             mut response: Response|
+                 -> Result<Response, ErrorResponse> {
+                    let header = |name: &str| {
+                        request
+                            .headers()
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned)
+                    };
+                    record.lock().unwrap().push((
+                        request.uri().path().to_owned(),
+                        header("sec-websocket-protocol"),
+                        header("x-token"),
+                    ));
+                    if refuse {
+                        let mut denied = ErrorResponse::new(None);
+                        *denied.status_mut() = StatusCode::FORBIDDEN;
+                        return Err(denied);
+                    }
+                    response
+                        .headers_mut()
+                        .insert("sec-websocket-protocol", HeaderValue::from_static("mqtt"));
+                    Ok(response)
+                };
+                let Ok(ws) = tokio_tungstenite::accept_hdr_async(tcp, check).await else {
+                    return;
+                };
+                let Ok(upstream) = TcpStream::connect(broker).await else {
+                    return;
+                };
+                let (mut ws_tx, mut ws_rx) = ws.split();
+                let (mut up_rx, mut up_tx) = upstream.into_split();
+                let to_broker = async {
+                    while let Some(Ok(message)) = ws_rx.next().await {
+                        match message {
+                            Message::Binary(data) if up_tx.write_all(&data).await.is_err() => break,
+                            Message::Close(_) => break,
+                            _ => {}
+                        }
+                    }
+                };
+                let to_client = async {
+                    let mut buf = vec![0u8; 8192];
+                    while let Ok(n) = up_rx.read(&mut buf).await {
+                        if n == 0
+                            || ws_tx
+                                .send(Message::Binary(Bytes::copy_from_slice(&buf[..n])))
+                                .await
+                                .is_err()
+                        {
+                            break;
+                        }
+                    }
+                };
+                tokio::select! {
+                    () = to_broker => {}
+                    () = to_client => {}
+                }
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn each_qos_over_websocket() {
+    let broker = Mosquitto::start().unwrap();
+    let (front, seen) = websocket_front(broker.addr(), false).await;
+    let url = format!("ws://{front}/mqtt");
+    for version in VERSIONS {
+        let c = client(&url, version, "ws")
+            .ws_header("x-token", "abc")
+            .connect();
+        let c = guard("connect", c).await.unwrap();
+        let mut sub = guard("subscribe", c.subscribe("ws/#", QoS::ExactlyOnce))
+            .await
+            .unwrap();
+        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+            // Larger than one frame of the front's reads: packets and
+            // frames do not line up.
+            let payload = vec![qos as u8 + 1; 20_000];
+            guard("publish", c.publish("ws/x", payload.clone()).qos(qos))
+                .await
+                .unwrap();
+            let m = next(&mut sub).await;
+            assert_eq!((m.qos(), m.payload().as_ref()), (qos, payload.as_slice()));
+        }
+        guard("disconnect", c.disconnect()).await.unwrap();
+    }
+    let seen = seen.lock().unwrap();
+    assert!(!seen.is_empty());
+    for (path, protocol, token) in seen.iter() {
+        assert_eq!(path, "/mqtt");
+        assert_eq!(protocol.as_deref(), Some("mqtt"));
+        assert_eq!(token.as_deref(), Some("abc"));
+    }
+}
+
+#[tokio::test]
+async fn refused_upgrade_reports_the_http_status() {
+    let broker = Mosquitto::start().unwrap();
+    let (front, _) = websocket_front(broker.addr(), true).await;
+    let err = guard(
+        "connect",
+        Client::builder(&format!("ws://{front}/mqtt")).connect(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("WebSocket upgrade refused: HTTP 403"),
+        "{err}"
+    );
+}
