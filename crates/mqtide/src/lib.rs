@@ -37,8 +37,9 @@
 //! subscriptions restored when the broker lost it.
 //!
 //! URLs pick the transport: `mqtt://` (TCP, with TCP_NODELAY), `mqtts://`
-//! (TLS through rustls; see `TlsOptions`, default feature `tls`) and
-//! `unix:///path` (a Unix domain socket).
+//! (TLS through rustls; see `TlsOptions`, default feature `tls`),
+//! `ws://` and `wss://` (MQTT over WebSocket, default feature `websocket`)
+//! and `unix:///path` (a Unix domain socket).
 //!
 //! The protocol core is re-exported as [`proto`].
 
