@@ -27,7 +27,7 @@
 
 mod tls;
 
-pub use tls::{ServerCert, TlsListener, TlsMaterial};
+pub use tls::{ServerCert, TlsListener, TlsMaterial, generate as generate_tls};
 
 use std::fs::{self, File};
 use std::io::{self, Write};

@@ -35,15 +35,18 @@ pub struct TlsMaterial {
     pub ca_pem: String,
     /// The server certificate.
     pub server_cert_pem: String,
-    pub(crate) server_key_pem: String,
+    /// The server certificate's private key (PKCS#8), for tests that run
+    /// a TLS server of their own.
+    pub server_key_pem: String,
     /// A client certificate signed by the CA.
     pub client_cert_pem: String,
     /// Its private key (PKCS#8).
     pub client_key_pem: String,
 }
 
-/// Generates the CA, server and client certificates.
-pub(crate) fn generate(server: ServerCert) -> Result<TlsMaterial, rcgen::Error> {
+/// Generates a CA and, signed by it, a server certificate (`server`) and a
+/// client certificate, for tests that need TLS material without a broker.
+pub fn generate(server: ServerCert) -> Result<TlsMaterial, rcgen::Error> {
     let ca_key = KeyPair::generate()?;
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
