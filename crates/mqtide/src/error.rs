@@ -36,6 +36,9 @@ pub enum Error {
     /// not recover from).
     #[error("the client is closed")]
     Closed,
+    /// A helper's wait (such as [`oneshot::subscribe_simple`](crate::oneshot::subscribe_simple)) ran out of time.
+    #[error("timed out")]
+    Timeout,
     /// `disconnect` waited longer than its timeout for in-flight publishes.
     #[error("timed out waiting for in-flight publishes before disconnecting")]
     DisconnectTimeout,

@@ -53,6 +53,7 @@ mod command;
 mod error;
 mod event_loop;
 mod message;
+pub mod oneshot;
 mod options;
 mod router;
 mod state;

@@ -1,0 +1,126 @@
+//! One-call helpers in the manner of paho-mqtt's `publish.single`,
+//! `publish.multiple`, `subscribe.simple` and `subscribe.callback`: each
+//! connects with the given builder (so TLS, WebSocket and credentials work
+//! as for a client), does one thing, and disconnects cleanly.
+
+use std::ops::ControlFlow;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use mqtide_proto::{QoS, SubscribeProperties, SubscriptionOptions};
+
+use crate::client::PublishOutcome;
+use crate::error::Error;
+use crate::message::Message;
+use crate::options::ClientBuilder;
+
+/// A message for [`publish_multiple`].
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    /// Where it goes.
+    pub topic: String,
+    /// What it carries.
+    pub payload: Bytes,
+    /// Its QoS.
+    pub qos: QoS,
+    /// Whether the broker retains it.
+    pub retain: bool,
+}
+
+impl Outgoing {
+    /// A QoS 0, non-retained message.
+    pub fn new(topic: impl Into<String>, payload: impl Into<Bytes>) -> Self {
+        Self {
+            topic: topic.into(),
+            payload: payload.into(),
+            qos: QoS::AtMostOnce,
+            retain: false,
+        }
+    }
+}
+
+/// Connects, publishes one message, waits for its acknowledgement and
+/// disconnects (paho's `publish.single`).
+pub async fn publish_single(
+    builder: ClientBuilder,
+    message: Outgoing,
+) -> Result<PublishOutcome, Error> {
+    let mut outcomes = publish_multiple(builder, [message]).await?;
+    outcomes.pop().ok_or(Error::Closed)
+}
+
+/// Connects, publishes every message in order over one connection, waits
+/// for all acknowledgements and disconnects (paho's `publish.multiple`).
+pub async fn publish_multiple(
+    builder: ClientBuilder,
+    messages: impl IntoIterator<Item = Outgoing>,
+) -> Result<Vec<PublishOutcome>, Error> {
+    let client = builder.connect().await?;
+    let mut pending = Vec::new();
+    for m in messages {
+        pending.push(
+            client
+                .publish(m.topic, m.payload)
+                .qos(m.qos)
+                .retain(m.retain)
+                .send()
+                .await?,
+        );
+    }
+    let mut outcomes = Vec::with_capacity(pending.len());
+    for ack in pending {
+        outcomes.push(ack.await?);
+    }
+    client.disconnect().await?;
+    Ok(outcomes)
+}
+
+/// Connects, subscribes to `filters` at `qos`, and returns the first
+/// `count` messages (paho's `subscribe.simple`). Fails with
+/// [`Error::Timeout`] if they do not all arrive within `timeout`.
+pub async fn subscribe_simple(
+    builder: ClientBuilder,
+    filters: &[&str],
+    qos: QoS,
+    count: usize,
+    timeout: Duration,
+) -> Result<Vec<Message>, Error> {
+    let mut received = Vec::with_capacity(count);
+    let collect = subscribe_callback(builder, filters, qos, |m| {
+        received.push(m.clone());
+        if received.len() >= count {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    });
+    match tokio::time::timeout(timeout, collect).await {
+        Ok(result) => result.map(|()| received),
+        Err(_) => Err(Error::Timeout),
+    }
+}
+
+/// Connects, subscribes to `filters` at `qos`, and calls `callback` for each
+/// message until it returns `ControlFlow::Break` (paho's
+/// `subscribe.callback`); then disconnects.
+pub async fn subscribe_callback(
+    builder: ClientBuilder,
+    filters: &[&str],
+    qos: QoS,
+    mut callback: impl FnMut(&Message) -> ControlFlow<()>,
+) -> Result<(), Error> {
+    let client = builder.connect().await?;
+    let mut messages = client
+        .subscribe_many(
+            filters.iter().map(|f| (*f, SubscriptionOptions::new(qos))),
+            SubscribeProperties::default(),
+        )
+        .await?;
+    while let Some(message) = messages.next().await {
+        if callback(&message).is_break() {
+            break;
+        }
+    }
+    client.disconnect().await
+}
