@@ -73,5 +73,7 @@ pub use mqtide_proto::{
 pub use options::{ClientBuilder, QueueFull, Will};
 pub use state::{ConnectionEvent, ConnectionState, DisconnectReason};
 pub use transport::Transport;
+#[cfg(feature = "proxy")]
+pub use transport::proxy::Proxy;
 #[cfg(feature = "tls")]
 pub use transport::tls::TlsOptions;

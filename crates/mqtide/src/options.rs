@@ -94,6 +94,8 @@ pub struct ClientBuilder {
     pub(crate) tls: Option<TlsOptions>,
     #[cfg(feature = "websocket")]
     pub(crate) ws_headers: Vec<(String, String)>,
+    #[cfg(feature = "proxy")]
+    pub(crate) proxy: Option<crate::transport::proxy::Proxy>,
     pub(crate) error: Option<Error>,
 }
 
@@ -127,6 +129,8 @@ impl ClientBuilder {
             tls: None,
             #[cfg(feature = "websocket")]
             ws_headers: Vec::new(),
+            #[cfg(feature = "proxy")]
+            proxy: None,
             error,
         }
     }
@@ -320,6 +324,13 @@ impl ClientBuilder {
         self
     }
 
+    /// Connect through a SOCKS5 or HTTP CONNECT proxy (feature `proxy`).
+    #[cfg(feature = "proxy")]
+    pub fn proxy(mut self, proxy: crate::transport::proxy::Proxy) -> Self {
+        self.proxy = Some(proxy);
+        self
+    }
+
     /// Every session option at once, for what the builder has no method
     /// for (5.0 properties such as authentication method and data).
     pub fn session_config(mut self, edit: impl FnOnce(&mut SessionConfig)) -> Self {
@@ -382,6 +393,8 @@ impl ClientBuilder {
             tls,
             #[cfg(feature = "websocket")]
             ws_headers: self.ws_headers.clone(),
+            #[cfg(feature = "proxy")]
+            proxy: self.proxy.clone(),
         })
     }
 
@@ -391,6 +404,8 @@ impl ClientBuilder {
             addr,
             #[cfg(feature = "websocket")]
             ws_headers: self.ws_headers.clone(),
+            #[cfg(feature = "proxy")]
+            proxy: self.proxy.clone(),
         })
     }
 }

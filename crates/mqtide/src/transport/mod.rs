@@ -3,6 +3,8 @@
 //! TCP is here; TLS, WebSocket, Unix sockets and proxies slot in beside it
 //! without touching the event loop.
 
+#[cfg(feature = "proxy")]
+pub(crate) mod proxy;
 mod tcp;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
@@ -164,6 +166,9 @@ pub(crate) struct Connector {
     /// Extra HTTP headers for the WebSocket upgrade.
     #[cfg(feature = "websocket")]
     pub(crate) ws_headers: Vec<(String, String)>,
+    /// A proxy to connect through.
+    #[cfg(feature = "proxy")]
+    pub(crate) proxy: Option<proxy::Proxy>,
 }
 
 impl Connector {
@@ -175,7 +180,7 @@ impl Connector {
                 tokio::net::UnixStream::connect(&self.addr.host).await?,
             ));
         }
-        let stream = tcp::connect(&self.addr.host, self.addr.port).await?;
+        let stream = self.tcp().await?;
         match self.addr.scheme {
             Scheme::Tcp | Scheme::Unix => Ok(Box::new(stream)),
             Scheme::Tls => self.tls(stream).await,
@@ -198,6 +203,15 @@ impl Connector {
     #[cfg(feature = "websocket")]
     fn ws_url(&self, scheme: &str) -> String {
         format!("{scheme}://{}{}", self.addr, self.addr.path)
+    }
+
+    /// The TCP connection to the broker: direct, or through the proxy.
+    async fn tcp(&self) -> io::Result<tokio::net::TcpStream> {
+        #[cfg(feature = "proxy")]
+        if let Some(proxy) = &self.proxy {
+            return proxy.connect(&self.addr.host, self.addr.port).await;
+        }
+        tcp::connect(&self.addr.host, self.addr.port).await
     }
 
     async fn tls(&self, stream: tokio::net::TcpStream) -> io::Result<Box<dyn Transport>> {

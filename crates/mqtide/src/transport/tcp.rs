@@ -5,7 +5,7 @@ use std::io;
 
 use tokio::net::TcpStream;
 
-pub(super) async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
+pub(crate) async fn connect(host: &str, port: u16) -> io::Result<TcpStream> {
     let stream = TcpStream::connect((host, port)).await?;
     stream.set_nodelay(true)?;
     Ok(stream)
