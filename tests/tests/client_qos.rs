@@ -289,3 +289,30 @@ async fn each_qos_over_a_unix_socket() {
         guard("disconnect", c.disconnect()).await.unwrap();
     }
 }
+
+/// Two streams subscribed to the same filter both get each message, even
+/// though under 5.0 the second SUBSCRIBE replaced the first's subscription
+/// identifier at the broker.
+#[tokio::test]
+async fn two_subscriptions_to_one_filter_both_receive() {
+    let broker = Mosquitto::start().unwrap();
+    for version in VERSIONS {
+        let c = guard(
+            "connect",
+            client(&broker.url(), version, "same-filter").connect(),
+        )
+        .await
+        .unwrap();
+        let mut first = guard("subscribe", c.subscribe("same/+", QoS::AtLeastOnce))
+            .await
+            .unwrap();
+        let mut second = guard("subscribe", c.subscribe("same/+", QoS::AtLeastOnce))
+            .await
+            .unwrap();
+        guard("publish", c.publish("same/x", "both").qos(QoS::AtLeastOnce))
+            .await
+            .unwrap();
+        assert_eq!(next(&mut first).await.payload().as_ref(), b"both");
+        assert_eq!(next(&mut second).await.payload().as_ref(), b"both");
+    }
+}

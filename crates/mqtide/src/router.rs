@@ -111,7 +111,19 @@ impl Router {
             .collect();
         let mut ids = Vec::new();
         if !known.is_empty() && known.len() == subscription_ids.len() {
-            ids = known;
+            // A second SUBSCRIBE to the same filter replaces the broker's
+            // subscription, identifier included: every stream subscribed
+            // to a filter of a named subscription gets the copy.
+            for id in &known {
+                let Some(route) = self.routes.get(id) else {
+                    continue;
+                };
+                for (other, candidate) in &self.routes {
+                    if candidate.filters.iter().any(|f| route.filters.contains(f)) {
+                        ids.push(*other);
+                    }
+                }
+            }
         } else {
             self.trie.for_each_match(topic, |id| ids.push(*id));
         }
