@@ -97,7 +97,8 @@ impl Subscription {
     }
 
     /// Unsubscribes this subscription's filters at the broker; the stream
-    /// ends.
+    /// ends. The broker holds one subscription per filter, so other streams
+    /// subscribed to the same filters end too.
     pub async fn unsubscribe(self) -> Result<(), Error> {
         self.client.unsubscribe_many(self.filters.clone()).await
     }
