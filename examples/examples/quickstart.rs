@@ -16,11 +16,12 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use mqtide::{Client, QoS};
 
-const DEFAULT_URL: &str = "mqtt://localhost:1883";
+#[path = "support/mod.rs"]
+mod support;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
-    let (url, _private_broker) = broker_url().await?;
+    let (url, _private_broker) = support::broker_url().await?;
     println!("connecting to {}", redact(&url));
     let client = Client::builder(&url)
         .client_id(format!("mqtide-quickstart-{}", std::process::id()))
@@ -61,33 +62,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
     client.disconnect().await?;
     println!("disconnected");
     Ok(())
-}
-
-/// `MQTT_URL`, or the default; failing that, a private Mosquitto.
-async fn broker_url() -> Result<(String, Option<mqtide_testkit::Mosquitto>), Box<dyn Error>> {
-    if let Ok(url) = std::env::var("MQTT_URL") {
-        return Ok((url, None));
-    }
-    if tokio::net::TcpStream::connect("localhost:1883")
-        .await
-        .is_ok()
-    {
-        return Ok((DEFAULT_URL.to_owned(), None));
-    }
-    match mqtide_testkit::Mosquitto::start() {
-        Ok(broker) => {
-            println!(
-                "nothing answers at {DEFAULT_URL}; started a private mosquitto at {}",
-                broker.url()
-            );
-            Ok((broker.url(), Some(broker)))
-        }
-        Err(e) => Err(format!(
-            "no MQTT broker at {DEFAULT_URL} and none could be started ({e}).\n\
-             Set MQTT_URL=mqtt://host:port, or install mosquitto (apt-get install mosquitto)."
-        )
-        .into()),
-    }
 }
 
 fn redact(url: &str) -> String {
