@@ -10,7 +10,8 @@ pub(crate) const DEFAULT_URL: &str = "mqtt://localhost:1883";
 
 /// The broker URL, and the private broker if one was started (keep it
 /// alive as long as the URL is used).
-pub(crate) async fn broker_url() -> Result<(String, Option<mqtide_testkit::Mosquitto>), Box<dyn Error>> {
+pub(crate) async fn broker_url()
+-> Result<(String, Option<mqtide_testkit::Mosquitto>), Box<dyn Error>> {
     if let Ok(url) = std::env::var("MQTT_URL") {
         return Ok((url, None));
     }
