@@ -49,7 +49,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
                     break;
                 }
                 ConnectionEvent::Disconnected { reason } => {
-                    println!("event: disconnected: {reason}")
+                    println!("event: disconnected: {reason}");
                 }
                 ConnectionEvent::Reconnecting { attempt, delay } => {
                     println!("event: reconnecting, attempt {attempt} in {delay:?}");
