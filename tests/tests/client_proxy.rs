@@ -9,9 +9,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mqtide::{Client, Proxy, QoS};
+use mqtide::{Client, Proxy};
 use mqtide_testkit::Mosquitto;
-use support::{VERSIONS, client, guard, next};
+use support::{VERSIONS, client, each_qos_round_trip, guard};
 
 /// A proxy process, killed when dropped.
 struct ProxyServer {
@@ -102,23 +102,8 @@ fn tinyproxy(broker_port: u16, credentials: Option<(&str, &str)>) -> ProxyServer
 /// QoS 0/1/2 through the proxy, for 3.1.1 and 5.0.
 async fn round_trip(broker: &Mosquitto, proxy: Proxy, name: &str) {
     for version in VERSIONS {
-        let c = client(&broker.url(), version, name)
-            .proxy(proxy.clone())
-            .connect();
-        let c = guard("connect through the proxy", c).await.unwrap();
-        let mut sub = guard("subscribe", c.subscribe("proxied/#", QoS::ExactlyOnce))
-            .await
-            .unwrap();
-        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
-            guard(
-                "publish",
-                c.publish("proxied/x", vec![qos as u8; 1000]).qos(qos),
-            )
-            .await
-            .unwrap();
-            assert_eq!(next(&mut sub).await.payload().as_ref(), [qos as u8; 1000]);
-        }
-        guard("disconnect", c.disconnect()).await.unwrap();
+        let builder = client(&broker.url(), version, name).proxy(proxy.clone());
+        each_qos_round_trip(builder, "proxied", 1000).await;
     }
 }
 

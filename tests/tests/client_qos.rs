@@ -267,26 +267,7 @@ async fn each_qos_over_a_unix_socket() {
         .unix_url()
         .expect("the broker listens on a Unix socket");
     for version in VERSIONS {
-        let c = guard("connect", client(&url, version, "unix").connect())
-            .await
-            .unwrap();
-        let mut sub = guard("subscribe", c.subscribe("unix/#", QoS::ExactlyOnce))
-            .await
-            .unwrap();
-        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
-            guard(
-                "publish",
-                c.publish("unix/x", vec![qos as u8; 100]).qos(qos),
-            )
-            .await
-            .unwrap();
-            let m = next(&mut sub).await;
-            assert_eq!(
-                (m.qos(), m.payload().as_ref()),
-                (qos, &[qos as u8; 100][..])
-            );
-        }
-        guard("disconnect", c.disconnect()).await.unwrap();
+        support::each_qos_round_trip(client(&url, version, "unix"), "unix", 100).await;
     }
 }
 

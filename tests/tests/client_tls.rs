@@ -32,24 +32,12 @@ async fn each_qos_over_tls() {
     let broker = tls_broker(TlsListener::default());
     let url = broker.tls_url().unwrap();
     for version in VERSIONS {
-        let c = guard(
-            "connect",
-            client(&url, version, "tls").tls(trust(&broker)).connect(),
+        support::each_qos_round_trip(
+            client(&url, version, "tls").tls(trust(&broker)),
+            "tls",
+            3000,
         )
-        .await
-        .unwrap();
-        let mut sub = guard("subscribe", c.subscribe("tls/#", QoS::ExactlyOnce))
-            .await
-            .unwrap();
-        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
-            let payload = vec![qos as u8; 3000];
-            guard("publish", c.publish("tls/x", payload.clone()).qos(qos))
-                .await
-                .unwrap();
-            let m = next(&mut sub).await;
-            assert_eq!((m.qos(), m.payload().as_ref()), (qos, payload.as_slice()));
-        }
-        guard("disconnect", c.disconnect()).await.unwrap();
+        .await;
     }
 }
 

@@ -16,9 +16,9 @@ use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use mqtide::{Client, QoS};
+use mqtide::Client;
 use mqtide_testkit::Mosquitto;
-use support::{VERSIONS, client, guard, next};
+use support::{VERSIONS, client, guard};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
@@ -154,24 +154,10 @@ async fn each_qos_over_websocket() {
     let (front, seen) = websocket_front(broker.addr(), false, None).await;
     let url = format!("ws://{front}/mqtt");
     for version in VERSIONS {
-        let c = client(&url, version, "ws")
-            .ws_header("x-token", "abc")
-            .connect();
-        let c = guard("connect", c).await.unwrap();
-        let mut sub = guard("subscribe", c.subscribe("ws/#", QoS::ExactlyOnce))
-            .await
-            .unwrap();
-        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
-            // Larger than one frame of the front's reads: packets and
-            // frames do not line up.
-            let payload = vec![qos as u8 + 1; 20_000];
-            guard("publish", c.publish("ws/x", payload.clone()).qos(qos))
-                .await
-                .unwrap();
-            let m = next(&mut sub).await;
-            assert_eq!((m.qos(), m.payload().as_ref()), (qos, payload.as_slice()));
-        }
-        guard("disconnect", c.disconnect()).await.unwrap();
+        // Larger than one frame of the front's reads: packets and frames
+        // do not line up.
+        let builder = client(&url, version, "ws").ws_header("x-token", "abc");
+        support::each_qos_round_trip(builder, "ws", 20_000).await;
     }
     let seen = seen.lock().unwrap();
     assert!(!seen.is_empty());
@@ -207,19 +193,8 @@ async fn each_qos_over_secure_websocket() {
     let (front, _) = websocket_front(broker.addr(), false, Some(acceptor)).await;
     let url = format!("wss://localhost:{}/mqtt", front.port());
     for version in VERSIONS {
-        let c = client(&url, version, "wss")
-            .tls(mqtide::TlsOptions::new().ca_pem(ca_pem.clone()))
-            .connect();
-        let c = guard("connect", c).await.unwrap();
-        let mut sub = guard("subscribe", c.subscribe("wss/#", QoS::ExactlyOnce))
-            .await
-            .unwrap();
-        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
-            guard("publish", c.publish("wss/x", vec![7u8; 5000]).qos(qos))
-                .await
-                .unwrap();
-            assert_eq!(next(&mut sub).await.payload().len(), 5000);
-        }
-        guard("disconnect", c.disconnect()).await.unwrap();
+        let builder =
+            client(&url, version, "wss").tls(mqtide::TlsOptions::new().ca_pem(ca_pem.clone()));
+        support::each_qos_round_trip(builder, "wss", 5000).await;
     }
 }

@@ -41,3 +41,29 @@ pub(crate) async fn next<S: futures_util::Stream<Item = Message> + Unpin>(
 }
 
 pub(crate) const VERSIONS: [ProtocolVersion; 2] = [ProtocolVersion::V3_1_1, ProtocolVersion::V5];
+
+/// Connects with `builder`, subscribes to `{topic}/#` at QoS 2, and sends
+/// a `size`-byte message at each QoS to itself: each must come back at
+/// that QoS, byte for byte. Then disconnects.
+pub(crate) async fn each_qos_round_trip(builder: ClientBuilder, topic: &str, size: usize) {
+    use mqtide::QoS;
+    let c = guard("connect", builder.connect()).await.unwrap();
+    let mut sub = guard(
+        "subscribe",
+        c.subscribe(&format!("{topic}/#"), QoS::ExactlyOnce),
+    )
+    .await
+    .unwrap();
+    for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
+        let payload = vec![qos as u8 + 1; size];
+        guard(
+            "publish",
+            c.publish(format!("{topic}/x"), payload.clone()).qos(qos),
+        )
+        .await
+        .unwrap();
+        let m = next(&mut sub).await;
+        assert_eq!((m.qos(), m.payload().as_ref()), (qos, payload.as_slice()));
+    }
+    guard("disconnect", c.disconnect()).await.unwrap();
+}
