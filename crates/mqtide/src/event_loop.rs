@@ -247,10 +247,6 @@ impl EventLoop {
             }
             DisconnectReason::Transport(source) => ConnectError::Io { addr, source },
             DisconnectReason::Session(reason) => ConnectError::Lost { addr, reason },
-            DisconnectReason::Requested => ConnectError::Lost {
-                addr,
-                reason: ConnectionError::Disconnected,
-            },
         }
     }
 

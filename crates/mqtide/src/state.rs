@@ -18,9 +18,6 @@ pub enum DisconnectReason {
     /// The transport failed or was closed by the broker.
     #[error("transport: {0}")]
     Transport(Arc<io::Error>),
-    /// The application disconnected.
-    #[error("disconnected by the application")]
-    Requested,
 }
 
 /// Where the client's connection is.
