@@ -76,6 +76,10 @@ pub struct SessionConfig {
     pub qos_policy: QoSPolicy,
     /// When incoming messages are acknowledged.
     pub ack_mode: AckMode,
+    /// Record every change to the durable state for a session store (see
+    /// [`Session::drain_store_changes`](super::Session::drain_store_changes)).
+    /// Off, nothing is recorded and nothing costs.
+    pub durable: bool,
 }
 
 impl SessionConfig {
@@ -99,6 +103,7 @@ impl SessionConfig {
             max_incoming_packet_size: 16 * 1024 * 1024,
             qos_policy: QoSPolicy::Refuse,
             ack_mode: AckMode::Auto,
+            durable: false,
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::{
     AfterWrite, Connected, ConnectionError, Event, Limits, ProtocolError, Session, Stage, State,
-    Timer, UsageError,
+    StoreChange, Timer, UsageError,
 };
 use crate::{Auth, ConnAck, Connect, Disconnect, DisconnectProperties, Packet, QoS, ReasonCode};
 
@@ -120,6 +120,8 @@ impl Session {
         let props = &ack.properties;
         if let Some(id) = &props.assigned_client_identifier {
             self.config.client_id = id.clone();
+            let id = id.clone();
+            self.record(|| StoreChange::ClientIdAssigned(id));
         }
         self.limits = Limits {
             keep_alive: props.server_keep_alive.unwrap_or(self.config.keep_alive),
@@ -191,9 +193,14 @@ impl Session {
         flights.sort_by_key(|f| f.seq);
         for flight in flights {
             self.ids.release(flight.packet_id);
+            self.record(|| StoreChange::PublishDone { seq: flight.seq });
             self.complete(flight.request, Err(super::RequestError::SessionLost));
         }
+        if self.incoming_qos2.in_use() > 0 {
+            self.record(|| StoreChange::IncomingCleared);
+        }
         self.incoming_qos2.clear();
+        self.redeliver.clear();
         self.pending_acks.clear();
         self.incoming_qos1_unacked = 0;
     }

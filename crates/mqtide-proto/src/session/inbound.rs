@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::{
     AckMode, AckToken, AfterWrite, Event, Message, PendingAck, ProtocolError, Session, State,
-    UsageError,
+    StoreChange, UsageError,
 };
 use crate::{Ack, Packet, PacketId, PacketType, Publish, QoS, ReasonCode};
 
@@ -65,8 +65,12 @@ impl Session {
                 Packet::PubAck(ack)
             } else {
                 // A failure on PUBREC ends the flow: no PUBREL follows.
+                let packet_id = pending.packet_id;
                 if reason_code.is_error() {
-                    self.incoming_qos2.release(pending.packet_id);
+                    self.incoming_qos2.release(packet_id);
+                    self.record(|| StoreChange::IncomingReleased { packet_id });
+                } else {
+                    self.record(|| StoreChange::IncomingAcknowledged { packet_id });
                 }
                 Packet::PubRec(ack)
             };
@@ -81,7 +85,8 @@ impl Session {
         let Some(id) = publish.packet_id else {
             return self.deliver(publish, None);
         };
-        if publish.qos == QoS::ExactlyOnce && self.incoming_qos2.is_used(id) {
+        let redelivery = publish.qos == QoS::ExactlyOnce && self.redeliver.remove(&id);
+        if publish.qos == QoS::ExactlyOnce && self.incoming_qos2.is_used(id) && !redelivery {
             // A resend of a message already delivered: never deliver it
             // twice. Answer again unless the application still holds it.
             if !self.pending_acks.iter().any(|p| p.packet_id == id) {
@@ -89,14 +94,19 @@ impl Session {
             }
             return;
         }
+        // A restored message the application never acknowledged already
+        // holds its place in the window.
         let unacked = self.incoming_qos1_unacked + self.incoming_qos2.in_use();
         let maximum = self.config.receive_maximum();
-        if unacked >= usize::from(maximum) {
+        if unacked >= usize::from(maximum) && !redelivery {
             return self.protocol_error(ProtocolError::ReceiveMaximumExceeded(maximum));
         }
         let qos = publish.qos;
-        if qos == QoS::ExactlyOnce {
+        if qos == QoS::ExactlyOnce && !redelivery {
             self.incoming_qos2.mark(id);
+            if self.config.ack_mode == AckMode::Manual {
+                self.record(|| StoreChange::IncomingReceived { packet_id: id });
+            }
         }
         match self.config.ack_mode {
             AckMode::Auto => {
@@ -105,6 +115,7 @@ impl Session {
                 let packet = if qos == QoS::AtLeastOnce {
                     Packet::PubAck(ack)
                 } else {
+                    self.record(|| StoreChange::IncomingAcknowledged { packet_id: id });
                     Packet::PubRec(ack)
                 };
                 self.send(packet, AfterWrite::Nothing, now);
@@ -139,7 +150,11 @@ impl Session {
             });
         }
         let mut comp = Ack::new(id);
-        if !self.incoming_qos2.release(id) && self.config.protocol.is_v5() {
+        let released = self.incoming_qos2.release(id);
+        if released {
+            self.record(|| StoreChange::IncomingReleased { packet_id: id });
+        }
+        if !released && self.config.protocol.is_v5() {
             // Already released (our PUBCOMP was lost): complete it again.
             comp.reason_code = ReasonCode::PacketIdentifierNotFound;
         }

@@ -8,12 +8,13 @@ mod event;
 mod inbound;
 mod outbound;
 mod packet_id;
+mod store;
 mod timer;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use bytes::BytesMut;
@@ -23,6 +24,7 @@ pub use alias::TopicAliasUse;
 pub use config::{AckMode, QoSPolicy, SessionConfig};
 pub use error::{ConnectionError, ProtocolError, RequestError, UsageError};
 pub use event::{AckToken, Completion, Connected, Event, Message, RequestId};
+pub use store::{IncomingState, RestoreError, StoreChange, StoredPublish, StoredSession};
 
 use crate::{Packet, PacketId, Publish, QoS, ReasonCode, Subscribe, Unsubscribe};
 use alias::OutboundAliases;
@@ -50,7 +52,15 @@ enum State {
 /// A request waiting for the window or for a connection.
 #[derive(Debug)]
 enum Queued {
-    Publish(RequestId, Publish, TopicAliasUse),
+    Publish {
+        request: RequestId,
+        /// Acceptance order (see [`StoreChange::PublishAccepted`]).
+        seq: u64,
+        /// Whether a durable store recorded it (QoS 1/2 when durable).
+        stored: bool,
+        publish: Publish,
+        alias: TopicAliasUse,
+    },
     Subscribe(RequestId, Subscribe),
     Unsubscribe(RequestId, Unsubscribe),
 }
@@ -70,7 +80,7 @@ enum Stage {
 #[derive(Debug)]
 struct OutFlight {
     request: RequestId,
-    /// Send order, for resending in the original order.
+    /// Acceptance order, for resending in the original order.
     seq: u64,
     packet_id: PacketId,
     /// The PUBLISH as first sent (full topic, no alias).
@@ -182,8 +192,13 @@ pub struct Session {
     aliases_in: HashMap<u16, ByteString>,
     pending_acks: VecDeque<PendingAck>,
     next_token: u64,
+    /// Restored QoS 2 identifiers the application never acknowledged: a
+    /// resend of one is delivered again.
+    redeliver: HashSet<PacketId>,
 
     // Outputs.
+    /// Changes for a durable store (only with `config.durable`).
+    store_changes: Vec<StoreChange>,
     transmit: VecDeque<(Packet, AfterWrite)>,
     events: VecDeque<Event>,
     timers: TimerTable,
@@ -240,6 +255,8 @@ impl Session {
             aliases_in: HashMap::new(),
             pending_acks: VecDeque::new(),
             next_token: 0,
+            redeliver: HashSet::new(),
+            store_changes: Vec::new(),
             transmit: VecDeque::new(),
             events: VecDeque::new(),
             timers: TimerTable::default(),

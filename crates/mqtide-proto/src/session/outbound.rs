@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use super::{
     AfterWrite, Completion, Control, Limits, OutFlight, ProtocolError, QoSPolicy, Queued,
-    RequestError, RequestId, Session, Stage, State, TopicAliasUse, UsageError,
+    RequestError, RequestId, Session, Stage, State, StoreChange, TopicAliasUse, UsageError,
 };
 use crate::{
     Ack, AckProperties, Packet, PacketId, PacketType, ProtocolVersion, Publish, QoS, ReasonCode,
@@ -55,10 +55,27 @@ impl Session {
             &mut publish,
         )?;
         self.check_queue_space()?;
-        let id = self.request_id();
-        self.queue.push_back(Queued::Publish(id, publish, alias));
+        let request = self.request_id();
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        let stored = self.config.durable && publish.qos != QoS::AtMostOnce;
+        if stored {
+            let mut accepted = publish.clone();
+            accepted.packet_id = None;
+            self.record(|| StoreChange::PublishAccepted {
+                seq,
+                publish: accepted,
+            });
+        }
+        self.queue.push_back(Queued::Publish {
+            request,
+            seq,
+            stored,
+            publish,
+            alias,
+        });
         self.pump(now);
-        Ok(id)
+        Ok(request)
     }
 
     /// Queues a SUBSCRIBE for `filters`; its completion carries one reason
@@ -147,7 +164,14 @@ impl Session {
             let Some(mut queued) = self.queue.pop_front() else {
                 break;
             };
-            if let Queued::Publish(request, publish, _) = &mut queued {
+            if let Queued::Publish {
+                request,
+                seq,
+                stored,
+                publish,
+                alias,
+            } = &mut queued
+            {
                 // The limits may have changed since the publish was queued.
                 if let Err(e) = check_publish(
                     &self.limits,
@@ -155,19 +179,21 @@ impl Session {
                     self.config.protocol,
                     publish,
                 ) {
-                    let request = *request;
+                    let (request, seq, stored) = (*request, *seq, *stored);
+                    self.forget_stored(seq, stored);
                     self.complete(request, Err(RequestError::NotAllowed(e)));
                     continue;
                 }
                 if publish.qos == QoS::AtMostOnce {
+                    // (Downgraded, if it was stored.)
+                    let (request, seq, stored, alias) = (*request, *seq, *stored, *alias);
+                    self.forget_stored(seq, stored);
+                    let mut publish = std::mem::replace(publish, Publish::new("", ""));
                     publish.packet_id = None;
-                    let request = *request;
-                    if let Queued::Publish(_, mut publish, alias) = queued {
-                        if alias == TopicAliasUse::Auto {
-                            self.aliases_out.apply(&mut publish);
-                        }
-                        self.send(Packet::Publish(publish), AfterWrite::Complete(request), now);
+                    if alias == TopicAliasUse::Auto {
+                        self.aliases_out.apply(&mut publish);
                     }
+                    self.send(Packet::Publish(publish), AfterWrite::Complete(request), now);
                     continue;
                 }
                 if self.inflight.len() >= usize::from(self.limits.send_window) {
@@ -180,16 +206,24 @@ impl Session {
                 break;
             };
             match queued {
-                Queued::Publish(request, mut publish, alias) => {
+                Queued::Publish {
+                    request,
+                    seq,
+                    stored,
+                    mut publish,
+                    alias,
+                } => {
                     publish.packet_id = Some(packet_id);
                     let stage = match publish.qos {
                         QoS::AtLeastOnce => Stage::PublishedQoS1,
                         _ => Stage::PublishedQoS2,
                     };
-                    self.next_seq += 1;
+                    if stored {
+                        self.record(|| StoreChange::PublishSent { seq, packet_id });
+                    }
                     let flight = OutFlight {
                         request,
-                        seq: self.next_seq,
+                        seq,
                         packet_id,
                         publish: publish.clone(),
                         stage,
@@ -226,6 +260,13 @@ impl Session {
         }
     }
 
+    /// A stored publish left the queue without a flow of its own.
+    fn forget_stored(&mut self, seq: u64, stored: bool) {
+        if stored {
+            self.record(|| StoreChange::PublishDone { seq });
+        }
+    }
+
     fn track_control(
         &mut self,
         id: PacketId,
@@ -246,6 +287,7 @@ impl Session {
     fn finish_flight(&mut self, id: PacketId, ack: Ack, now: Instant) {
         if let Some(flight) = self.inflight.remove(&id) {
             self.ids.release(id);
+            self.record(|| StoreChange::PublishDone { seq: flight.seq });
             self.complete(flight.request, ack_outcome(ack));
             self.pump(now);
         }
@@ -276,9 +318,13 @@ impl Session {
             Some(Stage::PublishedQoS2) if ack.reason_code.is_error() => {
                 self.finish_flight(id, ack, now);
             }
-            Some(Stage::PublishedQoS2 | Stage::Released) => {
+            Some(stage @ (Stage::PublishedQoS2 | Stage::Released)) => {
                 if let Some(flight) = self.inflight.get_mut(&id) {
                     flight.stage = Stage::Released;
+                    let seq = flight.seq;
+                    if stage == Stage::PublishedQoS2 {
+                        self.record(|| StoreChange::PublishReleased { seq });
+                    }
                 }
                 self.send(Packet::PubRel(Ack::new(id)), AfterWrite::Nothing, now);
             }
