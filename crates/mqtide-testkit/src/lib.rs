@@ -1,6 +1,10 @@
 //! Real Mosquitto brokers for mqtide's tests, each on a free loopback port
 //! with the configuration the test needs.
 //!
+//! [`FaultProxy`] sits between a client and a broker and breaks the
+//! network on command (cut, reset, delay, throttle, blackhole,
+//! half-close), for chaos tests.
+//!
 //! Tests never talk to a public broker or a fixed port: [`Mosquitto::start`]
 //! writes a private configuration into a temporary directory, starts the
 //! `mosquitto` binary on a port the operating system just handed out, and
@@ -25,8 +29,10 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod fault_proxy;
 mod tls;
 
+pub use fault_proxy::{Direction, Fault, FaultProxy, ProxyStats, Scope};
 pub use tls::{ServerCert, TlsListener, TlsMaterial, generate as generate_tls};
 
 use std::fs::{self, File};
