@@ -7,6 +7,8 @@
 //! stops socket reads, a full session queue stops taking commands, and
 //! neither blocks the other (the deadlock of rumqttc #263 / #1025).
 
+mod commands;
+
 use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::sync::Arc;
@@ -14,7 +16,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use mqtide_proto::{
-    AckToken, Completion, ConnectionError, Event, ProtocolVersion, ReasonCode, RequestId, Session,
+    AckToken, ConnectionError, Event, ProtocolVersion, ReasonCode, RequestId, Session,
     SessionConfig, SubscribeProperties, SubscriptionOptions, TopicFilter,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
@@ -509,268 +511,6 @@ impl EventLoop {
         }
     }
 
-    fn completed(
-        &mut self,
-        id: RequestId,
-        outcome: Result<Completion, mqtide_proto::RequestError>,
-    ) {
-        let Some(pending) = self.pending.remove(&id) else {
-            return;
-        };
-        match (pending, outcome) {
-            (
-                Pending::Publish(reply),
-                Ok(Completion::Published {
-                    reason_code,
-                    properties,
-                }),
-            ) => {
-                let _ = reply.send(Ok(PublishOutcome {
-                    reason_code,
-                    properties,
-                }));
-            }
-            (
-                Pending::Subscribe(reply, route, filters, properties),
-                Ok(Completion::Subscribed { reason_codes, .. }),
-            ) => {
-                if reason_codes.iter().all(|c| c.is_error()) {
-                    self.router.remove(route);
-                    let reason_code = reason_codes
-                        .first()
-                        .copied()
-                        .unwrap_or(ReasonCode::UnspecifiedError);
-                    let _ = reply.send(Err(Error::Request(mqtide_proto::RequestError::Rejected {
-                        reason_code,
-                        reason_string: None,
-                    })));
-                } else {
-                    self.subscriptions.push((filters, properties));
-                    let _ = reply.send(Ok(SubscribeOutcome { reason_codes }));
-                }
-            }
-            (Pending::Unsubscribe(reply, filters), Ok(_)) => {
-                self.router.remove_filters(&filters);
-                self.forget_subscriptions(&filters);
-                let _ = reply.send(Ok(()));
-            }
-            (Pending::Resubscribe, outcome) => {
-                if let Ok(Completion::Subscribed { reason_codes, .. }) = &outcome {
-                    if reason_codes.iter().any(|c| c.is_error()) {
-                        warn!(?reason_codes, "restoring a subscription was refused");
-                    }
-                } else {
-                    warn!(?outcome, "restoring a subscription failed");
-                }
-            }
-            (Pending::Publish(reply), Err(e)) => {
-                let _ = reply.send(Err(e.into()));
-            }
-            (Pending::Subscribe(reply, route, ..), Err(e)) => {
-                self.router.remove(route);
-                let _ = reply.send(Err(e.into()));
-            }
-            (Pending::Unsubscribe(reply, _), Err(e)) => {
-                let _ = reply.send(Err(e.into()));
-            }
-            (pending, outcome) => warn!(?pending, ?outcome, "completion of an unexpected kind"),
-        }
-    }
-
-    /// A fresh subscription identifier (1 to 268,435,455, wrapping).
-    fn next_subscription_id(&mut self) -> Option<mqtide_proto::SubscriptionId> {
-        self.next_subscription_id =
-            self.next_subscription_id % mqtide_proto::SubscriptionId::MAX + 1;
-        mqtide_proto::SubscriptionId::new(self.next_subscription_id)
-    }
-
-    fn forget_subscriptions(&mut self, filters: &[TopicFilter]) {
-        for (subscription, _) in &mut self.subscriptions {
-            subscription.retain(|(f, _)| !filters.contains(f));
-        }
-        self.subscriptions.retain(|(s, _)| !s.is_empty());
-    }
-
-    /// The broker has no session for us: subscribe again so that the
-    /// streams keep flowing.
-    fn resubscribe(&mut self, now: std::time::Instant) {
-        let subscriptions = self.subscriptions.clone();
-        for (filters, properties) in subscriptions {
-            debug!(?filters, "restoring subscription");
-            match self.session.subscribe(filters, properties, now) {
-                Ok(id) => {
-                    self.pending.insert(id, Pending::Resubscribe);
-                }
-                Err(e) => warn!(%e, "cannot restore a subscription"),
-            }
-        }
-    }
-
-    fn command(&mut self, command: Option<Command>) {
-        let now = Instant::now().into_std();
-        let Some(command) = command else {
-            // Every handle is gone: close cleanly.
-            self.commands_open = false;
-            self.begin_close(
-                ReasonCode::Success,
-                Default::default(),
-                Duration::from_secs(10),
-                None,
-            );
-            return;
-        };
-        match command {
-            Command::Publish {
-                publish,
-                alias,
-                reply,
-            } => match self.session.publish_with(publish, alias, now) {
-                Ok(id) => {
-                    self.pending.insert(id, Pending::Publish(reply));
-                }
-                Err(e) => {
-                    let _ = reply.send(Err(e.into()));
-                }
-            },
-            Command::Subscribe {
-                filters,
-                properties,
-                sender,
-                reply,
-            } => {
-                let mut properties = properties;
-                if self.subscription_ids && properties.subscription_identifier.is_none() {
-                    properties.subscription_identifier = self.next_subscription_id();
-                }
-                let route = self.router.add(
-                    filters.iter().map(|(f, _)| f.clone()).collect(),
-                    sender,
-                    properties.subscription_identifier,
-                );
-                match self
-                    .session
-                    .subscribe(filters.clone(), properties.clone(), now)
-                {
-                    Ok(id) => {
-                        self.pending
-                            .insert(id, Pending::Subscribe(reply, route, filters, properties));
-                    }
-                    Err(e) => {
-                        self.router.remove(route);
-                        let _ = reply.send(Err(e.into()));
-                    }
-                }
-            }
-            Command::Unsubscribe {
-                filters,
-                properties,
-                reply,
-            } => match self.session.unsubscribe(filters.clone(), properties, now) {
-                Ok(id) => {
-                    self.pending
-                        .insert(id, Pending::Unsubscribe(reply, filters));
-                }
-                Err(e) => {
-                    let _ = reply.send(Err(e.into()));
-                }
-            },
-            Command::Messages { sender } => self.router.add_catch_all(sender),
-            Command::Ack {
-                token,
-                reason_code,
-                reply,
-            } => {
-                let _ = reply.send(
-                    self.session
-                        .ack_with(token, reason_code, now)
-                        .map_err(Error::from),
-                );
-            }
-            Command::Disconnect {
-                reason_code,
-                properties,
-                timeout,
-                reply,
-            } => self.begin_close(reason_code, properties, timeout, Some(reply)),
-        }
-    }
-
-    fn begin_close(
-        &mut self,
-        reason_code: ReasonCode,
-        properties: mqtide_proto::DisconnectProperties,
-        timeout: Duration,
-        reply: Option<Reply<()>>,
-    ) {
-        if let Some(closing) = &mut self.closing {
-            // Already closing: answer this caller too when done.
-            if let (None, Some(reply)) = (&closing.reply, reply) {
-                closing.reply = Some(reply);
-            }
-            return;
-        }
-        debug!("disconnecting");
-        self.closing = Some(Closing {
-            reason_code,
-            properties,
-            deadline: Instant::now() + timeout,
-            reply,
-            sent: false,
-        });
-        if !self.session.is_connected() {
-            // Nothing to flush to: close now.
-            self.ended = Some(End::Shutdown);
-        }
-    }
-
-    /// Sends DISCONNECT once nothing is in flight or queued any more.
-    fn maybe_disconnect(&mut self) {
-        let Some(closing) = &self.closing else {
-            return;
-        };
-        if closing.sent || !self.session.is_connected() {
-            return;
-        }
-        if self.session.inflight() == 0 && self.session.queued() == 0 {
-            self.send_disconnect();
-        }
-    }
-
-    fn force_disconnect(&mut self) {
-        if let Some(closing) = &mut self.closing {
-            warn!(
-                inflight = self.session.inflight(),
-                "disconnect timed out waiting for in-flight publishes"
-            );
-            if let Some(reply) = closing.reply.take() {
-                let _ = reply.send(Err(Error::DisconnectTimeout));
-            }
-        }
-        if self.session.is_connected() {
-            self.send_disconnect();
-        } else {
-            self.ended = Some(End::Shutdown);
-        }
-    }
-
-    fn send_disconnect(&mut self) {
-        let Some(closing) = &mut self.closing else {
-            return;
-        };
-        closing.sent = true;
-        let (reason_code, properties) = (closing.reason_code, closing.properties.clone());
-        if let Err(e) = self
-            .session
-            .disconnect(reason_code, properties, Instant::now().into_std())
-        {
-            warn!(%e, "cannot send DISCONNECT; closing the connection");
-            if let Some(reply) = self.closing.as_mut().and_then(|c| c.reply.take()) {
-                let _ = reply.send(Err(e.into()));
-            }
-            self.ended = Some(End::Shutdown);
-        }
-    }
-
     /// The client is closing for good: every waiter learns it, every
     /// stream ends.
     fn shut_down(&mut self) {
@@ -787,24 +527,11 @@ impl EventLoop {
         }
         self.commands.close();
         while let Ok(command) = self.commands.try_recv() {
-            fail_command(command);
+            commands::fail_command(command);
         }
         self.router.clear();
         self.deliveries.clear();
         self.state.send_replace(ConnectionState::Closed);
         info!("client closed");
-    }
-}
-
-/// Answers a command that arrived after the client closed.
-fn fail_command(command: Command) {
-    match command {
-        Command::Publish { reply, .. } => drop(reply.send(Err(Error::Closed))),
-        Command::Subscribe { reply, .. } => drop(reply.send(Err(Error::Closed))),
-        Command::Unsubscribe { reply, .. } | Command::Ack { reply, .. } => {
-            drop(reply.send(Err(Error::Closed)));
-        }
-        Command::Disconnect { reply, .. } => drop(reply.send(Ok(()))),
-        Command::Messages { .. } => {}
     }
 }
