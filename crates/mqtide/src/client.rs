@@ -43,6 +43,9 @@ struct Inner {
     state: watch::Receiver<ConnectionState>,
     events: broadcast::Sender<ConnectionEvent>,
     stream_capacity: usize,
+    /// Whether a session store backs the client.
+    durable: bool,
+    restored: Option<crate::store::Restored>,
 }
 
 impl fmt::Debug for Client {
@@ -82,6 +85,7 @@ impl Client {
         state: watch::Receiver<ConnectionState>,
         events: broadcast::Sender<ConnectionEvent>,
         stream_capacity: usize,
+        restored: Option<crate::store::Restored>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -89,6 +93,8 @@ impl Client {
                 state,
                 events,
                 stream_capacity,
+                durable: restored.is_some(),
+                restored,
             }),
         }
     }
@@ -202,6 +208,12 @@ impl Client {
             receiver,
             _client: self.clone(),
         })
+    }
+
+    /// What the [session store](ClientBuilder::session_store) resumed when
+    /// the client was built; `None` without a store.
+    pub fn restored(&self) -> Option<crate::store::Restored> {
+        self.inner.restored
     }
 
     /// Acknowledges a message received with
@@ -323,7 +335,22 @@ impl ClientBuilder {
     }
 
     fn build_parts(self) -> Result<(Client, Connection, FirstConnect), Error> {
-        let (connector, session) = self.finish()?;
+        let (connector, config) = self.finish()?;
+        let (session, store) = match &self.store {
+            Some(slot) => {
+                let mut store = slot.take()?;
+                let (session, subscriptions) = crate::store::resume(store.as_mut(), config)?;
+                (session, Some((store, subscriptions)))
+            }
+            None => (mqtide_proto::Session::new(config), None),
+        };
+        let restored = store
+            .as_ref()
+            .map(|(_, subscriptions)| crate::store::Restored {
+                last_accepted: session.last_accepted(),
+                publishes: session.inflight() + session.queued(),
+                subscriptions: subscriptions.len(),
+            });
         let (commands_tx, commands_rx) = mpsc::channel(self.command_capacity);
         let (state_tx, state_rx) = watch::channel(ConnectionState::Connecting);
         let (events_tx, _) = broadcast::channel(64);
@@ -333,6 +360,7 @@ impl ClientBuilder {
             state_rx,
             events_tx.clone(),
             self.stream_capacity,
+            restored,
         );
         let event_loop = EventLoop::new(crate::event_loop::Setup {
             connector,
@@ -345,6 +373,7 @@ impl ClientBuilder {
             queue_full: self.queue_full,
             manual_acks: self.manual_acks,
             first_connect: first_tx,
+            store,
         });
         Ok((client, Connection::new(event_loop), first_rx))
     }
@@ -414,21 +443,39 @@ impl PublishBuilder {
 
     /// Queues the publish and returns once the event loop has taken it
     /// (waiting for room if the queue is full, unless configured to fail).
-    /// Await the returned [`PendingAck`] for the acknowledgement; dropping
-    /// it does not cancel the publish.
+    /// With a [session store](ClientBuilder::session_store) it returns once
+    /// the publish is committed to the store: from then on it survives a
+    /// crash. Await the returned [`PendingAck`] for the acknowledgement;
+    /// dropping it does not cancel the publish.
     pub async fn send(self) -> Result<PendingAck, Error> {
         if let Some(error) = self.error {
             return Err(error);
         }
         let (reply, answer) = oneshot::channel();
+        let (stored, committed) = if self.client.inner.durable {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        } else {
+            (None, None)
+        };
         self.client
             .send(Command::Publish {
                 publish: self.publish,
                 alias: self.alias,
                 reply,
+                stored,
             })
             .await?;
-        Ok(PendingAck { answer })
+        let mut pending = PendingAck { answer };
+        if let Some(committed) = committed {
+            match committed.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(e),
+                // Refused before it was stored: the answer says why.
+                Err(_) => return Err((&mut pending).await.err().unwrap_or(Error::Closed)),
+            }
+        }
+        Ok(pending)
     }
 }
 

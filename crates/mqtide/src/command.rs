@@ -22,6 +22,8 @@ pub(crate) enum Command {
         publish: Publish,
         alias: TopicAliasUse,
         reply: Reply<PublishOutcome>,
+        /// With a session store: answered once the publish is committed.
+        stored: Option<Reply<()>>,
     },
     Subscribe {
         filters: Vec<(TopicFilter, SubscriptionOptions)>,

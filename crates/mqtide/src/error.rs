@@ -39,6 +39,10 @@ pub enum Error {
     /// A helper's wait (such as [`oneshot::subscribe_simple`](crate::oneshot::subscribe_simple)) ran out of time.
     #[error("timed out")]
     Timeout,
+    /// The session store failed: the client stops rather than go on
+    /// without the guarantees the store gives.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// `disconnect` waited longer than its timeout for in-flight publishes.
     #[error("timed out waiting for in-flight publishes before disconnecting")]
     DisconnectTimeout,

@@ -41,6 +41,11 @@
 //! `ws://` and `wss://` (MQTT over WebSocket, default feature `websocket`)
 //! and `unix:///path` (a Unix domain socket).
 //!
+//! With a [`store`] (`DiskStore`, feature `durable`), the session survives
+//! the process: unacknowledged publishes, QoS 2 exactly-once state and
+//! subscriptions are committed before they reach the network, and resumed
+//! on restart.
+//!
 //! The protocol core is re-exported as [`proto`].
 
 #![forbid(unsafe_code)]
@@ -57,6 +62,7 @@ pub mod oneshot;
 mod options;
 mod router;
 mod state;
+pub mod store;
 mod transport;
 
 pub use backoff::Backoff;

@@ -96,6 +96,7 @@ pub struct ClientBuilder {
     pub(crate) ws_headers: Vec<(String, String)>,
     #[cfg(feature = "proxy")]
     pub(crate) proxy: Option<crate::transport::proxy::Proxy>,
+    pub(crate) store: Option<crate::store::StoreSlot>,
     pub(crate) error: Option<Error>,
 }
 
@@ -131,6 +132,7 @@ impl ClientBuilder {
             ws_headers: Vec::new(),
             #[cfg(feature = "proxy")]
             proxy: None,
+            store: None,
             error,
         }
     }
@@ -331,6 +333,20 @@ impl ClientBuilder {
         self
     }
 
+    /// Keeps the session in `store` (see [`store`](crate::store)), so that
+    /// it survives the process: what the store holds is resumed when the
+    /// client is built, and every step is committed before it reaches the
+    /// network. [`send`](crate::PublishBuilder::send) then resolves once
+    /// the publish is committed.
+    ///
+    /// The session must be one the broker keeps: clean start is turned
+    /// off, and under 5.0 a [`session_expiry`](Self::session_expiry) is
+    /// required. One store serves one client.
+    pub fn session_store(mut self, store: impl crate::store::SessionStore) -> Self {
+        self.store = Some(crate::store::StoreSlot::new(store));
+        self
+    }
+
     /// Every session option at once, for what the builder has no method
     /// for (5.0 properties such as authentication method and data).
     pub fn session_config(mut self, edit: impl FnOnce(&mut SessionConfig)) -> Self {
@@ -356,6 +372,22 @@ impl ClientBuilder {
                 retain: will.retain,
                 properties: will.properties.clone(),
             });
+        }
+        if self.store.is_some() {
+            if session.client_id.is_empty() && session.protocol != ProtocolVersion::V5 {
+                return Err(Error::InvalidOption(
+                    "a session store needs a client id under 3.1.1: the broker keeps sessions by client id".into(),
+                ));
+            }
+            if session.protocol == ProtocolVersion::V5
+                && session.properties.session_expiry_interval.unwrap_or(0) == 0
+            {
+                return Err(Error::InvalidOption(
+                    "a session store needs session_expiry(...) under 5.0: with no expiry the broker forgets the session when the connection drops, and nothing could be resumed".into(),
+                ));
+            }
+            session.clean_start = false;
+            session.durable = true;
         }
         if session.protocol != ProtocolVersion::V5 && !session.properties.is_empty() {
             return Err(Error::InvalidOption(

@@ -281,6 +281,13 @@ impl Session {
         self.inflight.len()
     }
 
+    /// The acceptance number of the last publish accepted (publishes are
+    /// numbered 1, 2, … in order; a restored session goes on from the
+    /// store's count).
+    pub fn last_accepted(&self) -> u64 {
+        self.next_seq
+    }
+
     /// How many requests wait for the window or a connection.
     pub fn queued(&self) -> usize {
         self.queue.len()

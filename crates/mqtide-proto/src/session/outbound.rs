@@ -64,7 +64,7 @@ impl Session {
             accepted.packet_id = None;
             self.record(|| StoreChange::PublishAccepted {
                 seq,
-                publish: accepted,
+                publish: Box::new(accepted),
             });
         }
         self.queue.push_back(Queued::Publish {

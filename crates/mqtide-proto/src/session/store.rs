@@ -29,7 +29,7 @@ pub enum StoreChange {
         /// The acceptance number.
         seq: u64,
         /// The message, with its full topic and no packet identifier.
-        publish: Publish,
+        publish: Box<Publish>,
     },
     /// It went out under this packet identifier.
     PublishSent {
@@ -122,7 +122,7 @@ impl StoredSession {
                 self.last_seq = self.last_seq.max(*seq);
                 let stored = StoredPublish {
                     seq: *seq,
-                    publish: publish.clone(),
+                    publish: Publish::clone(publish),
                     packet_id: None,
                     released: false,
                 };
@@ -202,7 +202,7 @@ impl Session {
             config.client_id = id.clone();
         }
         config.durable = true;
-        let mut session = Session::new(config);
+        let mut session = Self::new(config);
         session.next_seq = stored.last_seq;
         for (seq, flight) in stored.outgoing {
             if seq > stored.last_seq {

@@ -8,6 +8,7 @@
 //! neither blocks the other (the deadlock of rumqttc #263 / #1025).
 
 mod commands;
+mod persist;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -17,7 +18,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use mqtide_proto::{
     AckToken, ConnectionError, Event, ProtocolVersion, ReasonCode, RequestId, Session,
-    SessionConfig, SubscribeProperties, SubscriptionOptions, TopicFilter,
+    SubscribeProperties, SubscriptionOptions, TopicFilter,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -32,6 +33,7 @@ use crate::message::Message;
 use crate::options::QueueFull;
 use crate::router::{RouteId, Router};
 use crate::state::{ConnectionEvent, ConnectionState, DisconnectReason};
+use crate::store::{SessionStore, StoreError, StoredSubscription};
 use crate::transport::{Connector, Transport};
 
 /// Initial read buffer; it grows for larger packets.
@@ -74,7 +76,7 @@ impl Connection {
 
 pub(crate) struct Setup {
     pub(crate) connector: Connector,
-    pub(crate) session: SessionConfig,
+    pub(crate) session: Session,
     pub(crate) commands: mpsc::Receiver<Command>,
     pub(crate) state: watch::Sender<ConnectionState>,
     pub(crate) events: broadcast::Sender<ConnectionEvent>,
@@ -83,6 +85,8 @@ pub(crate) struct Setup {
     pub(crate) queue_full: QueueFull,
     pub(crate) manual_acks: bool,
     pub(crate) first_connect: oneshot::Sender<Result<(), ConnectError>>,
+    /// The session store, and the subscriptions it kept.
+    pub(crate) store: Option<(Box<dyn SessionStore>, Vec<StoredSubscription>)>,
 }
 
 /// A request waiting for the session's `Completed`.
@@ -157,13 +161,33 @@ pub(crate) struct EventLoop {
     subscription_ids: bool,
     next_subscription_id: u32,
     rng: fastrand::Rng,
+    /// The session store, if any; see `persist.rs`.
+    store: Option<Box<dyn SessionStore>>,
+    /// Publishes waiting for the commit that stores them.
+    stored_replies: Vec<Reply<()>>,
+    /// Whether `subscriptions` changed since the last commit.
+    subscriptions_dirty: bool,
+    /// Why the store failed, once it has.
+    store_failed: Option<StoreError>,
 }
 
 impl EventLoop {
     pub(crate) fn new(setup: Setup) -> Self {
+        let (store, restored) = match setup.store {
+            Some((store, subscriptions)) => (Some(store), subscriptions),
+            None => (None, Vec::new()),
+        };
+        // Restored subscriptions are subscribed again if the broker lost
+        // the session, as after any reconnect.
+        let connected_once = !restored.is_empty();
+        let subscriptions = if restored.is_empty() {
+            Vec::new()
+        } else {
+            vec![(restored, SubscribeProperties::default())]
+        };
         Self {
             connector: setup.connector,
-            session: Session::new(setup.session),
+            session: setup.session,
             commands: setup.commands,
             commands_open: true,
             state: setup.state,
@@ -176,18 +200,28 @@ impl EventLoop {
             router: Router::default(),
             pending: HashMap::new(),
             deliveries: VecDeque::new(),
-            subscriptions: Vec::new(),
+            subscriptions,
             closing: None,
             ended: None,
-            connected_once: false,
+            connected_once,
             came_up: false,
             subscription_ids: false,
             next_subscription_id: 0,
             rng: fastrand::Rng::new(),
+            store,
+            stored_replies: Vec::new(),
+            subscriptions_dirty: false,
+            store_failed: None,
         }
     }
 
     async fn run(mut self) {
+        // Commands issued before the loop started (a `messages()` stream
+        // asked for before connecting) are taken before the first packet
+        // arrives, so nothing the broker sends at once misses them.
+        while let Ok(command) = self.commands.try_recv() {
+            self.command(Some(command));
+        }
         let mut attempt = 0;
         loop {
             let reason = match self.connection().await {
@@ -331,7 +365,10 @@ impl EventLoop {
                     }
                 }
                 _ = async { blocked.as_ref()?.reserve().await.ok().map(drop) }, if blocked.is_some() => {}
-                command = self.commands.recv(), if accepting => self.command(command),
+                command = self.commands.recv(), if accepting => {
+                    self.command(command);
+                    self.more_commands();
+                }
                 () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                     self.session.handle_timeout(Instant::now().into_std());
                 }
@@ -384,8 +421,16 @@ impl EventLoop {
     /// to push into streams, and a pending disconnect to start.
     fn process(&mut self, write_buf: &mut BytesMut) {
         loop {
+            // Write-ahead: what the session recorded is committed before
+            // messages reach streams and before bytes reach the socket.
+            if !self.persist() {
+                return;
+            }
             self.deliver();
             self.maybe_disconnect();
+            if !self.persist() {
+                return;
+            }
             while self.session.poll_transmit(write_buf) > 0 {}
             let mut any = false;
             while let Some(event) = self.session.poll_event() {
@@ -514,9 +559,17 @@ impl EventLoop {
     /// The client is closing for good: every waiter learns it, every
     /// stream ends.
     fn shut_down(&mut self) {
+        let closed = || {
+            self.store_failed
+                .clone()
+                .map_or(Error::Closed, Error::Store)
+        };
+        for reply in self.stored_replies.drain(..) {
+            let _ = reply.send(Err(closed()));
+        }
         for (_, pending) in self.pending.drain() {
             match pending {
-                Pending::Publish(reply) => drop(reply.send(Err(Error::Closed))),
+                Pending::Publish(reply) => drop(reply.send(Err(closed()))),
                 Pending::Subscribe(reply, ..) => drop(reply.send(Err(Error::Closed))),
                 Pending::Unsubscribe(reply, _) => drop(reply.send(Err(Error::Closed))),
                 Pending::Resubscribe => {}

@@ -1,0 +1,294 @@
+//! Commands from `Client` handles, the completions that answer them, the
+//! subscriptions kept to restore a lost session, and closing.
+
+use std::time::Duration;
+
+use mqtide_proto::{Completion, ReasonCode, RequestId, TopicFilter};
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::{Closing, End, EventLoop, Pending};
+use crate::client::{PublishOutcome, SubscribeOutcome};
+use crate::command::{Command, Reply};
+use crate::error::Error;
+
+impl EventLoop {
+    pub(super) fn completed(
+        &mut self,
+        id: RequestId,
+        outcome: Result<Completion, mqtide_proto::RequestError>,
+    ) {
+        let Some(pending) = self.pending.remove(&id) else {
+            return;
+        };
+        match (pending, outcome) {
+            (
+                Pending::Publish(reply),
+                Ok(Completion::Published {
+                    reason_code,
+                    properties,
+                }),
+            ) => {
+                let _ = reply.send(Ok(PublishOutcome {
+                    reason_code,
+                    properties,
+                }));
+            }
+            (
+                Pending::Subscribe(reply, route, filters, properties),
+                Ok(Completion::Subscribed { reason_codes, .. }),
+            ) => {
+                if reason_codes.iter().all(|c| c.is_error()) {
+                    self.router.remove(route);
+                    let reason_code = reason_codes
+                        .first()
+                        .copied()
+                        .unwrap_or(ReasonCode::UnspecifiedError);
+                    let _ = reply.send(Err(Error::Request(mqtide_proto::RequestError::Rejected {
+                        reason_code,
+                        reason_string: None,
+                    })));
+                } else {
+                    self.subscriptions.push((filters, properties));
+                    self.subscriptions_dirty = true;
+                    let _ = reply.send(Ok(SubscribeOutcome { reason_codes }));
+                }
+            }
+            (Pending::Unsubscribe(reply, filters), Ok(_)) => {
+                self.router.remove_filters(&filters);
+                self.forget_subscriptions(&filters);
+                let _ = reply.send(Ok(()));
+            }
+            (Pending::Resubscribe, outcome) => {
+                if let Ok(Completion::Subscribed { reason_codes, .. }) = &outcome {
+                    if reason_codes.iter().any(|c| c.is_error()) {
+                        warn!(?reason_codes, "restoring a subscription was refused");
+                    }
+                } else {
+                    warn!(?outcome, "restoring a subscription failed");
+                }
+            }
+            (Pending::Publish(reply), Err(e)) => {
+                let _ = reply.send(Err(e.into()));
+            }
+            (Pending::Subscribe(reply, route, ..), Err(e)) => {
+                self.router.remove(route);
+                let _ = reply.send(Err(e.into()));
+            }
+            (Pending::Unsubscribe(reply, _), Err(e)) => {
+                let _ = reply.send(Err(e.into()));
+            }
+            (pending, outcome) => warn!(?pending, ?outcome, "completion of an unexpected kind"),
+        }
+    }
+
+    /// A fresh subscription identifier (1 to 268,435,455, wrapping).
+    fn next_subscription_id(&mut self) -> Option<mqtide_proto::SubscriptionId> {
+        self.next_subscription_id =
+            self.next_subscription_id % mqtide_proto::SubscriptionId::MAX + 1;
+        mqtide_proto::SubscriptionId::new(self.next_subscription_id)
+    }
+
+    fn forget_subscriptions(&mut self, filters: &[TopicFilter]) {
+        self.subscriptions_dirty = true;
+        for (subscription, _) in &mut self.subscriptions {
+            subscription.retain(|(f, _)| !filters.contains(f));
+        }
+        self.subscriptions.retain(|(s, _)| !s.is_empty());
+    }
+
+    /// The broker has no session for us: subscribe again so that the
+    /// streams keep flowing.
+    pub(super) fn resubscribe(&mut self, now: std::time::Instant) {
+        let subscriptions = self.subscriptions.clone();
+        for (filters, properties) in subscriptions {
+            debug!(?filters, "restoring subscription");
+            match self.session.subscribe(filters, properties, now) {
+                Ok(id) => {
+                    self.pending.insert(id, Pending::Resubscribe);
+                }
+                Err(e) => warn!(%e, "cannot restore a subscription"),
+            }
+        }
+    }
+
+    pub(super) fn command(&mut self, command: Option<Command>) {
+        let now = Instant::now().into_std();
+        let Some(command) = command else {
+            // Every handle is gone: close cleanly.
+            self.commands_open = false;
+            self.begin_close(
+                ReasonCode::Success,
+                Default::default(),
+                Duration::from_secs(10),
+                None,
+            );
+            return;
+        };
+        match command {
+            Command::Publish {
+                publish,
+                alias,
+                reply,
+                stored,
+            } => match self.session.publish_with(publish, alias, now) {
+                Ok(id) => {
+                    self.pending.insert(id, Pending::Publish(reply));
+                    // Answered by the commit that stores it.
+                    self.stored_replies.extend(stored);
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.into()));
+                }
+            },
+            Command::Subscribe {
+                filters,
+                properties,
+                sender,
+                reply,
+            } => {
+                let mut properties = properties;
+                if self.subscription_ids && properties.subscription_identifier.is_none() {
+                    properties.subscription_identifier = self.next_subscription_id();
+                }
+                let route = self.router.add(
+                    filters.iter().map(|(f, _)| f.clone()).collect(),
+                    sender,
+                    properties.subscription_identifier,
+                );
+                match self
+                    .session
+                    .subscribe(filters.clone(), properties.clone(), now)
+                {
+                    Ok(id) => {
+                        self.pending
+                            .insert(id, Pending::Subscribe(reply, route, filters, properties));
+                    }
+                    Err(e) => {
+                        self.router.remove(route);
+                        let _ = reply.send(Err(e.into()));
+                    }
+                }
+            }
+            Command::Unsubscribe {
+                filters,
+                properties,
+                reply,
+            } => match self.session.unsubscribe(filters.clone(), properties, now) {
+                Ok(id) => {
+                    self.pending
+                        .insert(id, Pending::Unsubscribe(reply, filters));
+                }
+                Err(e) => {
+                    let _ = reply.send(Err(e.into()));
+                }
+            },
+            Command::Messages { sender } => self.router.add_catch_all(sender),
+            Command::Ack {
+                token,
+                reason_code,
+                reply,
+            } => match self.session.ack_with(token, reason_code, now) {
+                // With a store, the acknowledgement is answered once it is
+                // committed: from then on the message is never delivered again.
+                Ok(()) if self.store.is_some() => self.stored_replies.push(reply),
+                result => drop(reply.send(result.map_err(Error::from))),
+            },
+            Command::Disconnect {
+                reason_code,
+                properties,
+                timeout,
+                reply,
+            } => self.begin_close(reason_code, properties, timeout, Some(reply)),
+        }
+    }
+
+    pub(super) fn begin_close(
+        &mut self,
+        reason_code: ReasonCode,
+        properties: mqtide_proto::DisconnectProperties,
+        timeout: Duration,
+        reply: Option<Reply<()>>,
+    ) {
+        if let Some(closing) = &mut self.closing {
+            // Already closing: answer this caller too when done.
+            if let (None, Some(reply)) = (&closing.reply, reply) {
+                closing.reply = Some(reply);
+            }
+            return;
+        }
+        debug!("disconnecting");
+        self.closing = Some(Closing {
+            reason_code,
+            properties,
+            deadline: Instant::now() + timeout,
+            reply,
+            sent: false,
+        });
+        if !self.session.is_connected() {
+            // Nothing to flush to: close now.
+            self.ended = Some(End::Shutdown);
+        }
+    }
+
+    /// Sends DISCONNECT once nothing is in flight or queued any more.
+    pub(super) fn maybe_disconnect(&mut self) {
+        let Some(closing) = &self.closing else {
+            return;
+        };
+        if closing.sent || !self.session.is_connected() {
+            return;
+        }
+        if self.session.inflight() == 0 && self.session.queued() == 0 {
+            self.send_disconnect();
+        }
+    }
+
+    pub(super) fn force_disconnect(&mut self) {
+        if let Some(closing) = &mut self.closing {
+            warn!(
+                inflight = self.session.inflight(),
+                "disconnect timed out waiting for in-flight publishes"
+            );
+            if let Some(reply) = closing.reply.take() {
+                let _ = reply.send(Err(Error::DisconnectTimeout));
+            }
+        }
+        if self.session.is_connected() {
+            self.send_disconnect();
+        } else {
+            self.ended = Some(End::Shutdown);
+        }
+    }
+
+    fn send_disconnect(&mut self) {
+        let Some(closing) = &mut self.closing else {
+            return;
+        };
+        closing.sent = true;
+        let (reason_code, properties) = (closing.reason_code, closing.properties.clone());
+        if let Err(e) = self
+            .session
+            .disconnect(reason_code, properties, Instant::now().into_std())
+        {
+            warn!(%e, "cannot send DISCONNECT; closing the connection");
+            if let Some(reply) = self.closing.as_mut().and_then(|c| c.reply.take()) {
+                let _ = reply.send(Err(e.into()));
+            }
+            self.ended = Some(End::Shutdown);
+        }
+    }
+}
+
+/// Answers a command that arrived after the client closed.
+pub(super) fn fail_command(command: Command) {
+    match command {
+        Command::Publish { reply, .. } => drop(reply.send(Err(Error::Closed))),
+        Command::Subscribe { reply, .. } => drop(reply.send(Err(Error::Closed))),
+        Command::Unsubscribe { reply, .. } | Command::Ack { reply, .. } => {
+            drop(reply.send(Err(Error::Closed)));
+        }
+        Command::Disconnect { reply, .. } => drop(reply.send(Ok(()))),
+        Command::Messages { .. } => {}
+    }
+}
