@@ -1,0 +1,128 @@
+//! A client process with a disk session store, for the crash tests in
+//! `tests/durable_session.rs` to kill with SIGKILL and start again.
+//!
+//! ```text
+//! durable_child publish   <url> <store> <client-id> <4|5> <count>
+//! durable_child subscribe <url> <store> <client-id> <4|5> <record-file>
+//! ```
+//!
+//! `publish` publishes messages 0..count (even: QoS 1, odd: QoS 2) on
+//! `crash/<qos>/<n % 3>`, resuming after the last one its store accepted,
+//! waits for every acknowledgement and exits 0. `subscribe` subscribes to
+//! `crash/#` (unless its store kept the subscription) with manual
+//! acknowledgements and, for each message, appends `R <n> <dup>` to the
+//! record file, acknowledges it and, once the acknowledgement is
+//! committed, appends `A <n>`. It runs until killed.
+
+use std::io::Write;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use mqtide::store::DiskStore;
+use mqtide::{Backoff, Client, ClientBuilder, ProtocolVersion, QoS};
+
+/// How many publishes may wait for their commit at once.
+const PIPELINE: usize = 64;
+
+fn builder(url: &str, store: &str, id: &str, version: &str) -> Result<ClientBuilder, String> {
+    let version = match version {
+        "4" => ProtocolVersion::V3_1_1,
+        "5" => ProtocolVersion::V5,
+        other => return Err(format!("unknown protocol level {other}")),
+    };
+    let store = DiskStore::open(store).map_err(|e| e.to_string())?;
+    let mut builder = Client::builder(url)
+        .protocol(version)
+        .client_id(id)
+        .reconnect(Backoff::exponential(
+            Duration::from_millis(20),
+            Duration::from_millis(200),
+        ))
+        .session_store(store);
+    if version == ProtocolVersion::V5 {
+        builder = builder.session_expiry(Duration::from_secs(3600));
+    }
+    Ok(builder)
+}
+
+async fn publish(builder: ClientBuilder, count: u64) -> Result<(), mqtide::Error> {
+    let client = builder.connect().await?;
+    let start = client.restored().map_or(0, |r| r.last_accepted);
+    let mut acks = futures_util::stream::iter(start..count)
+        .map(|n| {
+            let qos = if n % 2 == 0 {
+                QoS::AtLeastOnce
+            } else {
+                QoS::ExactlyOnce
+            };
+            client
+                .publish(format!("crash/{}/{}", qos as u8, n % 3), n.to_string())
+                .qos(qos)
+                .send()
+        })
+        .buffered(PIPELINE);
+    let mut pending = Vec::new();
+    while let Some(ack) = acks.next().await {
+        pending.push(ack?);
+    }
+    for ack in pending {
+        ack.await?;
+    }
+    client.disconnect().await
+}
+
+async fn subscribe(builder: ClientBuilder, record: &str) -> Result<(), String> {
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(record)
+        .map_err(|e| e.to_string())?;
+    let (client, connection) = builder
+        .manual_acks(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let mut messages = client.messages().await.map_err(|e| e.to_string())?;
+    tokio::spawn(connection.run());
+    if client.restored().is_some_and(|r| r.subscriptions == 0) {
+        // Messages reach `messages`; the subscription's own stream is not needed.
+        drop(
+            client
+                .subscribe("crash/#", QoS::ExactlyOnce)
+                .await
+                .map_err(|e| e.to_string())?,
+        );
+    }
+    println!("subscribed");
+    while let Some(message) = messages.next().await {
+        let n = String::from_utf8_lossy(message.payload()).into_owned();
+        // Unbuffered writes: a SIGKILL loses nothing the kernel has.
+        writeln!(file, "R {n} {}", u8::from(message.dup())).map_err(|e| e.to_string())?;
+        client.ack(&message).await.map_err(|e| e.to_string())?;
+        writeln!(file, "A {n}").map_err(|e| e.to_string())?;
+    }
+    Err("the message stream ended".into())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.as_slice() {
+        [mode, url, store, id, version, last] => match builder(url, store, id, version) {
+            Ok(builder) if mode == "publish" => match last.parse() {
+                Ok(count) => publish(builder, count).await.map_err(|e| e.to_string()),
+                Err(e) => Err(format!("count {last:?}: {e}")),
+            },
+            Ok(builder) if mode == "subscribe" => subscribe(builder, last).await,
+            Ok(_) => Err(format!("unknown mode {mode:?}")),
+            Err(e) => Err(e),
+        },
+        _ => Err("usage: durable_child publish|subscribe <url> <store> <client-id> <4|5> <count|record-file>".into()),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("durable_child: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
