@@ -66,7 +66,7 @@ fn seed() -> u64 {
 }
 
 fn qos_of(n: u64) -> QoS {
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         QoS::AtLeastOnce
     } else {
         QoS::ExactlyOnce
@@ -74,21 +74,21 @@ fn qos_of(n: u64) -> QoS {
 }
 
 /// Checks what a subscriber saw, in arrival order: every message at least
-/// once, QoS 2 at most once (or, with `redelivered`, again only where it
-/// allows), and per topic the first arrivals in publishing order.
+/// once, QoS 2 at most once, and per topic the first arrivals in
+/// publishing order.
 fn check_arrivals(arrivals: &[(String, u64)], what: &str) {
     let mut seen: HashMap<u64, usize> = HashMap::new();
     let mut last_first: BTreeMap<&str, u64> = BTreeMap::new();
     for (topic, n) in arrivals {
         let count = seen.entry(*n).or_default();
         *count += 1;
-        if *count == 1 {
-            if let Some(previous) = last_first.insert(topic, *n) {
-                assert!(
-                    previous < *n,
-                    "{what}: on {topic}, {n} arrived after {previous}"
-                );
-            }
+        if *count == 1
+            && let Some(previous) = last_first.insert(topic, *n)
+        {
+            assert!(
+                previous < *n,
+                "{what}: on {topic}, {n} arrived after {previous}"
+            );
         }
     }
     let missing: Vec<u64> = (0..COUNT).filter(|n| !seen.contains_key(n)).collect();
@@ -364,7 +364,7 @@ async fn a_memory_store_hands_publishes_to_the_next_client() {
         // The broker stops answering: the publishes are committed, not acknowledged.
         broker.pause().unwrap();
         for n in 0..10u8 {
-            let qos = if n % 2 == 0 {
+            let qos = if n.is_multiple_of(2) {
                 QoS::AtLeastOnce
             } else {
                 QoS::ExactlyOnce

@@ -50,7 +50,7 @@ async fn publish(builder: ClientBuilder, count: u64) -> Result<(), mqtide::Error
     let start = client.restored().map_or(0, |r| r.last_accepted);
     let mut acks = futures_util::stream::iter(start..count)
         .map(|n| {
-            let qos = if n % 2 == 0 {
+            let qos = if n.is_multiple_of(2) {
                 QoS::AtLeastOnce
             } else {
                 QoS::ExactlyOnce
