@@ -21,6 +21,8 @@ pub(crate) enum Command {
     Pub(PubArgs),
     /// Subscribe and print what arrives, like mosquitto_sub.
     Sub(SubArgs),
+    /// Load-test a broker (bench pub, bench sub, bench conn), like emqtt-bench.
+    Bench(crate::bench::BenchArgs),
 }
 
 /// How to reach the broker: the flags both commands share.

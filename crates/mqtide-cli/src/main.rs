@@ -1,8 +1,9 @@
 //! The `mqtide` binary: `mqtide pub` and `mqtide sub`, with flags that
-//! follow mosquitto_pub and mosquitto_sub so scripts and habits carry over.
-//! (`mqtide bench` is not built yet.)
+//! follow mosquitto_pub and mosquitto_sub so scripts and habits carry over,
+//! and `mqtide bench`, a load generator (see the `bench` module).
 
 mod args;
+mod bench;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -35,6 +36,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Pub(args) => publish(args).await,
             Command::Sub(args) => subscribe(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     });
     match result {
