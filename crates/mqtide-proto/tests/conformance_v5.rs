@@ -12,7 +12,7 @@ use harness::{Harness, ack, incoming, pid};
 use mqtide_proto::{
     AckMode, Auth, AuthProperties, ConnAck, ConnectionError, EncodeError, Event, Packet,
     PacketType, ProtocolError, ProtocolVersion, Publish, QoS, ReasonCode, SubscriptionId,
-    UsageError,
+    SubscriptionOptions, TopicFilter, UsageError,
 };
 
 const V5: ProtocolVersion = ProtocolVersion::V5;
@@ -190,4 +190,31 @@ fn auth_reason_codes_come_from_their_table() {
     h.session.auth(reauth.clone(), h.now).unwrap();
     h.drain();
     assert_eq!(h.expect_sent(), Packet::Auth(reauth));
+}
+
+/// [MQTT-3.8.3-4]: No Local on a shared subscription is a Protocol Error,
+/// so the session refuses it before anything is sent.
+#[test]
+fn no_local_on_a_shared_subscription_is_refused() {
+    let mut h = Harness::connected(V5);
+    let mut options = SubscriptionOptions::new(QoS::AtLeastOnce);
+    options.no_local = true;
+    let shared = TopicFilter::new("$share/workers/jobs/+").unwrap();
+    assert_eq!(
+        h.session
+            .subscribe(vec![(shared, options)], Default::default(), h.now),
+        Err(UsageError::NoLocalOnSharedSubscription)
+    );
+    h.drain();
+    h.expect_nothing_sent();
+    // The same options on a plain filter go out.
+    let plain = TopicFilter::new("jobs/+").unwrap();
+    h.session
+        .subscribe(vec![(plain, options)], Default::default(), h.now)
+        .unwrap();
+    h.drain();
+    let Packet::Subscribe(sub) = h.expect_sent() else {
+        panic!("expected SUBSCRIBE")
+    };
+    assert!(sub.filters[0].1.no_local);
 }
