@@ -5,8 +5,10 @@ use bytestring::ByteString;
 
 use super::ack::{props_block, v5_only};
 use super::header::{Body, Sizes};
-use super::properties::{ConnAckProperties, ConnectProperties, WillProperties, check_auth};
-use super::wire::{Reader, field_len, put_binary};
+use super::properties::{
+    ConnAckProperties, ConnectProperties, WillProperties, check_auth, check_auth_to_send,
+};
+use super::wire::{Reader, field_len, put_binary, string_len};
 use super::{DecodeError, EncodeError, PacketType, ProtocolVersion, QoS, ReasonCode, Secret};
 
 /// The message the broker publishes on the client's behalf when the
@@ -147,12 +149,16 @@ impl Body for Connect {
             "a password without a user name",
         )?;
         let props = self.properties.len_for(v)?;
+        check_auth_to_send(
+            self.properties.authentication_method.as_ref(),
+            self.properties.authentication_data.as_ref(),
+        )?;
         let mut body = field_len(v.protocol_name().as_bytes(), "protocol name")?
             + 1 // level
             + 1 // flags
             + 2 // keep-alive
             + props_block(v, props)
-            + field_len(self.client_id.as_bytes(), "client identifier")?;
+            + string_len(&self.client_id, "client identifier")?;
         let mut extra = 0;
         if let Some(will) = &self.will {
             crate::topic::check_topic_name(&will.topic)?;
@@ -162,7 +168,7 @@ impl Body for Connect {
                 + field_len(&will.payload, "will payload")?;
         }
         if let Some(username) = &self.username {
-            body += field_len(username.as_bytes(), "user name")?;
+            body += string_len(username, "user name")?;
         }
         if let Some(password) = &self.password {
             body += field_len(password.expose(), "password")?;
@@ -262,6 +268,10 @@ impl Body for ConnAck {
     fn measure(&self, version: ProtocolVersion) -> Result<Sizes, EncodeError> {
         self.code_for(version)?;
         let props = self.properties.len_for(version)?;
+        check_auth_to_send(
+            self.properties.authentication_method.as_ref(),
+            self.properties.authentication_data.as_ref(),
+        )?;
         Ok(Sizes {
             body: 2 + props_block(version, props),
             props,

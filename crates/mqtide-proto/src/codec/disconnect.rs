@@ -5,7 +5,7 @@ use bytes::{BufMut, BytesMut};
 
 use super::ack::v5_only;
 use super::header::{Body, Sizes};
-use super::properties::{AuthProperties, DisconnectProperties, check_auth};
+use super::properties::{AuthProperties, DisconnectProperties, check_auth, check_auth_to_send};
 use super::wire::{Reader, var_int_len};
 use super::{DecodeError, EncodeError, PacketType, ProtocolVersion, ReasonCode};
 
@@ -102,11 +102,12 @@ impl Body for Auth {
     fn measure(&self, version: ProtocolVersion) -> Result<Sizes, EncodeError> {
         v5_only(version, version.is_v5(), "AUTH")?;
         self.reason_code.check_for(PacketType::Auth)?;
-        Ok(short_form(
-            version,
-            self.reason_code,
-            self.properties.encoded_len()?,
-        ))
+        let props = self.properties.encoded_len()?;
+        check_auth_to_send(
+            self.properties.authentication_method.as_ref(),
+            self.properties.authentication_data.as_ref(),
+        )?;
+        Ok(short_form(version, self.reason_code, props))
     }
 
     fn write(&self, _: ProtocolVersion, sizes: &Sizes, buf: &mut BytesMut) {

@@ -177,6 +177,17 @@ pub enum EncodeError {
         /// Its length.
         len: usize,
     },
+    /// A UTF-8 string field holding U+0000, which no MQTT string may
+    /// contain and every receiver must refuse.
+    #[error("{what} contains the null character U+0000 [MQTT-1.5.4-2] (3.1.1 [MQTT-1.5.3-2])")]
+    NullCharacter {
+        /// Which field.
+        what: &'static str,
+    },
+    /// Authentication Data without an Authentication Method, which the
+    /// receiver treats as a protocol error.
+    #[error("authentication data without an authentication method")]
+    AuthDataWithoutMethod,
     /// The packet would exceed the largest remaining length MQTT can express.
     #[error("packet body of {0} bytes exceeds the MQTT limit of 268435455")]
     PacketTooLarge(usize),
@@ -192,9 +203,8 @@ pub enum EncodeError {
     #[error("QoS 0 PUBLISH with the DUP flag set [MQTT-3.3.1-2]")]
     DupWithQoS0,
     /// A topic name or filter that breaks the topic rules (will topic,
-    /// SUBSCRIBE / UNSUBSCRIBE filters, an empty PUBLISH topic without an
-    /// alias). PUBLISH topics are not scanned for wildcards on this hot
-    /// path; [`TopicName`](crate::TopicName) and the session check them.
+    /// SUBSCRIBE / UNSUBSCRIBE filters, a PUBLISH topic with U+0000 or a
+    /// wildcard, an empty PUBLISH topic without an alias).
     #[error(transparent)]
     InvalidTopic(#[from] TopicError),
     /// QoS 0 with a packet identifier, or QoS 1/2 without one.

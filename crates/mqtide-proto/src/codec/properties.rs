@@ -14,11 +14,13 @@ use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 
 use super::error::{DecodeError, EncodeError};
-use super::wire::{Reader, VAR_INT_MAX, field_len, put_binary, put_var_int, var_int_len};
+use super::wire::{
+    Reader, VAR_INT_MAX, field_len, put_binary, put_var_int, string_len, var_int_len,
+};
 use super::{ProtocolVersion, QoS, Secret};
 
 macro_rules! property_ids {
-    ($( $(#[$doc:meta])* $name:ident = $value:literal, )*) => {
+    ($( $(#[$doc:meta])* $name:ident = $value:literal => $label:literal, )*) => {
         /// The identifier of a 5.0 property (spec §2.2.2.2).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         #[non_exhaustive]
@@ -35,65 +37,72 @@ macro_rules! property_ids {
                     _ => None,
                 }
             }
+
+            /// The property's name, for error messages.
+            pub(crate) const fn label(self) -> &'static str {
+                match self {
+                    $( Self::$name => $label, )*
+                }
+            }
         }
     };
 }
 
 property_ids! {
     /// Payload Format Indicator (byte).
-    PayloadFormatIndicator = 0x01,
+    PayloadFormatIndicator = 0x01 => "payload format indicator",
     /// Message Expiry Interval (four-byte integer, seconds).
-    MessageExpiryInterval = 0x02,
+    MessageExpiryInterval = 0x02 => "message expiry interval",
     /// Content Type (UTF-8 string).
-    ContentType = 0x03,
+    ContentType = 0x03 => "content type",
     /// Response Topic (UTF-8 string).
-    ResponseTopic = 0x08,
+    ResponseTopic = 0x08 => "response topic",
     /// Correlation Data (binary).
-    CorrelationData = 0x09,
+    CorrelationData = 0x09 => "correlation data",
     /// Subscription Identifier (variable byte integer).
-    SubscriptionIdentifier = 0x0B,
+    SubscriptionIdentifier = 0x0B => "subscription identifier",
     /// Session Expiry Interval (four-byte integer, seconds).
-    SessionExpiryInterval = 0x11,
+    SessionExpiryInterval = 0x11 => "session expiry interval",
     /// Assigned Client Identifier (UTF-8 string).
-    AssignedClientIdentifier = 0x12,
+    AssignedClientIdentifier = 0x12 => "assigned client identifier",
     /// Server Keep Alive (two-byte integer, seconds).
-    ServerKeepAlive = 0x13,
+    ServerKeepAlive = 0x13 => "server keep alive",
     /// Authentication Method (UTF-8 string).
-    AuthenticationMethod = 0x15,
+    AuthenticationMethod = 0x15 => "authentication method",
     /// Authentication Data (binary).
-    AuthenticationData = 0x16,
+    AuthenticationData = 0x16 => "authentication data",
     /// Request Problem Information (byte).
-    RequestProblemInformation = 0x17,
+    RequestProblemInformation = 0x17 => "request problem information",
     /// Will Delay Interval (four-byte integer, seconds).
-    WillDelayInterval = 0x18,
+    WillDelayInterval = 0x18 => "will delay interval",
     /// Request Response Information (byte).
-    RequestResponseInformation = 0x19,
+    RequestResponseInformation = 0x19 => "request response information",
     /// Response Information (UTF-8 string).
-    ResponseInformation = 0x1A,
+    ResponseInformation = 0x1A => "response information",
     /// Server Reference (UTF-8 string).
-    ServerReference = 0x1C,
+    ServerReference = 0x1C => "server reference",
     /// Reason String (UTF-8 string).
-    ReasonString = 0x1F,
+    ReasonString = 0x1F => "reason string",
     /// Receive Maximum (two-byte integer, not 0).
-    ReceiveMaximum = 0x21,
+    ReceiveMaximum = 0x21 => "receive maximum",
     /// Topic Alias Maximum (two-byte integer).
-    TopicAliasMaximum = 0x22,
+    TopicAliasMaximum = 0x22 => "topic alias maximum",
     /// Topic Alias (two-byte integer, not 0).
-    TopicAlias = 0x23,
+    TopicAlias = 0x23 => "topic alias",
     /// Maximum QoS (byte, 0 or 1).
-    MaximumQoS = 0x24,
+    MaximumQoS = 0x24 => "maximum QoS",
     /// Retain Available (byte).
-    RetainAvailable = 0x25,
+    RetainAvailable = 0x25 => "retain available",
     /// User Property (UTF-8 string pair); may repeat.
-    UserProperty = 0x26,
+    UserProperty = 0x26 => "user property",
     /// Maximum Packet Size (four-byte integer, not 0).
-    MaximumPacketSize = 0x27,
+    MaximumPacketSize = 0x27 => "maximum packet size",
     /// Wildcard Subscription Available (byte).
-    WildcardSubscriptionAvailable = 0x28,
+    WildcardSubscriptionAvailable = 0x28 => "wildcard subscription available",
     /// Subscription Identifier Available (byte).
-    SubscriptionIdentifierAvailable = 0x29,
+    SubscriptionIdentifierAvailable = 0x29 => "subscription identifier available",
     /// Shared Subscription Available (byte).
-    SharedSubscriptionAvailable = 0x2A,
+    SharedSubscriptionAvailable = 0x2A => "shared subscription available",
 }
 
 /// How a property value is read, sized and written. The type carries the
@@ -101,8 +110,9 @@ property_ids! {
 pub(crate) trait PropValue: Sized {
     /// Reads the value of property `id`.
     fn read(r: &mut Reader, id: PropertyId) -> Result<Self, DecodeError>;
-    /// The encoded size of the value (without the identifier byte).
-    fn value_len(&self) -> Result<usize, EncodeError>;
+    /// The encoded size of the value (without the identifier byte), or
+    /// why it cannot be written; `what` names the property in errors.
+    fn value_len(&self, what: &'static str) -> Result<usize, EncodeError>;
     /// Appends the value.
     fn write(&self, buf: &mut BytesMut);
 }
@@ -119,7 +129,7 @@ impl PropValue for bool {
             other => Err(invalid(id, other.into())),
         }
     }
-    fn value_len(&self) -> Result<usize, EncodeError> {
+    fn value_len(&self, _: &'static str) -> Result<usize, EncodeError> {
         Ok(1)
     }
     fn write(&self, buf: &mut BytesMut) {
@@ -136,7 +146,7 @@ impl PropValue for QoS {
             other => Err(invalid(id, other.into())),
         }
     }
-    fn value_len(&self) -> Result<usize, EncodeError> {
+    fn value_len(&self, _: &'static str) -> Result<usize, EncodeError> {
         Ok(1)
     }
     fn write(&self, buf: &mut BytesMut) {
@@ -148,7 +158,7 @@ impl PropValue for u16 {
     fn read(r: &mut Reader, _: PropertyId) -> Result<Self, DecodeError> {
         r.u16()
     }
-    fn value_len(&self) -> Result<usize, EncodeError> {
+    fn value_len(&self, _: &'static str) -> Result<usize, EncodeError> {
         Ok(2)
     }
     fn write(&self, buf: &mut BytesMut) {
@@ -160,7 +170,7 @@ impl PropValue for NonZeroU16 {
     fn read(r: &mut Reader, id: PropertyId) -> Result<Self, DecodeError> {
         Self::new(r.u16()?).ok_or_else(|| invalid(id, 0))
     }
-    fn value_len(&self) -> Result<usize, EncodeError> {
+    fn value_len(&self, _: &'static str) -> Result<usize, EncodeError> {
         Ok(2)
     }
     fn write(&self, buf: &mut BytesMut) {
@@ -172,7 +182,7 @@ impl PropValue for u32 {
     fn read(r: &mut Reader, _: PropertyId) -> Result<Self, DecodeError> {
         r.u32()
     }
-    fn value_len(&self) -> Result<usize, EncodeError> {
+    fn value_len(&self, _: &'static str) -> Result<usize, EncodeError> {
         Ok(4)
     }
     fn write(&self, buf: &mut BytesMut) {
@@ -184,7 +194,7 @@ impl PropValue for NonZeroU32 {
     fn read(r: &mut Reader, id: PropertyId) -> Result<Self, DecodeError> {
         Self::new(r.u32()?).ok_or_else(|| invalid(id, 0))
     }
-    fn value_len(&self) -> Result<usize, EncodeError> {
+    fn value_len(&self, _: &'static str) -> Result<usize, EncodeError> {
         Ok(4)
     }
     fn write(&self, buf: &mut BytesMut) {
@@ -220,7 +230,7 @@ impl PropValue for SubscriptionId {
         let value = r.var_int()?;
         Self::new(value).ok_or_else(|| invalid(id, value))
     }
-    fn value_len(&self) -> Result<usize, EncodeError> {
+    fn value_len(&self, _: &'static str) -> Result<usize, EncodeError> {
         Ok(var_int_len(self.get() as usize))
     }
     fn write(&self, buf: &mut BytesMut) {
@@ -232,8 +242,8 @@ impl PropValue for ByteString {
     fn read(r: &mut Reader, _: PropertyId) -> Result<Self, DecodeError> {
         r.string()
     }
-    fn value_len(&self) -> Result<usize, EncodeError> {
-        field_len(self.as_bytes(), "string property")
+    fn value_len(&self, what: &'static str) -> Result<usize, EncodeError> {
+        string_len(self, what)
     }
     fn write(&self, buf: &mut BytesMut) {
         put_binary(buf, self.as_bytes());
@@ -244,8 +254,8 @@ impl PropValue for Bytes {
     fn read(r: &mut Reader, _: PropertyId) -> Result<Self, DecodeError> {
         r.binary()
     }
-    fn value_len(&self) -> Result<usize, EncodeError> {
-        field_len(self, "binary property")
+    fn value_len(&self, what: &'static str) -> Result<usize, EncodeError> {
+        field_len(self, what)
     }
     fn write(&self, buf: &mut BytesMut) {
         put_binary(buf, self);
@@ -256,8 +266,8 @@ impl PropValue for Secret {
     fn read(r: &mut Reader, _: PropertyId) -> Result<Self, DecodeError> {
         r.binary().map(Self::new)
     }
-    fn value_len(&self) -> Result<usize, EncodeError> {
-        field_len(self.expose(), "authentication data")
+    fn value_len(&self, what: &'static str) -> Result<usize, EncodeError> {
+        field_len(self.expose(), what)
     }
     fn write(&self, buf: &mut BytesMut) {
         put_binary(buf, self.expose());
@@ -268,9 +278,11 @@ impl PropValue for (ByteString, ByteString) {
     fn read(r: &mut Reader, _: PropertyId) -> Result<Self, DecodeError> {
         r.string_pair()
     }
-    fn value_len(&self) -> Result<usize, EncodeError> {
-        Ok(field_len(self.0.as_bytes(), "user property name")?
-            + field_len(self.1.as_bytes(), "user property value")?)
+    fn value_len(&self, _: &'static str) -> Result<usize, EncodeError> {
+        Ok(
+            string_len(&self.0, "user property name")?
+                + string_len(&self.1, "user property value")?,
+        )
     }
     fn write(&self, buf: &mut BytesMut) {
         put_binary(buf, self.0.as_bytes());
@@ -351,8 +363,12 @@ macro_rules! properties {
             /// The size of the properties, without the length prefix.
             pub(crate) fn encoded_len(&self) -> Result<usize, EncodeError> {
                 let mut len = 0;
-                $( if let Some(value) = &self.$field { len += 1 + PropValue::value_len(value)?; } )*
-                $( for value in &self.$mfield { len += 1 + PropValue::value_len(value)?; } )*
+                $( if let Some(value) = &self.$field {
+                    len += 1 + PropValue::value_len(value, PropertyId::$id.label())?;
+                } )*
+                $( for value in &self.$mfield {
+                    len += 1 + PropValue::value_len(value, PropertyId::$mid.label())?;
+                } )*
                 Ok(len)
             }
 
@@ -395,7 +411,7 @@ impl PropValue for PayloadFormat {
             Self::Unspecified
         })
     }
-    fn value_len(&self) -> Result<usize, EncodeError> {
+    fn value_len(&self, _: &'static str) -> Result<usize, EncodeError> {
         Ok(1)
     }
     fn write(&self, buf: &mut BytesMut) {
@@ -596,4 +612,12 @@ pub(crate) fn check_auth(
     } else {
         Ok(())
     }
+}
+
+/// [`check_auth`] for a packet we write.
+pub(crate) fn check_auth_to_send(
+    method: Option<&ByteString>,
+    data: Option<&Secret>,
+) -> Result<(), EncodeError> {
+    check_auth(method, data).map_err(|_| EncodeError::AuthDataWithoutMethod)
 }

@@ -10,7 +10,7 @@ use bytestring::ByteString;
 use super::ack::{packet_id, props_block};
 use super::header::{Body, Sizes};
 use super::properties::PublishProperties;
-use super::wire::{Reader, field_len, put_binary};
+use super::wire::{Reader, put_binary, topic_name_len};
 use super::{DecodeError, EncodeError, PacketId, ProtocolVersion, QoS};
 use crate::topic::TopicError;
 
@@ -99,8 +99,9 @@ impl Body for Publish {
         if self.topic.is_empty() && (!version.is_v5() || self.properties.topic_alias.is_none()) {
             return Err(TopicError::Empty.into());
         }
+        let topic = topic_name_len(&self.topic)?;
         let props = self.properties.len_for(version)?;
-        let body = field_len(self.topic.as_bytes(), "topic name")?
+        let body = topic
             + if self.packet_id.is_some() { 2 } else { 0 }
             + props_block(version, props)
             + self.payload.len();

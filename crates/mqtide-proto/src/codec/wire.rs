@@ -10,6 +10,7 @@ use bytes::{Buf, BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 
 use super::error::{DecodeError, EncodeError};
+use crate::topic::TopicError;
 
 /// The largest value a variable byte integer can carry (four bytes).
 pub const VAR_INT_MAX: u32 = 268_435_455;
@@ -120,7 +121,7 @@ impl Reader {
             return ByteString::try_from(raw).map_err(|_| DecodeError::InvalidUtf8);
         }
         utf8(raw)?;
-        Err(crate::topic::TopicError::WildcardInTopicName.into())
+        Err(TopicError::WildcardInTopicName.into())
     }
 
     /// A UTF-8 string pair (§1.5.7).
@@ -259,8 +260,9 @@ pub(crate) fn put_binary(buf: &mut BytesMut, data: &[u8]) {
     buf.put_slice(data);
 }
 
-/// The encoded size of a string or binary field (its bytes and the two-byte
-/// length), or an error naming `what` when it is longer than 65,535 bytes.
+/// The encoded size of a binary field (its bytes and the two-byte length),
+/// or an error naming `what` when it is longer than 65,535 bytes.
+#[inline]
 pub(crate) fn field_len(data: &[u8], what: &'static str) -> Result<usize, EncodeError> {
     if data.len() > FIELD_MAX {
         Err(EncodeError::FieldTooLong {
@@ -270,6 +272,42 @@ pub(crate) fn field_len(data: &[u8], what: &'static str) -> Result<usize, Encode
     } else {
         Ok(2 + data.len())
     }
+}
+
+/// The encoded size of a UTF-8 string field, or why it cannot be sent: it
+/// is longer than 65,535 bytes, or it holds U+0000, which the receiver must
+/// refuse (3.1.1 [MQTT-1.5.3-2], 5.0 [MQTT-1.5.4-2]) just as
+/// [`Reader::string`] does. Well-formed UTF-8 needs no check: a `&str` is.
+/// The scan is the decoder's word-at-a-time one, a few instructions for
+/// the short strings of MQTT.
+#[inline]
+pub(crate) fn string_len(s: &str, what: &'static str) -> Result<usize, EncodeError> {
+    let len = field_len(s.as_bytes(), what)?;
+    if any_word(s.as_bytes(), zero_byte) {
+        return Err(EncodeError::NullCharacter { what });
+    }
+    Ok(len)
+}
+
+/// The encoded size of a PUBLISH topic name: [`string_len`]'s rules and no
+/// wildcard ([MQTT-3.3.2-2]), found in the same single pass as
+/// [`Reader::topic_name`] does on the way in. An empty name is the
+/// caller's to judge (it is valid with a topic alias).
+#[inline]
+pub(crate) fn topic_name_len(topic: &str) -> Result<usize, EncodeError> {
+    let bytes = topic.as_bytes();
+    let len = field_len(bytes, "topic name")?;
+    if any_word(bytes, |w| {
+        zero_byte(w) | has_byte(w, b'+') | has_byte(w, b'#')
+    }) {
+        return Err(if bytes.contains(&0) {
+            TopicError::NullCharacter
+        } else {
+            TopicError::WildcardInTopicName
+        }
+        .into());
+    }
+    Ok(len)
 }
 
 #[cfg(test)]
@@ -288,6 +326,25 @@ mod tests {
             prop_assert_eq!(any_word(&bytes, |w| has_byte(w, b'+')), bytes.contains(&b'+'));
             let wild = |w| zero_byte(w) | has_byte(w, b'+') | has_byte(w, b'#');
             prop_assert_eq!(any_word(&bytes, wild), bytes.iter().any(|b| matches!(b, 0 | b'+' | b'#')));
+        }
+
+        /// The encoder's string and topic-name checks refuse exactly the
+        /// strings holding U+0000 (and, for topic names, a wildcard).
+        #[test]
+        fn encode_checks_agree_with_char_search(chars in prop::collection::vec(
+            prop_oneof![Just('\0'), Just('+'), Just('#'), Just('é'), any::<char>()], 0..40)) {
+            let s: String = chars.into_iter().collect();
+            let expected = (!s.contains('\0')).then_some(2 + s.len());
+            prop_assert_eq!(string_len(&s, "s").ok(), expected);
+            let topic = topic_name_len(&s);
+            let error = if s.contains('\0') {
+                Some(TopicError::NullCharacter)
+            } else if s.contains(['+', '#']) {
+                Some(TopicError::WildcardInTopicName)
+            } else {
+                None
+            };
+            prop_assert_eq!(topic.err(), error.map(EncodeError::InvalidTopic));
         }
     }
 
