@@ -263,6 +263,10 @@ fn bad_flags_and_unreachable_brokers_say_what_to_do() {
     assert_eq!(code, Some(1));
     assert!(stderr.contains("unknown variable %x"), "{stderr}");
 
+    let (code, stderr) = run(&["pub", "-t", "a/+/%i"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("-t a/+/%i"), "{stderr}");
+
     let (code, stderr) = run(&["pub", "-c", "0"]);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("at least one client"), "{stderr}");

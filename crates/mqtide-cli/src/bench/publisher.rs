@@ -190,6 +190,18 @@ pub(crate) async fn run(args: PubBench) -> Result<ExitCode, Error> {
     let username = args.conn.username.as_deref().unwrap_or_default();
     let interval = Duration::from_millis(args.conn.connect_interval);
     let run = fastrand::u32(..);
+    // Check the topics as client 1 would have them, before connecting.
+    let (pub_id, sub_id) = (
+        client_id(&args.conn.prefix, "pub", run, 1),
+        client_id(&args.conn.prefix, "sub", run, 1),
+    );
+    let vars = |client_id| Vars {
+        index: 1,
+        client_id,
+        username,
+    };
+    topic.check_name("-t", vars(&pub_id))?;
+    filter.check_filter("--sub-topic", vars(&sub_id))?;
     let subscribers = args.subscribers();
     let counters = Arc::new(Counters::default());
     let signals = Signals::install();

@@ -205,6 +205,15 @@ pub(crate) async fn run(args: SubBench) -> Result<ExitCode, Error> {
     let base = args.conn.builder()?;
     let protocol = args.conn.protocol()?;
     let run = fastrand::u32(..);
+    let username = args.conn.username.as_deref().unwrap_or_default();
+    filter.check_filter(
+        "-t",
+        Vars {
+            index: 1,
+            client_id: &client_id(&args.conn.prefix, "sub", run, 1),
+            username,
+        },
+    )?;
     let counters = Arc::new(Counters::default());
     let signals = Signals::install();
     let started = Instant::now();
@@ -227,7 +236,6 @@ pub(crate) async fn run(args: SubBench) -> Result<ExitCode, Error> {
         progress.finish();
         return Err(none_connected(fleet));
     }
-    let username = args.conn.username.as_deref().unwrap_or_default();
     let subscriptions = match subscribe_all(&fleet, &filter, username, qos).await {
         Ok(subscriptions) => subscriptions,
         Err(e) => {

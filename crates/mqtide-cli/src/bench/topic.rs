@@ -2,7 +2,7 @@
 //! id), `%u` (the user name) and `%%` (a percent sign), as emqtt-bench
 //! writes them.
 
-use mqtide::Error;
+use mqtide::{Error, TopicFilter, TopicName};
 
 /// A checked topic pattern.
 #[derive(Debug, Clone)]
@@ -63,6 +63,21 @@ impl Pattern {
         out
     }
 
+    /// Checks that the pattern gives a valid topic name (no wildcards), so
+    /// that a bad `-t` fails before any client connects.
+    pub(crate) fn check_name(&self, flag: &str, vars: Vars<'_>) -> Result<(), Error> {
+        TopicName::new(self.expand(vars).as_str())
+            .map(drop)
+            .map_err(|e| Error::InvalidOption(format!("{flag} {}: {e}", self.text)))
+    }
+
+    /// Checks that the pattern gives a valid topic filter.
+    pub(crate) fn check_filter(&self, flag: &str, vars: Vars<'_>) -> Result<(), Error> {
+        TopicFilter::new(self.expand(vars).as_str())
+            .map(drop)
+            .map_err(|e| Error::InvalidOption(format!("{flag} {}: {e}", self.text)))
+    }
+
     /// A filter that matches the topic of every client: each level that
     /// holds a variable becomes `+` (`bench/%i/data` → `bench/+/data`).
     pub(crate) fn wildcard(&self) -> String {
@@ -107,6 +122,20 @@ mod tests {
         assert_eq!(
             Pattern::new("fixed/topic").unwrap().wildcard(),
             "fixed/topic"
+        );
+    }
+
+    #[test]
+    fn names_and_filters_are_checked() {
+        let wild = Pattern::new("a/+/%i").unwrap();
+        let error = wild.check_name("-t", vars(1)).unwrap_err().to_string();
+        assert!(error.contains("-t a/+/%i"), "{error}");
+        assert!(wild.check_filter("-t", vars(1)).is_ok());
+        assert!(
+            Pattern::new("a/#/b")
+                .unwrap()
+                .check_filter("-t", vars(1))
+                .is_err()
         );
     }
 
