@@ -1,0 +1,129 @@
+//! One publisher → one subscriber through the broker, each client in fresh
+//! connections, at every QoS and payload size; at QoS 0 the raw-socket
+//! ceiling runs in the same rotation. Throughput is messages delivered
+//! over the time from the first publish to the last message received.
+
+use serde_json::{Value, json};
+
+use super::{Measured, Row, round_label, rounds, row_json};
+use crate::e2e::Context;
+use crate::e2e::clients::{self, Client};
+use crate::e2e::flow::{FlowOutcome, FlowSpec};
+
+/// One QoS and payload size.
+#[derive(Debug, Clone)]
+pub(crate) struct ThroughputRow {
+    pub(crate) qos: u8,
+    pub(crate) payload: usize,
+    pub(crate) count: u64,
+    /// Messages per second.
+    pub(crate) row: Row,
+}
+
+impl ThroughputRow {
+    pub(crate) fn json(&self) -> Value {
+        json!({
+            "qos": self.qos,
+            "payload": self.payload,
+            "messages": self.count,
+            "msg_per_s": row_json(&self.row),
+        })
+    }
+}
+
+/// Messages per round: about 1 s of the fastest client on an idle 2-core
+/// machine, 2 s on a busy one (QoS 0 is bound by the broker, QoS 1 and 2
+/// by the in-flight window).
+pub(crate) fn base_count(qos: u8, payload: usize) -> u64 {
+    match (qos, payload > 1024) {
+        (0, false) => 150_000,
+        (0, true) => 75_000,
+        (1, false) => 50_000,
+        (1, true) => 30_000,
+        (_, false) => 30_000,
+        (_, true) => 20_000,
+    }
+}
+
+fn measured(outcomes: Vec<Result<FlowOutcome, String>>) -> Measured {
+    let mut measured = Measured::default();
+    for outcome in outcomes {
+        match outcome {
+            Ok(outcome) => match outcome.invalid() {
+                Some(reason) => measured.invalid.push(reason),
+                None => {
+                    if outcome.missing() > 0 {
+                        measured.notes.push(format!(
+                            "lost {} of {}",
+                            outcome.missing(),
+                            outcome.count
+                        ));
+                    }
+                    if outcome.duplicates > 0 {
+                        measured
+                            .notes
+                            .push(format!("{} duplicates", outcome.duplicates));
+                    }
+                    measured.samples.push(outcome.rate());
+                }
+            },
+            Err(error) => measured.errors.push(error),
+        }
+    }
+    measured
+}
+
+pub(crate) fn run(context: &Context) -> Vec<ThroughputRow> {
+    let settings = &context.settings;
+    let mut rows = Vec::new();
+    for &qos in &settings.qos {
+        for &payload in &settings.payloads {
+            let count = settings.scaled(base_count(qos, payload), 1_000);
+            let mut clients = settings.libs.clone();
+            if qos == 0 {
+                clients.insert(0, Client::Raw);
+            }
+            let results = rounds(&clients, settings.rounds, true, |client, round| {
+                let spec = FlowSpec {
+                    qos,
+                    payload,
+                    count,
+                    topic: context.unique("flow"),
+                    id: context.unique(client.name()),
+                };
+                let outcome =
+                    context
+                        .runtime
+                        .block_on(clients::flow(client, &context.target, &spec));
+                let shown = match &outcome {
+                    Ok(o) => match o.invalid() {
+                        Some(reason) => format!("INVALID: {reason}"),
+                        None => format!(
+                            "{:.1}k msg/s ({} of {count} in {:.2?})",
+                            o.rate() / 1e3,
+                            o.unique,
+                            o.elapsed
+                        ),
+                    },
+                    Err(e) => format!("error: {e}"),
+                };
+                eprintln!(
+                    "  QoS {qos} {payload:>5} B  {:<8} {:<9} {shown}",
+                    client.name(),
+                    round_label(round, settings.rounds)
+                );
+                outcome
+            });
+            rows.push(ThroughputRow {
+                qos,
+                payload,
+                count,
+                row: results
+                    .into_iter()
+                    .map(|(client, outcomes)| (client, measured(outcomes)))
+                    .collect(),
+            });
+        }
+    }
+    rows
+}
