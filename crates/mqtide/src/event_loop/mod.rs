@@ -169,6 +169,10 @@ pub(crate) struct EventLoop {
     subscriptions_dirty: bool,
     /// Why the store failed, once it has.
     store_failed: Option<StoreError>,
+    /// When the last commit was made, and when the next is due (group
+    /// commit holds changes until then).
+    last_commit: Option<Instant>,
+    commit_due: Option<Instant>,
 }
 
 impl EventLoop {
@@ -212,6 +216,8 @@ impl EventLoop {
             stored_replies: Vec::new(),
             subscriptions_dirty: false,
             store_failed: None,
+            last_commit: None,
+            commit_due: None,
         }
     }
 
@@ -343,8 +349,10 @@ impl EventLoop {
             let blocked = self
                 .deliveries
                 .front()
+                .filter(|_| !self.store_pending())
                 .and_then(|d| d.targets.first())
                 .map(|(_, s)| s.clone());
+            let commit_due = self.commit_due;
             let accepting = self.accepting();
             tokio::select! {
                 result = writer.write_buf(write_buf), if !write_buf.is_empty() => {
@@ -374,6 +382,9 @@ impl EventLoop {
                 }
                 () = sleep_until(closing_deadline.unwrap_or_else(Instant::now)), if closing_deadline.is_some() => {
                     self.force_disconnect();
+                }
+                () = sleep_until(commit_due.unwrap_or_else(Instant::now)), if commit_due.is_some() => {
+                    self.commit_now();
                 }
             }
             // Decoding stopped when the event queue filled; go on now that
@@ -410,9 +421,16 @@ impl EventLoop {
                 return false;
             }
             let accepting = self.accepting();
+            let commit_due = self.commit_due;
             tokio::select! {
                 () = sleep_until(until) => return true,
-                command = self.commands.recv(), if accepting => self.command(command),
+                command = self.commands.recv(), if accepting => {
+                    self.command(command);
+                    self.more_commands();
+                }
+                () = sleep_until(commit_due.unwrap_or_else(Instant::now)), if commit_due.is_some() => {
+                    self.commit_now();
+                }
             }
         }
     }
@@ -422,16 +440,17 @@ impl EventLoop {
     fn process(&mut self, write_buf: &mut BytesMut) {
         loop {
             // Write-ahead: what the session recorded is committed before
-            // messages reach streams and before bytes reach the socket.
-            if !self.persist() {
-                return;
-            }
+            // messages reach streams and before bytes reach the socket
+            // (`deliver` checks for itself).
+            self.persist();
             self.deliver();
             self.maybe_disconnect();
-            if !self.persist() {
+            if self.persist() {
+                while self.session.poll_transmit(write_buf) > 0 {}
+            }
+            if self.store_failed.is_some() {
                 return;
             }
-            while self.session.poll_transmit(write_buf) > 0 {}
             let mut any = false;
             while let Some(event) = self.session.poll_event() {
                 any = true;
@@ -516,6 +535,9 @@ impl EventLoop {
     /// Pushes waiting messages into their streams, in order, as far as
     /// the streams have room; acknowledges each once it is in every stream.
     fn deliver(&mut self) {
+        if self.store_pending() {
+            return;
+        }
         while let Some(delivery) = self.deliveries.front_mut() {
             while let Some((route, sender)) = delivery.targets.first() {
                 match sender.try_send(delivery.message.clone()) {
@@ -559,6 +581,8 @@ impl EventLoop {
     /// The client is closing for good: every waiter learns it, every
     /// stream ends.
     fn shut_down(&mut self) {
+        // What a group commit still held (acknowledgements, finished flows).
+        self.commit_now();
         let closed = || {
             self.store_failed
                 .clone()

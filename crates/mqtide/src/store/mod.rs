@@ -116,6 +116,14 @@ pub trait SessionStore: Send + fmt::Debug + 'static {
     /// Applies `batch` atomically: after a crash, either all of it or none
     /// of it is there. Returns once it is as durable as the store promises.
     fn commit(&mut self, batch: StoreBatch<'_>) -> Result<(), StoreError>;
+
+    /// The least time between two commits (group commit); zero commits
+    /// as soon as there is something to commit. Meanwhile the event loop
+    /// goes on reading and taking commands, and holds back what depends
+    /// on the uncommitted changes.
+    fn commit_interval(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
 }
 
 /// Why a session store cannot be used.
