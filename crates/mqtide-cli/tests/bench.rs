@@ -82,6 +82,46 @@ fn pub_with_subscriber_counts_add_up_at_every_qos() {
 }
 
 #[test]
+fn duration_and_paced_runs_deliver_what_they_sent() {
+    let broker = Mosquitto::start().unwrap();
+    let output = bench(
+        &broker,
+        &[
+            "pub",
+            "-c",
+            "2",
+            "--duration",
+            "300ms",
+            "-q",
+            "1",
+            "-t",
+            "timed/%i",
+            "--sub",
+            "--json",
+        ],
+    )
+    .output()
+    .unwrap();
+    let json = summary(&output);
+    let sent = u64_at(&json, "/publish/sent");
+    assert!(sent > 0, "{json}");
+    assert_eq!(u64_at(&json, "/receive/received"), sent, "{json}");
+
+    let output = bench(
+        &broker,
+        &[
+            "pub", "-c", "3", "--rate", "200", "-L", "20", "-q", "2", "-t", "paced/%i", "--sub",
+            "--json",
+        ],
+    )
+    .output()
+    .unwrap();
+    let json = summary(&output);
+    assert_eq!(u64_at(&json, "/publish/sent"), 60, "{json}");
+    assert_eq!(u64_at(&json, "/receive/received"), 60, "{json}");
+}
+
+#[test]
 fn json_summary_has_every_field() {
     let broker = Mosquitto::start().unwrap();
     let output = bench(
@@ -270,6 +310,10 @@ fn bad_flags_and_unreachable_brokers_say_what_to_do() {
     let (code, stderr) = run(&["pub", "-c", "0"]);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("at least one client"), "{stderr}");
+
+    let (code, stderr) = run(&["pub", "--pending", "0"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("1 to 65536"), "{stderr}");
 
     // clap's own errors exit with 2 and name the flag.
     let (code, stderr) = run(&["pub", "--rate", "10", "-I", "5"]);

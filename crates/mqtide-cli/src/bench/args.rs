@@ -200,10 +200,10 @@ pub(crate) struct PubBench {
     /// Publish for this long (10, 10s, 500ms, 2m), then stop.
     #[arg(long = "duration", value_parser = parse_duration)]
     pub(crate) duration: Option<Duration>,
-    /// Messages one client may have handed over without their
-    /// acknowledgement (QoS 1/2) or their write to the socket (QoS 0) yet;
-    /// the publisher waits beyond that. Keep it above the broker's
-    /// in-flight window, or the window is not kept full.
+    /// Messages one client may have handed over and not yet seen
+    /// acknowledged (QoS 1/2) or written to the socket (QoS 0); beyond
+    /// that it waits. Keep it above the broker's in-flight window, or the
+    /// window is not kept full.
     #[arg(long = "pending", default_value_t = 100)]
     pub(crate) pending: usize,
     /// Also run one subscriber in this process, to measure loss and
@@ -276,10 +276,13 @@ impl PubBench {
                 self.size
             )));
         }
-        if self.pending == 0 {
-            return Err(Error::InvalidOption(
-                "--pending 0: a client must be allowed at least one message in flight".into(),
-            ));
+        // MQTT's receive maximum tops out at 65,535: a larger window would
+        // only queue inside the client.
+        if !(1..=65_536).contains(&self.pending) {
+            return Err(Error::InvalidOption(format!(
+                "--pending {}: give 1 to 65536 messages per client",
+                self.pending
+            )));
         }
         if self.limit == Some(0) {
             return Err(Error::InvalidOption(

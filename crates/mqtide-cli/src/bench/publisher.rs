@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mqtide::{Client, Error, PendingAck, QoS};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use super::args::PubBench;
@@ -86,8 +86,10 @@ async fn publish(
     counters: Arc<Counters>,
     stop: Stop,
 ) -> Published {
-    // The collector holds the one it awaits; the channel the rest.
-    let (acks, pending) = mpsc::channel(plan.pending.saturating_sub(1).max(1));
+    // A permit per message handed over and not yet acknowledged; the
+    // collector returns it. The channel always has room for them all.
+    let window = Arc::new(Semaphore::new(plan.pending));
+    let (acks, pending) = mpsc::channel(plan.pending);
     let collector = tokio::spawn(collect(pending, plan.qos, Arc::clone(&counters)));
     let mut writer = PayloadWriter::new(plan.size, plan.run, index);
     let mut sent = 0u64;
@@ -112,6 +114,9 @@ async fn publish(
                 }
             }
         }
+        let Ok(permit) = Arc::clone(&window).acquire_owned().await else {
+            break;
+        };
         let payload = writer.next(sent);
         let queued = Instant::now();
         match client
@@ -123,7 +128,7 @@ async fn publish(
             Ok(ack) => {
                 sent += 1;
                 Counters::add(&counters.sent, 1);
-                if acks.send((queued, ack)).await.is_err() {
+                if acks.send((queued, ack, permit)).await.is_err() {
                     break;
                 }
             }
@@ -153,13 +158,15 @@ async fn publish(
 
 /// Awaits the acknowledgements of one publisher, in order.
 async fn collect(
-    mut pending: mpsc::Receiver<(Instant, PendingAck)>,
+    mut pending: mpsc::Receiver<(Instant, PendingAck, OwnedSemaphorePermit)>,
     qos: QoS,
     counters: Arc<Counters>,
 ) -> Published {
     let mut got = Published::new();
-    while let Some((queued, ack)) = pending.recv().await {
-        match ack.await {
+    while let Some((queued, ack, permit)) = pending.recv().await {
+        let outcome = ack.await;
+        drop(permit);
+        match outcome {
             Ok(_) => {
                 let now = Instant::now();
                 got.done = Some(now);
