@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use bytestring::ByteString;
 
-use crate::{ConnectProperties, LastWill, ProtocolVersion, Secret};
+use super::UsageError;
+use crate::{Connect, ConnectProperties, LastWill, Packet, ProtocolVersion, Secret};
 
 /// What to do with a publish above the server's Maximum QoS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -104,6 +105,48 @@ impl SessionConfig {
             qos_policy: QoSPolicy::Refuse,
             ack_mode: AckMode::Auto,
             durable: false,
+        }
+    }
+
+    /// Checks that a session can connect with this configuration: the
+    /// CONNECT it makes can be encoded (no U+0000 in the client identifier
+    /// or user name, a will topic that is a topic name, no 5.0 properties
+    /// under 3.1.1, …).
+    ///
+    /// [`Session::handle_connected`](super::Session::handle_connected) runs
+    /// the same check and, when it fails, ends the connection with
+    /// [`ConnectionError::InvalidConfig`](super::ConnectionError::InvalidConfig)
+    /// instead of sending anything; a driver that validates first can
+    /// report the mistake before opening a transport.
+    pub fn validate(&self) -> Result<(), UsageError> {
+        self.check_connect(&Packet::from(self.connect()))
+    }
+
+    /// [`validate`](Self::validate) for `connect`, the CONNECT made by
+    /// [`connect`](Self::connect).
+    pub(crate) fn check_connect(&self, connect: &Packet) -> Result<(), UsageError> {
+        connect.encoded_len(self.protocol)?;
+        Ok(())
+    }
+
+    /// The CONNECT this configuration sends. Under 5.0 it announces
+    /// `max_incoming_packet_size` as Maximum Packet Size unless the
+    /// properties set one.
+    pub(crate) fn connect(&self) -> Connect {
+        let mut properties = self.properties.clone();
+        if self.protocol.is_v5() && properties.maximum_packet_size.is_none() {
+            properties.maximum_packet_size =
+                std::num::NonZeroU32::new(self.max_incoming_packet_size);
+        }
+        Connect {
+            protocol: self.protocol,
+            clean_start: self.clean_start,
+            keep_alive: self.keep_alive,
+            client_id: self.client_id.clone(),
+            will: self.will.clone(),
+            username: self.username.clone(),
+            password: self.password.clone(),
+            properties,
         }
     }
 

@@ -8,11 +8,17 @@ use super::{
     AfterWrite, Connected, ConnectionError, Event, Limits, ProtocolError, Session, Stage, State,
     StoreChange, Timer, UsageError,
 };
-use crate::{Auth, ConnAck, Connect, Disconnect, DisconnectProperties, Packet, QoS, ReasonCode};
+use crate::{Auth, ConnAck, Disconnect, DisconnectProperties, Packet, QoS, ReasonCode};
 
 impl Session {
     /// A transport is up: queues CONNECT and starts the connect timeout.
     /// A connection still open is treated as lost first.
+    ///
+    /// A configuration that cannot make a valid CONNECT (see
+    /// [`SessionConfig::validate`](super::SessionConfig::validate)) sends
+    /// nothing: the connection ends at once with
+    /// [`ConnectionError::InvalidConfig`], reported once as for any other
+    /// end.
     pub fn handle_connected(&mut self, now: Instant) {
         if self.state != State::Idle {
             self.handle_connection_lost(now);
@@ -20,8 +26,11 @@ impl Session {
         self.state = State::Connecting;
         self.connection_reported = true;
         self.limits = Limits::unknown(&self.config);
-        let connect = self.build_connect();
-        self.send(connect.into(), AfterWrite::Nothing, now);
+        let connect = Packet::from(self.config.connect());
+        if let Err(error) = self.config.check_connect(&connect) {
+            return self.end_connection(ConnectionError::InvalidConfig(error));
+        }
+        self.send(connect, AfterWrite::Nothing, now);
         self.timers
             .set(Timer::Connect, now + self.config.connect_timeout);
     }
@@ -80,25 +89,6 @@ impl Session {
         Packet::Auth(auth.clone()).encoded_len(self.config.protocol)?;
         self.send(auth.into(), AfterWrite::Nothing, now);
         Ok(())
-    }
-
-    fn build_connect(&self) -> Connect {
-        let config = &self.config;
-        let mut properties = config.properties.clone();
-        if config.protocol.is_v5() && properties.maximum_packet_size.is_none() {
-            properties.maximum_packet_size =
-                std::num::NonZeroU32::new(config.max_incoming_packet_size);
-        }
-        Connect {
-            protocol: config.protocol,
-            clean_start: config.clean_start,
-            keep_alive: config.keep_alive,
-            client_id: config.client_id.clone(),
-            will: config.will.clone(),
-            username: config.username.clone(),
-            password: config.password.clone(),
-            properties,
-        }
     }
 
     pub(super) fn handle_connack(&mut self, ack: ConnAck, now: Instant) {

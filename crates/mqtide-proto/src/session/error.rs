@@ -218,6 +218,11 @@ pub enum ConnectionError {
     /// The application disconnected.
     #[error("disconnected by the application")]
     Disconnected,
+    /// The session's configuration cannot make a valid CONNECT (see
+    /// [`SessionConfig::validate`](super::SessionConfig::validate)), so
+    /// nothing was sent. Fix the configuration; reconnecting cannot help.
+    #[error("the session configuration cannot be used: {0}")]
+    InvalidConfig(UsageError),
 }
 
 impl ConnectionError {
@@ -226,7 +231,7 @@ impl ConnectionError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Refused { reason_code, .. } => reason_code.is_transient_refusal(),
-            Self::Disconnected => false,
+            Self::Disconnected | Self::InvalidConfig(_) => false,
             _ => true,
         }
     }
