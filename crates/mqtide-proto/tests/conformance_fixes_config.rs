@@ -118,3 +118,40 @@ fn v5_properties_under_3_1_1_are_a_typed_error() {
     h.drain();
     assert!(matches!(h.expect_sent(), Packet::Connect(_)));
 }
+
+/// 3.1.1 [MQTT-3.1.3-7]: a client that sends an empty ClientId sets
+/// CleanSession to 1. A session configured with an empty identifier and
+/// no clean session sends nothing and says why; with a clean session it
+/// connects with the empty identifier; 5.0 allows both (the server assigns
+/// an identifier and may keep the session).
+#[test]
+fn empty_client_id_needs_a_clean_session_v3_1_1() {
+    let mut config = Harness::config(ProtocolVersion::V3_1_1);
+    config.client_id = "".into();
+    config.clean_start = false;
+    assert_eq!(
+        config.validate(),
+        Err(UsageError::EmptyClientIdNeedsCleanStart)
+    );
+    let mut h = Harness::new(config);
+    expect_refused_config(&mut h, &UsageError::EmptyClientIdNeedsCleanStart);
+
+    // Turning clean start on (as a driver may between connections) fixes it.
+    h.session.set_clean_start(true);
+    h.session.handle_connected(h.now);
+    h.drain();
+    let Packet::Connect(connect) = h.expect_sent() else {
+        panic!("expected CONNECT")
+    };
+    assert!(connect.client_id.is_empty() && connect.clean_start);
+    // And turning it off again is refused again.
+    h.lose_connection();
+    h.take_events();
+    h.session.set_clean_start(false);
+    expect_refused_config(&mut h, &UsageError::EmptyClientIdNeedsCleanStart);
+
+    let mut v5 = Harness::config(ProtocolVersion::V5);
+    v5.client_id = "".into();
+    v5.clean_start = false;
+    assert_eq!(v5.validate(), Ok(()));
+}

@@ -108,10 +108,11 @@ impl SessionConfig {
         }
     }
 
-    /// Checks that a session can connect with this configuration: the
-    /// CONNECT it makes can be encoded (no U+0000 in the client identifier
-    /// or user name, a will topic that is a topic name, no 5.0 properties
-    /// under 3.1.1, …).
+    /// Checks that a session can connect with this configuration: before
+    /// 5.0 an empty client identifier comes with a clean session
+    /// ([MQTT-3.1.3-7] of 3.1.1), and the CONNECT it makes can be encoded
+    /// (no U+0000 in the client identifier or user name, a will topic that
+    /// is a topic name, no 5.0 properties under 3.1.1, …).
     ///
     /// [`Session::handle_connected`](super::Session::handle_connected) runs
     /// the same check and, when it fails, ends the connection with
@@ -125,6 +126,9 @@ impl SessionConfig {
     /// [`validate`](Self::validate) for `connect`, the CONNECT made by
     /// [`connect`](Self::connect).
     pub(crate) fn check_connect(&self, connect: &Packet) -> Result<(), UsageError> {
+        if !self.protocol.is_v5() && self.client_id.is_empty() && !self.clean_start {
+            return Err(UsageError::EmptyClientIdNeedsCleanStart);
+        }
         connect.encoded_len(self.protocol)?;
         Ok(())
     }

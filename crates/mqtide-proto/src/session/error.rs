@@ -133,6 +133,12 @@ pub enum UsageError {
         "enhanced authentication needs MQTT 5.0 and an authentication method in the CONNECT properties"
     )]
     NoAuthentication,
+    /// Under 3.1 / 3.1.1, an empty client identifier without a clean
+    /// session: the server has no name to keep the session under.
+    #[error(
+        "an empty client identifier needs clean_start = true before MQTT 5.0 [MQTT-3.1.3-7]; set a client identifier to resume sessions"
+    )]
+    EmptyClientIdNeedsCleanStart,
     /// The session is not connected (for commands that need a connection).
     #[error("not connected")]
     NotConnected,
