@@ -11,9 +11,9 @@ mod harness;
 use bytes::{Bytes, BytesMut};
 use harness::Harness;
 use mqtide_proto::{
-    Auth, AuthProperties, ConnAck, Connect, Disconnect, EncodeError, LastWill, Packet,
-    ProtocolVersion, Publish, QoS, ReasonCode, Secret, SubscriptionOptions, TopicError,
-    TopicFilter, UsageError, WillProperties,
+    Auth, AuthProperties, ConnAck, Connect, ConnectionError, Disconnect, EncodeError, Event,
+    LastWill, Packet, ProtocolVersion, Publish, QoS, ReasonCode, Secret, SubscriptionOptions,
+    TopicError, TopicFilter, UsageError, WillProperties,
 };
 
 /// Encodes `packet` under `version`, expecting `expected` and an untouched
@@ -191,4 +191,60 @@ fn auth_data_without_a_method_is_not_encoded_v5() {
     let mut connack = ConnAck::new(false);
     connack.properties.authentication_data = data();
     refused(connack, v5, &EncodeError::AuthDataWithoutMethod);
+}
+
+/// 5.0 [MQTT-3.3.2-14]: a Response Topic is a topic name, so `+`, `#` and
+/// an empty one are refused, in a publish and in the will, before anything
+/// is sent.
+#[test]
+fn response_topic_is_a_topic_name_v5() {
+    let v5 = ProtocolVersion::V5;
+    let mut h = Harness::connected(v5);
+    for (topic, error) in [
+        ("reply/+", TopicError::WildcardInTopicName),
+        ("reply/#", TopicError::WildcardInTopicName),
+        ("+", TopicError::WildcardInTopicName),
+        ("", TopicError::Empty),
+    ] {
+        let mut publish = Publish::new("request", "x");
+        publish.qos = QoS::AtLeastOnce;
+        publish.properties.response_topic = Some(topic.into());
+        assert_eq!(
+            h.session.publish(publish, h.now),
+            Err(UsageError::InvalidResponseTopic(error)),
+            "{topic:?}"
+        );
+    }
+    h.drain();
+    h.expect_nothing_sent();
+    let mut fine = Publish::new("request", "x");
+    fine.properties.response_topic = Some("reply/7".into());
+    h.session.publish(fine, h.now).unwrap();
+    h.drain();
+    let sent = h.expect_publish();
+    assert_eq!(sent.properties.response_topic.as_deref(), Some("reply/7"));
+
+    // The will's Response Topic: the session refuses to connect with it.
+    let mut config = Harness::config(v5);
+    let properties = WillProperties {
+        response_topic: Some("replies/#".into()),
+        ..Default::default()
+    };
+    config.will = Some(LastWill {
+        topic: "status".into(),
+        payload: Bytes::new(),
+        qos: QoS::AtMostOnce,
+        retain: false,
+        properties,
+    });
+    let error = UsageError::InvalidResponseTopic(TopicError::WildcardInTopicName);
+    assert_eq!(config.validate(), Err(error.clone()));
+    let mut h = Harness::new(config);
+    h.session.handle_connected(h.now);
+    h.drain();
+    h.expect_nothing_sent();
+    assert_eq!(
+        h.expect_event(),
+        Event::Disconnected(ConnectionError::InvalidConfig(error))
+    );
 }

@@ -111,8 +111,9 @@ impl SessionConfig {
     /// Checks that a session can connect with this configuration: before
     /// 5.0 an empty client identifier comes with a clean session
     /// ([MQTT-3.1.3-7] of 3.1.1), and the CONNECT it makes can be encoded
-    /// (no U+0000 in the client identifier or user name, a will topic that
-    /// is a topic name, no 5.0 properties under 3.1.1, …).
+    /// (no U+0000 in the client identifier or user name, a will topic and a
+    /// will Response Topic that are topic names, no 5.0 properties under
+    /// 3.1.1, …).
     ///
     /// [`Session::handle_connected`](super::Session::handle_connected) runs
     /// the same check and, when it fails, ends the connection with
@@ -128,6 +129,9 @@ impl SessionConfig {
     pub(crate) fn check_connect(&self, connect: &Packet) -> Result<(), UsageError> {
         if !self.protocol.is_v5() && self.client_id.is_empty() && !self.clean_start {
             return Err(UsageError::EmptyClientIdNeedsCleanStart);
+        }
+        if let Some(will) = &self.will {
+            check_response_topic(will.properties.response_topic.as_ref())?;
         }
         connect.encoded_len(self.protocol)?;
         Ok(())
@@ -171,5 +175,16 @@ impl SessionConfig {
                 .map_or(u16::MAX, |m| m.get()),
             _ => u16::MAX,
         }
+    }
+}
+
+/// A Response Topic is the topic name of the response, so it follows the
+/// topic name rules: not empty, no U+0000, no wildcards ([MQTT-3.3.2-14]).
+/// The codec does not check it (it writes what it reads, and a server may
+/// send anything); the session refuses to send one that breaks them.
+pub(crate) fn check_response_topic(topic: Option<&ByteString>) -> Result<(), UsageError> {
+    match topic {
+        Some(topic) => crate::check_topic_name(topic).map_err(UsageError::InvalidResponseTopic),
+        None => Ok(()),
     }
 }

@@ -83,6 +83,10 @@ pub enum UsageError {
     /// The topic name is not valid.
     #[error("invalid topic name: {0}")]
     InvalidTopic(TopicError),
+    /// A Response Topic (of a publish or of the will) that is not a valid
+    /// topic name.
+    #[error("invalid response topic: {0}; a response topic is a topic name [MQTT-3.3.2-14]")]
+    InvalidResponseTopic(TopicError),
     /// QoS above the server's maximum with [`QoSPolicy::Refuse`](super::QoSPolicy::Refuse).
     #[error(
         "the server accepts QoS up to {maximum:?}; publish at that QoS or set QoSPolicy::Downgrade"

@@ -37,6 +37,7 @@ impl Session {
         now: Instant,
     ) -> Result<RequestId, UsageError> {
         crate::check_topic_name(&publish.topic).map_err(UsageError::InvalidTopic)?;
+        super::config::check_response_topic(publish.properties.response_topic.as_ref())?;
         if publish.properties.topic_alias.is_some() {
             return Err(UsageError::NotAllowed(
                 "topic aliases are the session's to assign; send the full topic name",
