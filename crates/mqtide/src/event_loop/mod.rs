@@ -264,6 +264,8 @@ impl EventLoop {
                 break;
             }
         }
+        // What a group commit still held (acknowledgements, finished flows).
+        self.commit().await;
         self.shut_down();
     }
 
@@ -334,6 +336,10 @@ impl EventLoop {
     ) -> End {
         loop {
             self.process(write_buf);
+            if self.commit_ready() {
+                self.commit().await;
+                continue;
+            }
             if let Some(end) = self.ended.take() {
                 return end;
             }
@@ -384,7 +390,7 @@ impl EventLoop {
                     self.force_disconnect();
                 }
                 () = sleep_until(commit_due.unwrap_or_else(Instant::now)), if commit_due.is_some() => {
-                    self.commit_now();
+                    self.commit().await;
                 }
             }
             // Decoding stopped when the event queue filled; go on now that
@@ -417,7 +423,11 @@ impl EventLoop {
         let until = Instant::now() + delay;
         loop {
             self.process(&mut BytesMut::new());
-            if self.closing.is_some() || !self.commands_open {
+            if self.commit_ready() {
+                self.commit().await;
+                continue;
+            }
+            if self.closing.is_some() || !self.commands_open || self.store_failed.is_some() {
                 return false;
             }
             let accepting = self.accepting();
@@ -429,7 +439,7 @@ impl EventLoop {
                     self.more_commands();
                 }
                 () = sleep_until(commit_due.unwrap_or_else(Instant::now)), if commit_due.is_some() => {
-                    self.commit_now();
+                    self.commit().await;
                 }
             }
         }
@@ -439,17 +449,16 @@ impl EventLoop {
     /// to push into streams, and a pending disconnect to start.
     fn process(&mut self, write_buf: &mut BytesMut) {
         loop {
-            // Write-ahead: what the session recorded is committed before
-            // messages reach streams and before bytes reach the socket
-            // (`deliver` checks for itself).
-            self.persist();
+            // Write-ahead: while the session has recorded changes not yet
+            // committed, no message reaches a stream (`deliver` checks) and
+            // no byte reaches the socket; the loop commits, then comes back.
             self.deliver();
             self.maybe_disconnect();
-            if self.persist() {
-                while self.session.poll_transmit(write_buf) > 0 {}
-            }
             if self.store_failed.is_some() {
                 return;
+            }
+            if !self.store_pending() {
+                while self.session.poll_transmit(write_buf) > 0 {}
             }
             let mut any = false;
             while let Some(event) = self.session.poll_event() {
@@ -581,8 +590,6 @@ impl EventLoop {
     /// The client is closing for good: every waiter learns it, every
     /// stream ends.
     fn shut_down(&mut self) {
-        // What a group commit still held (acknowledgements, finished flows).
-        self.commit_now();
         let closed = || {
             self.store_failed
                 .clone()

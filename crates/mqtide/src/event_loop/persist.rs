@@ -2,16 +2,17 @@
 //! recorded before it reaches the network or the application, and taking
 //! commands in batches so that one commit (one fsync) covers many.
 //!
-//! With a commit interval (group commit) the loop does not wait for the
-//! commit: it goes on reading and taking commands, holding back every
-//! write and every delivery until the due commit has made them safe.
+//! Commits run on a blocking thread while the loop awaits them. With a
+//! commit interval (group commit) the loop does not wait for the commit
+//! to be due: it goes on reading and taking commands, holding back every
+//! write and every delivery until the commit has made them safe.
 
 use mqtide_proto::StoreChange;
 use tokio::time::Instant;
 use tracing::error;
 
 use super::{End, EventLoop};
-use crate::store::{StoreBatch, StoredSubscription};
+use crate::store::{StoreBatch, StoreError, StoredSubscription};
 
 /// The most commands taken in one turn of the loop after the first: enough
 /// for a burst of publishes to share one commit and one write, few enough
@@ -38,42 +39,43 @@ impl EventLoop {
         self.store.is_some() && (self.session.has_store_changes() || self.subscriptions_dirty)
     }
 
-    /// Commits what the session recorded (and the subscription list, if it
-    /// changed) when the store's commit interval allows, then answers the
-    /// publishes and acknowledgements it stored. True when nothing waits
-    /// for a commit; false while a group commit is due later (see
-    /// `commit_due`) or once the store has failed (the client closes).
-    pub(super) fn persist(&mut self) -> bool {
+    /// Whether a commit should be made now. With changes pending and a
+    /// group commit not yet due, sets `commit_due` for the loop's timer.
+    /// With nothing pending, answers the publishes and acknowledgements
+    /// waiting for a commit (they needed none).
+    pub(super) fn commit_ready(&mut self) -> bool {
         if self.store_failed.is_some() {
             return false;
         }
         let Some(store) = self.store.as_ref() else {
-            return true;
+            return false;
         };
-        if self.store_pending() {
-            let interval = store.commit_interval();
-            let now = Instant::now();
-            let due = self.last_commit.map_or(now, |last| last + interval);
-            if due > now {
-                self.commit_due = Some(due);
-                return false;
-            }
-            return self.commit_now();
+        if !self.store_pending() {
+            self.answer_stored();
+            return false;
         }
-        self.answer_stored();
+        let now = Instant::now();
+        let due = self
+            .last_commit
+            .map_or(now, |last| last + store.commit_interval());
+        if due > now {
+            self.commit_due = Some(due);
+            return false;
+        }
         true
     }
 
-    /// Commits at once, whatever the interval (a due group commit, or the
-    /// last commit before the client closes).
-    pub(super) fn commit_now(&mut self) -> bool {
-        let Some(store) = self.store.as_mut() else {
-            return true;
-        };
-        if self.store_failed.is_some() {
-            return false;
-        }
+    /// Commits what the session recorded (and the subscription list, if
+    /// it changed) on a blocking thread, then answers what waited for it.
+    /// A failed store closes the client: nothing more is written.
+    pub(super) async fn commit(&mut self) {
         self.commit_due = None;
+        if self.store_failed.is_some() || !self.store_pending() {
+            return;
+        }
+        let Some(mut store) = self.store.take() else {
+            return;
+        };
         let changes: Vec<StoreChange> = self.session.drain_store_changes().collect();
         let subscriptions: Option<Vec<StoredSubscription>> = self.subscriptions_dirty.then(|| {
             self.subscriptions
@@ -82,21 +84,37 @@ impl EventLoop {
                 .collect()
         });
         self.subscriptions_dirty = false;
-        if !changes.is_empty() || subscriptions.is_some() {
+        // Off the runtime's workers: a commit may wait for an fsync.
+        let committed = tokio::task::spawn_blocking(move || {
             let batch = StoreBatch {
                 changes: &changes,
                 subscriptions: subscriptions.as_deref(),
             };
-            if let Err(e) = blocking(|| store.commit(batch)) {
+            let result = store.commit(batch);
+            (store, result)
+        })
+        .await;
+        let result = match committed {
+            Ok((store, result)) => {
+                self.store = Some(store);
+                result
+            }
+            Err(e) => Err(StoreError::Io {
+                path: Default::default(),
+                detail: format!("the commit did not finish: {e}").into(),
+            }),
+        };
+        match result {
+            Ok(()) => {
+                self.last_commit = Some(Instant::now());
+                self.answer_stored();
+            }
+            Err(e) => {
                 error!(%e, "the session store failed; closing the client");
                 self.store_failed = Some(e);
                 self.ended = Some(End::Shutdown);
-                return false;
             }
-            self.last_commit = Some(Instant::now());
         }
-        self.answer_stored();
-        true
     }
 
     fn answer_stored(&mut self) {
@@ -104,17 +122,4 @@ impl EventLoop {
             let _ = reply.send(Ok(()));
         }
     }
-}
-
-/// Runs a blocking store operation: on a multi-threaded runtime through
-/// `block_in_place`, so other tasks move to other workers meanwhile; on a
-/// current-thread runtime in place (it has no other worker).
-fn blocking<T>(f: impl FnOnce() -> T) -> T {
-    #[cfg(feature = "durable")]
-    if let Ok(handle) = tokio::runtime::Handle::try_current()
-        && handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread
-    {
-        return tokio::task::block_in_place(f);
-    }
-    f()
 }
