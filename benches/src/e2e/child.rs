@@ -119,9 +119,9 @@ fn seconds(t: TimeVal) -> f64 {
     t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6
 }
 
-/// One publisher → subscriber run; reports CPU time (user and system, all
-/// threads, from just before the clients connect to after they
-/// disconnect) and the peak RSS of the process.
+/// One publisher → subscriber run; reports CPU time (getrusage: user and
+/// system, all threads, from just before the clients connect to after they
+/// disconnect) and the peak RSS of the process (`VmHWM`).
 fn publish(
     client: Client,
     qos: u8,
@@ -157,7 +157,7 @@ fn publish(
         "user_s": seconds(after.user_time()) - seconds(before.user_time()),
         "sys_s": seconds(after.system_time()) - seconds(before.system_time()),
         "wall_s": wall.as_secs_f64(),
-        "max_rss_kib": after.max_rss(),
+        "peak_rss_kib": status_kib("VmHWM")?,
     }))
 }
 

@@ -2,7 +2,7 @@
 //! client (and the raw sockets, at QoS 0) runs one publisher → subscriber
 //! run of 256-byte messages in a child process of its own; the child
 //! reports getrusage's user + system time of the whole process and its
-//! `ru_maxrss`. (`perf stat -e instructions` is not supported on this kind
+//! peak RSS (`VmHWM`). (`perf stat -e instructions` is not supported on this kind
 //! of virtual machine, so instructions are not counted.)
 
 use std::time::Duration;
@@ -70,7 +70,7 @@ pub(crate) fn run(context: &Context) -> Vec<CpuRow> {
                 Ok(r) => format!(
                     "{:.2} µs CPU/msg, peak RSS {:.1} MiB{}",
                     cpu_per_message(r).unwrap_or(f64::NAN),
-                    r["max_rss_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0,
+                    r["peak_rss_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0,
                     r["invalid"]
                         .as_str()
                         .map(|i| format!(" INVALID: {i}"))
@@ -103,9 +103,9 @@ pub(crate) fn run(context: &Context) -> Vec<CpuRow> {
                             (None, Some(us)) => cpu.samples.push(us),
                             (None, None) => cpu.errors.push("nothing delivered".to_owned()),
                         }
-                        match report["max_rss_kib"].as_f64() {
+                        match report["peak_rss_kib"].as_f64() {
                             Some(kib) => rss.samples.push(kib / 1024.0),
-                            None => rss.errors.push("no ru_maxrss".to_owned()),
+                            None => rss.errors.push("no peak RSS".to_owned()),
                         }
                         row.reports.push(report);
                     }
