@@ -37,7 +37,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let (url, _broker) = support::broker_url().await?;
     let dir = std::env::temp_dir().join(format!("mqtide-durable-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
-    let store = std::env::var_os("MQTIDE_STORE").map_or_else(|| dir.join("sensor.redb"), Into::into);
+    let store =
+        std::env::var_os("MQTIDE_STORE").map_or_else(|| dir.join("sensor.redb"), Into::into);
     let topic = format!("mqtide/example/durable/{}", std::process::id());
 
     let watcher = Client::builder(&url).connect().await?;
