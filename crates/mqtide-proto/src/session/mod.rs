@@ -176,6 +176,9 @@ pub struct Session {
 
     // Outgoing.
     queue: VecDeque<Queued>,
+    /// How many of the queued requests are SUBSCRIBE or UNSUBSCRIBE (which
+    /// may pass publishes the send window holds back).
+    queued_controls: usize,
     inflight: HashMap<PacketId, OutFlight>,
     controls: HashMap<PacketId, Control>,
     ids: PacketIdPool,
@@ -246,6 +249,7 @@ impl Session {
             next_request: 0,
             next_seq: 0,
             queue: VecDeque::new(),
+            queued_controls: 0,
             inflight: HashMap::new(),
             controls: HashMap::new(),
             ids: PacketIdPool::default(),

@@ -24,6 +24,10 @@ impl Session {
     /// completed by PUBCOMP (QoS 2). The session assigns the packet
     /// identifier, clears DUP, and uses a topic alias when the server
     /// allows them; the topic must be a full topic name.
+    ///
+    /// Publishes go out in the order they were accepted, whatever their
+    /// QoS: a QoS 0 publish accepted while a QoS 1/2 one waits for the send
+    /// window waits behind it.
     pub fn publish(&mut self, publish: Publish, now: Instant) -> Result<RequestId, UsageError> {
         self.publish_with(publish, TopicAliasUse::Auto, now)
     }
@@ -81,6 +85,11 @@ impl Session {
 
     /// Queues a SUBSCRIBE for `filters`; its completion carries one reason
     /// code (granted QoS or failure) per filter.
+    ///
+    /// Subscription changes keep their order among themselves, but
+    /// publishes waiting for the send window do not hold them back
+    /// ([MQTT-3.3.4-8]): a SUBSCRIBE (or UNSUBSCRIBE) may reach the server
+    /// before publishes accepted earlier.
     pub fn subscribe(
         &mut self,
         filters: Vec<(TopicFilter, SubscriptionOptions)>,
@@ -115,6 +124,7 @@ impl Session {
         self.check_control(&Packet::Subscribe(packet.clone()))?;
         let id = self.request_id();
         self.queue.push_back(Queued::Subscribe(id, packet));
+        self.queued_controls += 1;
         self.pump(now);
         Ok(id)
     }
@@ -138,6 +148,7 @@ impl Session {
         self.check_control(&Packet::Unsubscribe(packet.clone()))?;
         let id = self.request_id();
         self.queue.push_back(Queued::Unsubscribe(id, packet));
+        self.queued_controls += 1;
         self.pump(now);
         Ok(id)
     }
@@ -158,52 +169,90 @@ impl Session {
         self.check_queue_space()
     }
 
-    /// Moves queued requests into flight, in order, while the connection,
-    /// the send window and packet identifiers allow.
+    /// Moves queued requests into flight while the connection, the send
+    /// window and packet identifiers allow.
+    ///
+    /// The order users can rely on: publishes leave the queue in the order
+    /// they were accepted, whatever their QoS, so a QoS 0 publish waits
+    /// behind a QoS 1/2 one that waits for the window (messages on a topic
+    /// stay in order, and a later state never overtakes an earlier one).
+    /// SUBSCRIBE and UNSUBSCRIBE keep their order among themselves, but the
+    /// window does not hold them back ([MQTT-3.3.4-8]: the receive maximum
+    /// limits only QoS 1/2 PUBLISH packets): they pass publishes waiting
+    /// for it, so they may reach the server before publishes accepted
+    /// earlier. Only running out of packet identifiers stops everything.
     pub(super) fn pump(&mut self, now: Instant) {
+        // How many queued publishes at the front the window holds back;
+        // controls behind them may still go.
+        let mut held = 0;
         while self.state == State::Connected {
-            let Some(mut queued) = self.queue.pop_front() else {
+            if held > 0 && self.queued_controls == 0 {
+                break;
+            }
+            match self.queue.get(held) {
+                None => break,
+                Some(Queued::Publish { .. }) if held > 0 => {
+                    held += 1;
+                    continue;
+                }
+                Some(_) => {}
+            }
+            let Some(queued) = self.queue.remove(held) else {
                 break;
             };
-            if let Queued::Publish {
-                request,
-                seq,
-                stored,
-                publish,
-                alias,
-            } = &mut queued
-            {
-                // The limits may have changed since the publish was queued.
-                if let Err(e) = check_publish(
-                    &self.limits,
-                    self.config.qos_policy,
-                    self.config.protocol,
-                    publish,
-                ) {
-                    let (request, seq, stored) = (*request, *seq, *stored);
-                    self.forget_stored(seq, stored);
-                    self.complete(request, Err(RequestError::NotAllowed(e)));
-                    continue;
-                }
-                if publish.qos == QoS::AtMostOnce {
-                    // (Downgraded, if it was stored.)
-                    let (request, seq, stored, alias) = (*request, *seq, *stored, *alias);
-                    self.forget_stored(seq, stored);
-                    let mut publish = std::mem::replace(publish, Publish::new("", ""));
-                    publish.packet_id = None;
-                    if alias == TopicAliasUse::Auto {
-                        self.aliases_out.apply(&mut publish);
+            let queued = match queued {
+                Queued::Publish {
+                    request,
+                    seq,
+                    stored,
+                    mut publish,
+                    alias,
+                } => {
+                    // The limits may have changed since the publish was queued.
+                    if let Err(e) = check_publish(
+                        &self.limits,
+                        self.config.qos_policy,
+                        self.config.protocol,
+                        &mut publish,
+                    ) {
+                        self.forget_stored(seq, stored);
+                        self.complete(request, Err(RequestError::NotAllowed(e)));
+                        continue;
                     }
-                    self.send(Packet::Publish(publish), AfterWrite::Complete(request), now);
-                    continue;
+                    if publish.qos == QoS::AtMostOnce {
+                        // (Downgraded, if it was stored.)
+                        self.forget_stored(seq, stored);
+                        publish.packet_id = None;
+                        if alias == TopicAliasUse::Auto {
+                            self.aliases_out.apply(&mut publish);
+                        }
+                        self.send(Packet::Publish(publish), AfterWrite::Complete(request), now);
+                        continue;
+                    }
+                    let queued = Queued::Publish {
+                        request,
+                        seq,
+                        stored,
+                        publish,
+                        alias,
+                    };
+                    if self.inflight.len() >= usize::from(self.limits.send_window) {
+                        self.queue.push_front(queued);
+                        held = 1;
+                        continue;
+                    }
+                    queued
                 }
-                if self.inflight.len() >= usize::from(self.limits.send_window) {
-                    self.queue.push_front(queued);
-                    break;
+                control => {
+                    self.queued_controls -= 1;
+                    control
                 }
-            }
+            };
             let Some(packet_id) = self.ids.allocate() else {
-                self.queue.push_front(queued);
+                if !matches!(queued, Queued::Publish { .. }) {
+                    self.queued_controls += 1;
+                }
+                self.queue.insert(held, queued);
                 break;
             };
             match queued {
