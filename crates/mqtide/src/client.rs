@@ -46,6 +46,9 @@ struct Inner {
     /// Whether a session store backs the client.
     durable: bool,
     restored: Option<crate::store::Restored>,
+    /// Request/response state: the response topic subscription, shared by
+    /// every clone (see [`Client::request`]).
+    requests: crate::request::Requests,
 }
 
 impl fmt::Debug for Client {
@@ -53,6 +56,18 @@ impl fmt::Debug for Client {
         f.debug_struct("Client")
             .field("state", &*self.inner.state.borrow())
             .finish()
+    }
+}
+
+/// A [`Client`] that does not keep the connection open: for tasks of
+/// the client's own that must not outlive its last user handle.
+#[derive(Debug, Clone)]
+pub(crate) struct WeakClient(std::sync::Weak<Inner>);
+
+impl WeakClient {
+    /// The client, unless every handle is gone.
+    pub(crate) fn upgrade(&self) -> Option<Client> {
+        self.0.upgrade().map(|inner| Client { inner })
     }
 }
 
@@ -86,6 +101,7 @@ impl Client {
         events: broadcast::Sender<ConnectionEvent>,
         stream_capacity: usize,
         restored: Option<crate::store::Restored>,
+        requests: crate::request::Requests,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -95,8 +111,19 @@ impl Client {
                 stream_capacity,
                 durable: restored.is_some(),
                 restored,
+                requests,
             }),
         }
+    }
+
+    /// The request/response state of this client.
+    pub(crate) fn requests(&self) -> &crate::request::Requests {
+        &self.inner.requests
+    }
+
+    /// A handle that does not keep the client open.
+    pub(crate) fn downgrade(&self) -> WeakClient {
+        WeakClient(Arc::downgrade(&self.inner))
     }
 
     async fn send(&self, command: Command) -> Result<(), Error> {
@@ -107,7 +134,8 @@ impl Client {
             .map_err(|_| Error::Closed)
     }
 
-    async fn request<T>(
+    /// Sends a command and waits for its answer.
+    async fn call<T>(
         &self,
         make: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Command,
     ) -> Result<T, Error> {
@@ -165,7 +193,7 @@ impl Client {
         let topic_filters: Vec<TopicFilter> = filters.iter().map(|(f, _)| f.clone()).collect();
         let (sender, receiver) = mpsc::channel(self.inner.stream_capacity);
         let outcome = self
-            .request(|reply| Command::Subscribe {
+            .call(|reply| Command::Subscribe {
                 filters,
                 properties,
                 sender,
@@ -189,7 +217,7 @@ impl Client {
 
     /// Unsubscribes from several filters at once.
     pub async fn unsubscribe_many(&self, filters: Vec<TopicFilter>) -> Result<(), Error> {
-        self.request(|reply| Command::Unsubscribe {
+        self.call(|reply| Command::Unsubscribe {
             filters,
             properties: UnsubscribeProperties::default(),
             reply,
@@ -230,7 +258,7 @@ impl Client {
         let Some(token) = message.token else {
             return Ok(());
         };
-        self.request(|reply| Command::Ack {
+        self.call(|reply| Command::Ack {
             token,
             reason_code,
             reply,
@@ -269,7 +297,7 @@ impl Client {
         timeout: Duration,
     ) -> Result<(), Error> {
         match self
-            .request(|reply| Command::Disconnect {
+            .call(|reply| Command::Disconnect {
                 reason_code,
                 properties,
                 timeout,
@@ -336,6 +364,7 @@ impl ClientBuilder {
 
     fn build_parts(self) -> Result<(Client, Connection, FirstConnect), Error> {
         let (connector, config) = self.finish()?;
+        let requests = crate::request::Requests::new(&config, self.manual_acks);
         let (session, store) = match &self.store {
             Some(slot) => {
                 let mut store = slot.take()?;
@@ -361,6 +390,7 @@ impl ClientBuilder {
             events_tx.clone(),
             self.stream_capacity,
             restored,
+            requests,
         );
         let event_loop = EventLoop::new(crate::event_loop::Setup {
             connector,

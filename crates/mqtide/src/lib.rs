@@ -60,6 +60,7 @@ mod event_loop;
 mod message;
 pub mod oneshot;
 mod options;
+pub mod request;
 mod router;
 mod state;
 pub mod store;
@@ -77,6 +78,7 @@ pub use mqtide_proto::{
     topic_matches_sub,
 };
 pub use options::{ClientBuilder, QueueFull, Will};
+pub use request::{Reply, RequestBuilder, Responder, ServeBuilder};
 pub use state::{ConnectionEvent, ConnectionState, DisconnectReason};
 pub use transport::Transport;
 #[cfg(feature = "proxy")]
