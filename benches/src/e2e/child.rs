@@ -55,16 +55,23 @@ pub(crate) fn run(command: ChildCommand) -> ExitCode {
     std::process::exit(0)
 }
 
-/// The resident set size now, in KiB.
-fn rss_kib() -> Result<u64, String> {
+/// A size from /proc/self/status, in KiB: `VmRSS` (resident now) or
+/// `VmHWM` (the peak). Unlike getrusage's `ru_maxrss`, which Linux carries
+/// over from the parent across fork and exec, `VmHWM` is this process's own.
+fn status_kib(key: &str) -> Result<u64, String> {
     let status = std::fs::read_to_string("/proc/self/status")
         .map_err(|e| format!("/proc/self/status: {e}"))?;
     status
         .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|kib| kib.parse().ok())
-        .ok_or_else(|| "no VmRSS in /proc/self/status".to_owned())
+        .ok_or_else(|| format!("no {key} in /proc/self/status"))
+}
+
+/// The resident set size now, in KiB.
+fn rss_kib() -> Result<u64, String> {
+    status_kib("VmRSS")
 }
 
 /// Opens `count` connections (at most [`OPENING`] at a time) and reports
