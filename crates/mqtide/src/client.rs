@@ -363,7 +363,7 @@ impl ClientBuilder {
     }
 
     fn build_parts(self) -> Result<(Client, Connection, FirstConnect), Error> {
-        let (connector, config) = self.finish()?;
+        let (servers, config) = self.finish()?;
         let requests = crate::request::Requests::new(&config, self.manual_acks);
         let (session, store) = match &self.store {
             Some(slot) => {
@@ -393,7 +393,7 @@ impl ClientBuilder {
             requests,
         );
         let event_loop = EventLoop::new(crate::event_loop::Setup {
-            connector,
+            servers,
             session,
             commands: commands_rx,
             state: state_tx,

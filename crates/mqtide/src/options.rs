@@ -12,6 +12,7 @@ use mqtide_proto::{
 
 use crate::backoff::Backoff;
 use crate::error::Error;
+use crate::event_loop::Servers;
 #[cfg(feature = "tls")]
 use crate::transport::tls::TlsOptions;
 use crate::transport::{Connector, ServerAddr};
@@ -97,6 +98,10 @@ pub struct ClientBuilder {
     #[cfg(feature = "proxy")]
     pub(crate) proxy: Option<crate::transport::proxy::Proxy>,
     pub(crate) store: Option<crate::store::StoreSlot>,
+    /// Brokers to fail over to, after `addr`.
+    pub(crate) failover: Vec<ServerAddr>,
+    pub(crate) shuffle: bool,
+    pub(crate) follow_redirects: bool,
     pub(crate) error: Option<Error>,
 }
 
@@ -133,6 +138,9 @@ impl ClientBuilder {
             #[cfg(feature = "proxy")]
             proxy: None,
             store: None,
+            failover: Vec::new(),
+            shuffle: false,
+            follow_redirects: false,
             error,
         }
     }
@@ -215,6 +223,52 @@ impl ClientBuilder {
     /// Never reconnect: the client closes when its connection is lost.
     pub fn no_reconnect(mut self) -> Self {
         self.reconnect = None;
+        self
+    }
+
+    /// More brokers of the same cluster (EMQX, HiveMQ, VerneMQ, …) to fail
+    /// over to. Connections go to the URL given to
+    /// [`Client::builder`](crate::Client::builder) first, then to these in
+    /// turn: a failed attempt moves on to the next broker at once, and the
+    /// reconnect backoff applies once every broker has failed. A lost
+    /// connection is retried on the same broker first. The first
+    /// [`connect`](Self::connect) fails only when every broker refused.
+    /// Credentials come from the first URL (or
+    /// [`credentials`](Self::credentials)); TLS, WebSocket and proxy
+    /// options apply to all.
+    pub fn failover<I, S>(mut self, urls: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        for url in urls {
+            match ServerAddr::parse(url.as_ref()) {
+                Ok(addr) => self.failover.push(addr),
+                Err(e) => {
+                    if self.error.is_none() {
+                        self.error = Some(e);
+                    }
+                }
+            }
+        }
+        self
+    }
+
+    /// Walk the brokers (see [`failover`](Self::failover)) in an order
+    /// shuffled once per client, so that a fleet of clients spreads over
+    /// the cluster instead of all trying the first broker first.
+    pub fn shuffle_brokers(mut self, shuffle: bool) -> Self {
+        self.shuffle = shuffle;
+        self
+    }
+
+    /// 5.0: follow the broker's redirection — a CONNACK or DISCONNECT with
+    /// "use another server" (for the next connection only) or "server
+    /// moved" (from now on) and a Server Reference (`host`, `host:port`).
+    /// Off by default: a redirection is then reported as the refusal or
+    /// disconnection it is.
+    pub fn follow_redirects(mut self, follow: bool) -> Self {
+        self.follow_redirects = follow;
         self
     }
 
@@ -355,12 +409,24 @@ impl ClientBuilder {
     }
 
     /// The final session configuration, or the first problem found.
-    pub(crate) fn finish(&self) -> Result<(Connector, SessionConfig), Error> {
+    pub(crate) fn finish(&self) -> Result<(Servers, SessionConfig), Error> {
         if let Some(error) = &self.error {
             return Err(error.clone());
         }
         let addr = self.addr.clone()?;
-        let connector = self.connector(addr)?;
+        let mut connectors = vec![self.connector(addr)?];
+        for addr in &self.failover {
+            connectors.push(self.connector(addr.clone())?);
+        }
+        if self.shuffle {
+            fastrand::shuffle(&mut connectors);
+        }
+        let template = self.clone();
+        let servers = Servers::new(
+            connectors,
+            Box::new(move |addr| template.connector(addr)),
+            self.follow_redirects,
+        );
         let mut session = self.session.clone();
         if let Some(will) = &self.will {
             let topic = TopicName::new(will.topic.as_str())
@@ -403,7 +469,7 @@ impl ClientBuilder {
             ));
         }
         session.ack_mode = mqtide_proto::AckMode::Manual;
-        Ok((connector, session))
+        Ok((servers, session))
     }
 
     #[cfg(feature = "tls")]

@@ -64,6 +64,15 @@ pub enum ConnectionEvent {
         /// Why.
         reason: DisconnectReason,
     },
+    /// The broker redirected the client (5.0 "use another server" or
+    /// "server moved", followed with
+    /// [`follow_redirects`](crate::ClientBuilder::follow_redirects)).
+    Redirected {
+        /// Where the next connection goes.
+        server: String,
+        /// Whether the move is for good ("server moved").
+        permanent: bool,
+    },
     /// A reconnect attempt starts after `delay`.
     Reconnecting {
         /// The attempt number (1 for the first).

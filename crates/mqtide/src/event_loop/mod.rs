@@ -9,6 +9,9 @@
 
 mod commands;
 mod persist;
+mod servers;
+
+pub(crate) use servers::Servers;
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -34,7 +37,7 @@ use crate::options::QueueFull;
 use crate::router::{RouteId, Router};
 use crate::state::{ConnectionEvent, ConnectionState, DisconnectReason};
 use crate::store::{SessionStore, StoreError, StoredSubscription};
-use crate::transport::{Connector, Transport};
+use crate::transport::Transport;
 
 /// Initial read buffer; it grows for larger packets.
 const READ_BUFFER: usize = 16 * 1024;
@@ -69,13 +72,13 @@ impl Connection {
     /// handle is dropped, or when a connection fails and reconnecting is
     /// off).
     pub async fn run(self) {
-        let span = info_span!("mqtide", broker = %self.event_loop.connector.addr);
+        let span = info_span!("mqtide", broker = %self.event_loop.servers.connector().addr);
         self.event_loop.run().instrument(span).await;
     }
 }
 
 pub(crate) struct Setup {
-    pub(crate) connector: Connector,
+    pub(crate) servers: Servers,
     pub(crate) session: Session,
     pub(crate) commands: mpsc::Receiver<Command>,
     pub(crate) state: watch::Sender<ConnectionState>,
@@ -134,7 +137,7 @@ struct Closing {
 
 #[derive(Debug)]
 pub(crate) struct EventLoop {
-    connector: Connector,
+    servers: Servers,
     session: Session,
     commands: mpsc::Receiver<Command>,
     commands_open: bool,
@@ -190,7 +193,7 @@ impl EventLoop {
             vec![(restored, SubscribeProperties::default())]
         };
         Self {
-            connector: setup.connector,
+            servers: setup.servers,
             session: setup.session,
             commands: setup.commands,
             commands_open: true,
@@ -237,8 +240,32 @@ impl EventLoop {
             let _ = self.events.send(ConnectionEvent::Disconnected {
                 reason: reason.clone(),
             });
+            let tried = self.servers.connector().addr.to_string();
+            let came_up = std::mem::take(&mut self.came_up);
+            if came_up {
+                // A connection that came up resets the backoff.
+                attempt = 0;
+                self.servers.connected();
+            }
+            let redirected = self.servers.follow(&reason);
+            if let Some((server, permanent)) = &redirected {
+                info!(%server, permanent, "the broker redirects us");
+                let _ = self.events.send(ConnectionEvent::Redirected {
+                    server: server.clone(),
+                    permanent: *permanent,
+                });
+            }
+            // A broker that failed (or refused) gives way to the next; one
+            // that was up is tried again first.
+            let new_pass = redirected.is_none() && !came_up && self.servers.advance();
+            let next_broker_now = redirected.is_some() || (!came_up && !new_pass);
             if let Some(first) = self.first_connect.take() {
-                let _ = first.send(Err(self.connect_error(reason)));
+                if next_broker_now && self.closing.is_none() && self.commands_open {
+                    info!(%reason, next = %self.servers.connector().addr, "connecting failed; trying the next broker");
+                    self.first_connect = Some(first);
+                    continue;
+                }
+                let _ = first.send(Err(self.connect_error(reason, tried)));
                 break;
             }
             let Some(backoff) = self.reconnect else {
@@ -248,18 +275,23 @@ impl EventLoop {
             if self.closing.is_some() || !self.commands_open {
                 break;
             }
-            // A connection that came up resets the backoff.
-            if std::mem::take(&mut self.came_up) {
-                attempt = 0;
-            }
-            attempt += 1;
-            let delay = backoff.delay(attempt, &mut self.rng);
-            info!(%reason, attempt, ?delay, "connection lost; reconnecting");
-            self.state
-                .send_replace(ConnectionState::Reconnecting { attempt, reason });
-            let _ = self
-                .events
-                .send(ConnectionEvent::Reconnecting { attempt, delay });
+            // The next broker of the list at once; backoff once every
+            // broker has failed (or for the one that was up).
+            let delay = if next_broker_now {
+                Duration::ZERO
+            } else {
+                attempt += 1;
+                backoff.delay(attempt, &mut self.rng)
+            };
+            info!(%reason, attempt, ?delay, next = %self.servers.connector().addr, "connection lost; reconnecting");
+            self.state.send_replace(ConnectionState::Reconnecting {
+                attempt: attempt.max(1),
+                reason,
+            });
+            let _ = self.events.send(ConnectionEvent::Reconnecting {
+                attempt: attempt.max(1),
+                delay,
+            });
             if !self.wait_offline(delay).await {
                 break;
             }
@@ -269,8 +301,7 @@ impl EventLoop {
         self.shut_down();
     }
 
-    fn connect_error(&self, reason: DisconnectReason) -> ConnectError {
-        let addr = self.connector.addr.to_string();
+    fn connect_error(&self, reason: DisconnectReason, addr: String) -> ConnectError {
         match reason {
             DisconnectReason::Session(ConnectionError::Refused {
                 reason_code,
@@ -296,7 +327,7 @@ impl EventLoop {
 
     /// One connection, from opening the transport to its end.
     async fn connection(&mut self) -> End {
-        let stream = match timeout(self.connect_timeout, self.connector.connect()).await {
+        let stream = match timeout(self.connect_timeout, self.servers.connector().connect()).await {
             Ok(Ok(stream)) => stream,
             Ok(Err(e)) => return End::Lost(DisconnectReason::Transport(Arc::new(e))),
             Err(_) => {
