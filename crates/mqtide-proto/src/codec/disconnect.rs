@@ -25,6 +25,12 @@ impl Default for Disconnect {
 }
 
 impl Disconnect {
+    /// The number of bytes this DISCONNECT takes on the wire under `version`,
+    /// or why it cannot be encoded.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        super::header::total_len(self.measure(version)?.body)
+    }
+
     /// A DISCONNECT with this reason and no properties.
     pub fn new(reason_code: ReasonCode) -> Self {
         Self {
@@ -79,6 +85,12 @@ pub struct Auth {
 }
 
 impl Auth {
+    /// The number of bytes this AUTH takes on the wire under `version`,
+    /// or why it cannot be encoded.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        super::header::total_len(self.measure(version)?.body)
+    }
+
     pub(super) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
         let mut packet = Self {
             reason_code: ReasonCode::Success,

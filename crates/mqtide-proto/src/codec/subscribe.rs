@@ -89,6 +89,12 @@ pub struct Subscribe {
 }
 
 impl Subscribe {
+    /// The number of bytes this SUBSCRIBE takes on the wire under `version`,
+    /// or why it cannot be encoded.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        super::header::total_len(self.measure(version)?.body)
+    }
+
     pub(super) fn decode(r: &mut Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = packet_id(r)?;
         let properties = SubscribeProperties::decode_for(r, version)?;
@@ -153,6 +159,12 @@ pub struct Unsubscribe {
 }
 
 impl Unsubscribe {
+    /// The number of bytes this UNSUBSCRIBE takes on the wire under `version`,
+    /// or why it cannot be encoded.
+    pub fn encoded_len(&self, version: ProtocolVersion) -> Result<usize, EncodeError> {
+        super::header::total_len(self.measure(version)?.body)
+    }
+
     pub(super) fn decode(r: &mut Reader, version: ProtocolVersion) -> Result<Self, DecodeError> {
         let packet_id = packet_id(r)?;
         let properties = UnsubscribeProperties::decode_for(r, version)?;

@@ -8,7 +8,12 @@ use super::{
     AfterWrite, Connected, ConnectionError, Event, Limits, ProtocolError, Session, Stage, State,
     StoreChange, Timer, UsageError,
 };
-use crate::{Auth, ConnAck, Disconnect, DisconnectProperties, Packet, QoS, ReasonCode};
+use bytestring::ByteString;
+
+use crate::{
+    Auth, ConnAck, Disconnect, DisconnectProperties, EncodeError, Packet, QoS, ReasonCode,
+    UserProperty,
+};
 
 impl Session {
     /// A transport is up: queues CONNECT and starts the connect timeout.
@@ -46,6 +51,11 @@ impl Session {
     /// Queues a DISCONNECT (with `reason_code` and `properties` under 5.0);
     /// the connection ends once it is written. In-flight publishes stay in
     /// the session for the next connection.
+    ///
+    /// If the packet would exceed the server's Maximum Packet Size, the
+    /// Reason String and then User Properties (last first) are left out
+    /// until it fits, as 5.0 asks of a sender ([MQTT-3.14.2-3],
+    /// [MQTT-3.14.2-4]); if it still does not fit, nothing is sent.
     pub fn disconnect(
         &mut self,
         reason_code: ReasonCode,
@@ -61,11 +71,22 @@ impl Session {
                 "a session that was to end with the connection cannot be given an expiry at DISCONNECT [MQTT-3.14.2-2]",
             ));
         }
-        let packet = Disconnect {
+        let mut packet = Disconnect {
             reason_code,
             properties,
         };
-        Packet::Disconnect(packet.clone()).encoded_len(self.config.protocol)?;
+        let fitted = fit_to_limit(
+            &self.limits,
+            &mut packet,
+            |p| p.encoded_len(self.config.protocol),
+            |p| {
+                (
+                    &mut p.properties.reason_string,
+                    &mut p.properties.user_properties,
+                )
+            },
+        );
+        fitted?;
         self.send(packet.into(), AfterWrite::EndConnection, now);
         Ok(())
     }
@@ -79,6 +100,11 @@ impl Session {
     /// Sends AUTH: the answer to an [`Event::Auth`] challenge
     /// (`ContinueAuthentication`), or a re-authentication (`ReAuthenticate`)
     /// once connected. Needs 5.0 and an authentication method.
+    ///
+    /// Like [`disconnect`](Self::disconnect), leaves out the Reason String
+    /// and then User Properties when the packet would exceed the server's
+    /// Maximum Packet Size ([MQTT-3.15.2-2], [MQTT-3.15.2-3]), and sends
+    /// nothing if it still does not fit.
     pub fn auth(&mut self, auth: Auth, now: Instant) -> Result<(), UsageError> {
         if !self.config.protocol.is_v5() || self.config.properties.authentication_method.is_none() {
             return Err(UsageError::NoAuthentication);
@@ -86,7 +112,19 @@ impl Session {
         if !matches!(self.state, State::Connecting | State::Connected) {
             return Err(UsageError::NotConnected);
         }
-        Packet::Auth(auth.clone()).encoded_len(self.config.protocol)?;
+        let mut auth = auth;
+        let fitted = fit_to_limit(
+            &self.limits,
+            &mut auth,
+            |p| p.encoded_len(self.config.protocol),
+            |p| {
+                (
+                    &mut p.properties.reason_string,
+                    &mut p.properties.user_properties,
+                )
+            },
+        );
+        fitted?;
         self.send(auth.into(), AfterWrite::Nothing, now);
         Ok(())
     }
@@ -155,21 +193,58 @@ impl Session {
 
     /// Resends, in their original order, every unacknowledged PUBLISH with
     /// DUP set and every PUBREL awaiting PUBCOMP ([MQTT-4.4.0-1]).
+    ///
+    /// A PUBLISH is measured again first: this server's Maximum Packet Size
+    /// may be smaller than the one it was first sent under, and nothing
+    /// larger may go out ([MQTT-3.2.2-15]). One that no longer fits fails
+    /// with [`RequestError::NotResent`](super::RequestError::NotResent).
+    /// At QoS 1 its flow ends there. At QoS 2 the server may still hold its
+    /// packet identifier from the first attempt and would take a new
+    /// message under it for a resend, so the flow is released instead
+    /// (PUBREL, whose PUBCOMP frees the identifier) with nobody waiting.
     fn resend_inflight(&mut self, now: Instant) {
-        let mut flights: Vec<_> = self.inflight.values().collect();
-        flights.sort_by_key(|f| f.seq);
-        let resend: Vec<Packet> = flights
-            .into_iter()
-            .map(|flight| match flight.stage {
+        let mut order: Vec<_> = self
+            .inflight
+            .values()
+            .map(|f| (f.seq, f.packet_id))
+            .collect();
+        order.sort_unstable();
+        for (seq, id) in order {
+            let Some(flight) = self.inflight.get_mut(&id) else {
+                continue;
+            };
+            let packet = match flight.stage {
                 Stage::PublishedQoS1 | Stage::PublishedQoS2 => {
                     let mut publish = flight.publish.clone();
                     publish.dup = true;
-                    Packet::Publish(publish)
+                    let fits = publish
+                        .encoded_len(self.config.protocol)
+                        .map_err(UsageError::from)
+                        .and_then(|size| super::outbound::check_size(&self.limits, size));
+                    match fits {
+                        Ok(()) => Packet::Publish(publish),
+                        Err(error) => {
+                            let request = flight.request;
+                            let qos1 = flight.stage == Stage::PublishedQoS1;
+                            if qos1 {
+                                self.inflight.remove(&id);
+                                self.ids.release(id);
+                                self.record(|| StoreChange::PublishDone { seq });
+                            } else {
+                                flight.stage = Stage::Abandoned;
+                                self.record(|| StoreChange::PublishReleased { seq });
+                            }
+                            let error = super::RequestError::NotResent(error);
+                            self.complete(request, Err(error));
+                            if qos1 {
+                                continue;
+                            }
+                            Packet::PubRel(crate::Ack::new(id))
+                        }
+                    }
                 }
-                Stage::Released => Packet::PubRel(crate::Ack::new(flight.packet_id)),
-            })
-            .collect();
-        for packet in resend {
+                Stage::Released | Stage::Abandoned => Packet::PubRel(crate::Ack::new(id)),
+            };
             self.send(packet, AfterWrite::Nothing, now);
         }
     }
@@ -184,7 +259,10 @@ impl Session {
         for flight in flights {
             self.ids.release(flight.packet_id);
             self.record(|| StoreChange::PublishDone { seq: flight.seq });
-            self.complete(flight.request, Err(super::RequestError::SessionLost));
+            // An abandoned flow's request has already failed.
+            if flight.stage != Stage::Abandoned {
+                self.complete(flight.request, Err(super::RequestError::SessionLost));
+            }
         }
         if self.incoming_qos2.in_use() > 0 {
             self.record(|| StoreChange::IncomingCleared);
@@ -251,4 +329,31 @@ impl Session {
             self.events.push_back(Event::Disconnected(error));
         }
     }
+}
+
+/// Makes `packet` fit the server's Maximum Packet Size by leaving out what
+/// 5.0 lets a sender leave out (the Reason String first, then User
+/// Properties, last first), re-measuring with `measure` after each step;
+/// fails if it is still too large, or cannot be encoded at all. Without a
+/// limit (before CONNACK, or under 3.1.1) it only checks the packet
+/// encodes.
+fn fit_to_limit<P>(
+    limits: &Limits,
+    packet: &mut P,
+    measure: impl Fn(&P) -> Result<usize, EncodeError>,
+    optional: impl Fn(&mut P) -> (&mut Option<ByteString>, &mut Vec<UserProperty>),
+) -> Result<(), UsageError> {
+    let mut size = measure(packet)?;
+    let too_large = |size: usize| {
+        limits
+            .maximum_packet_size
+            .is_some_and(|m| size > m as usize)
+    };
+    if too_large(size) && optional(packet).0.take().is_some() {
+        size = measure(packet)?;
+    }
+    while too_large(size) && optional(packet).1.pop().is_some() {
+        size = measure(packet)?;
+    }
+    super::outbound::check_size(limits, size)
 }

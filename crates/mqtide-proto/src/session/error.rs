@@ -174,6 +174,13 @@ pub enum RequestError {
     /// retain, maximum packet size, …).
     #[error("the server's limits do not allow it: {0}")]
     NotAllowed(UsageError),
+    /// A publish in flight could not be resent on a new connection: the
+    /// limits that server gave at CONNACK refuse it (Maximum Packet Size).
+    /// The first attempt may or may not have been delivered.
+    #[error(
+        "the publish could not be resent within the new server's limits ({0}); it may or may not have been delivered"
+    )]
+    NotResent(UsageError),
 }
 
 impl RequestError {
@@ -188,7 +195,7 @@ impl RequestError {
                     | ReasonCode::PacketIdentifierInUse
             ),
             Self::SessionLost | Self::ConnectionLost => true,
-            Self::NotAllowed(_) => false,
+            Self::NotAllowed(_) | Self::NotResent(_) => false,
         }
     }
 }

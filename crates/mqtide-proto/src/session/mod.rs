@@ -74,6 +74,10 @@ enum Stage {
     PublishedQoS2,
     /// QoS 2, PUBREL sent, waiting for PUBCOMP.
     Released,
+    /// QoS 2 whose PUBLISH could not be resent (the new server's limits
+    /// refuse it): its request has failed, and PUBREL, then PUBCOMP, free
+    /// the identifier the server may still hold for it.
+    Abandoned,
 }
 
 /// An outgoing QoS 1/2 publish holding a packet identifier.

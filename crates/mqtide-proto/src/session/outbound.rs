@@ -103,15 +103,6 @@ impl Session {
             if options.no_local && filter.share_group().is_some() {
                 return Err(UsageError::NoLocalOnSharedSubscription);
             }
-            if filter.share_group().is_some() && !self.limits.shared_available {
-                return Err(UsageError::NotSupported("shared subscriptions"));
-            }
-            if filter.has_wildcards() && !self.limits.wildcard_available {
-                return Err(UsageError::NotSupported("wildcard subscriptions"));
-            }
-        }
-        if properties.subscription_identifier.is_some() && !self.limits.subscription_ids_available {
-            return Err(UsageError::NotSupported("subscription identifiers"));
         }
         let packet = Subscribe {
             packet_id: MEASURE_ID,
@@ -121,7 +112,8 @@ impl Session {
                 .map(|(f, o)| (f.into_inner(), o))
                 .collect(),
         };
-        self.check_control(&Packet::Subscribe(packet.clone()))?;
+        self.check_subscribe(&packet)?;
+        self.check_queue_space()?;
         let id = self.request_id();
         self.queue.push_back(Queued::Subscribe(id, packet));
         self.queued_controls += 1;
@@ -145,7 +137,8 @@ impl Session {
             properties,
             filters: filters.into_iter().map(TopicFilter::into_inner).collect(),
         };
-        self.check_control(&Packet::Unsubscribe(packet.clone()))?;
+        self.check_unsubscribe(&packet)?;
+        self.check_queue_space()?;
         let id = self.request_id();
         self.queue.push_back(Queued::Unsubscribe(id, packet));
         self.queued_controls += 1;
@@ -161,12 +154,36 @@ impl Session {
         }
     }
 
-    /// Checks a SUBSCRIBE or UNSUBSCRIBE encodes under this version and
-    /// fits the server's maximum packet size, and that the queue has room.
-    fn check_control(&self, packet: &Packet) -> Result<(), UsageError> {
-        let size = packet.encoded_len(self.config.protocol)?;
-        check_size(&self.limits, size)?;
-        self.check_queue_space()
+    /// Checks a SUBSCRIBE against what the server allows: the features it
+    /// uses (shared and wildcard subscriptions, subscription identifiers)
+    /// and its Maximum Packet Size; and that it encodes under this version.
+    /// Run when it is queued and again when it leaves the queue: one queued
+    /// before CONNACK met no limits yet ([MQTT-3.2.2-15]).
+    fn check_subscribe(&self, packet: &Subscribe) -> Result<(), UsageError> {
+        let limits = &self.limits;
+        for (filter, _) in &packet.filters {
+            // Every filter was a TopicFilter when it was queued.
+            let Ok(filter) = TopicFilter::new(filter.clone()) else {
+                continue;
+            };
+            if filter.share_group().is_some() && !limits.shared_available {
+                return Err(UsageError::NotSupported("shared subscriptions"));
+            }
+            if filter.has_wildcards() && !limits.wildcard_available {
+                return Err(UsageError::NotSupported("wildcard subscriptions"));
+            }
+        }
+        if packet.properties.subscription_identifier.is_some() && !limits.subscription_ids_available
+        {
+            return Err(UsageError::NotSupported("subscription identifiers"));
+        }
+        check_size(limits, packet.encoded_len(self.config.protocol)?)
+    }
+
+    /// Checks an UNSUBSCRIBE encodes and fits the server's Maximum Packet
+    /// Size, when queued and again when it leaves the queue.
+    fn check_unsubscribe(&self, packet: &Unsubscribe) -> Result<(), UsageError> {
+        check_size(&self.limits, packet.encoded_len(self.config.protocol)?)
     }
 
     /// Moves queued requests into flight while the connection, the send
@@ -243,9 +260,22 @@ impl Session {
                     }
                     queued
                 }
-                control => {
+                // The limits may have changed since it was queued.
+                Queued::Subscribe(request, packet) => {
                     self.queued_controls -= 1;
-                    control
+                    if let Err(e) = self.check_subscribe(&packet) {
+                        self.complete(request, Err(RequestError::NotAllowed(e)));
+                        continue;
+                    }
+                    Queued::Subscribe(request, packet)
+                }
+                Queued::Unsubscribe(request, packet) => {
+                    self.queued_controls -= 1;
+                    if let Err(e) = self.check_unsubscribe(&packet) {
+                        self.complete(request, Err(RequestError::NotAllowed(e)));
+                        continue;
+                    }
+                    Queued::Unsubscribe(request, packet)
                 }
             };
             let Some(packet_id) = self.ids.allocate() else {
@@ -338,7 +368,10 @@ impl Session {
         if let Some(flight) = self.inflight.remove(&id) {
             self.ids.release(id);
             self.record(|| StoreChange::PublishDone { seq: flight.seq });
-            self.complete(flight.request, ack_outcome(ack));
+            // An abandoned flow's request has already failed.
+            if flight.stage != Stage::Abandoned {
+                self.complete(flight.request, ack_outcome(ack));
+            }
             self.pump(now);
         }
     }
@@ -378,6 +411,10 @@ impl Session {
                 }
                 self.send(Packet::PubRel(Ack::new(id)), AfterWrite::Nothing, now);
             }
+            // Released already, whatever the server thinks of it.
+            Some(Stage::Abandoned) => {
+                self.send(Packet::PubRel(Ack::new(id)), AfterWrite::Nothing, now);
+            }
             Some(Stage::PublishedQoS1) => self.unknown_id(PacketType::PubRec, id),
             // A PUBREC for nothing we hold: release it so the server can
             // forget it too (5.0 §3.6.2.1, "Packet Identifier not found").
@@ -393,7 +430,9 @@ impl Session {
 
     pub(super) fn handle_pubcomp(&mut self, ack: Ack, now: Instant) {
         match self.stage_of(ack.packet_id) {
-            Some(Stage::Released) => self.finish_flight(ack.packet_id, ack, now),
+            Some(Stage::Released | Stage::Abandoned) => {
+                self.finish_flight(ack.packet_id, ack, now);
+            }
             _ => self.unknown_id(PacketType::PubComp, ack.packet_id),
         }
     }
@@ -485,7 +524,9 @@ fn ack_outcome(ack: Ack) -> Result<Completion, RequestError> {
     }
 }
 
-fn check_size(limits: &Limits, size: usize) -> Result<(), UsageError> {
+/// Checks a packet of `size` bytes against the server's Maximum Packet
+/// Size ([MQTT-3.2.2-15]).
+pub(super) fn check_size(limits: &Limits, size: usize) -> Result<(), UsageError> {
     match limits.maximum_packet_size {
         Some(maximum) if size > maximum as usize => {
             Err(UsageError::PacketTooLarge { size, maximum })
