@@ -465,6 +465,14 @@ impl PublishBuilder {
         self
     }
 
+    /// 5.0: declare the payload UTF-8 text (Payload Format Indicator 1);
+    /// the broker may check it, and subscribers see
+    /// [`Message::is_utf8`](crate::Message::is_utf8).
+    pub fn utf8_payload(mut self) -> Self {
+        self.publish.properties.payload_format_indicator = Some(PayloadFormat::Utf8);
+        self
+    }
+
     /// Never send this message under a topic alias.
     pub fn no_topic_alias(mut self) -> Self {
         self.alias = TopicAliasUse::Never;

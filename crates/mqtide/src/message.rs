@@ -6,7 +6,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_core::Stream;
-use mqtide_proto::{AckToken, Publish, PublishProperties, QoS, ReasonCode};
+use mqtide_proto::{AckToken, PayloadFormat, Publish, PublishProperties, QoS, ReasonCode};
 use tokio::sync::mpsc;
 
 use crate::client::Client;
@@ -51,6 +51,57 @@ impl Message {
     /// 5.0 properties (user properties, content type, response topic, …).
     pub fn properties(&self) -> &PublishProperties {
         &self.publish.properties
+    }
+
+    /// 5.0: the user properties, in order (a name may repeat).
+    pub fn user_properties(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.publish
+            .properties
+            .user_properties
+            .iter()
+            .map(|(name, value)| (&**name, &**value))
+    }
+
+    /// 5.0: the first user property called `name`.
+    pub fn user_property(&self, name: &str) -> Option<&str> {
+        self.user_properties()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v)
+    }
+
+    /// 5.0: the content type the publisher gave.
+    pub fn content_type(&self) -> Option<&str> {
+        self.publish.properties.content_type.as_deref()
+    }
+
+    /// 5.0: whether the publisher declared the payload UTF-8 text
+    /// (Payload Format Indicator 1).
+    pub fn is_utf8(&self) -> bool {
+        self.publish.properties.payload_format_indicator == Some(PayloadFormat::Utf8)
+    }
+
+    /// The payload as text: `None` when it is not valid UTF-8.
+    pub fn payload_str(&self) -> Option<&str> {
+        std::str::from_utf8(&self.publish.payload).ok()
+    }
+
+    /// 5.0: how much longer the message lives (the broker lowers the
+    /// Message Expiry Interval by the time it held the message).
+    pub fn message_expiry(&self) -> Option<std::time::Duration> {
+        self.publish
+            .properties
+            .message_expiry_interval
+            .map(|s| std::time::Duration::from_secs(s.into()))
+    }
+
+    /// 5.0: where a request wants its reply.
+    pub fn response_topic(&self) -> Option<&str> {
+        self.publish.properties.response_topic.as_deref()
+    }
+
+    /// 5.0: the correlation data a reply must carry.
+    pub fn correlation_data(&self) -> Option<&Bytes> {
+        self.publish.properties.correlation_data.as_ref()
     }
 
     /// The whole PUBLISH as decoded.
