@@ -23,9 +23,11 @@ async fn publish_properties_arrive_as_sent() {
     let mut sub = guard("subscribe", c.subscribe("props/#", QoS::AtLeastOnce))
         .await
         .unwrap();
-    let mut properties = PublishProperties::default();
-    properties.response_topic = Some("props/reply".into());
-    properties.correlation_data = Some(bytes::Bytes::from_static(b"\x00\x01corr"));
+    let properties = PublishProperties {
+        response_topic: Some("props/reply".into()),
+        correlation_data: Some(bytes::Bytes::from_static(b"\x00\x01corr")),
+        ..Default::default()
+    };
     guard(
         "publish",
         c.publish("props/a", "héllo")
