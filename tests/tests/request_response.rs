@@ -484,3 +484,17 @@ async fn dropping_the_last_handle_still_disconnects() {
     }
     guard("stop", service.stop()).await.unwrap();
 }
+
+/// A request to a topic with a wildcard is refused before the client
+/// subscribes to its response topic.
+#[tokio::test]
+async fn a_request_to_a_wildcard_topic_is_refused_up_front() {
+    let broker = Mosquitto::start().unwrap();
+    let asker = connect(&broker, "rr-wild").await;
+    let result = guard("request", asker.request("svc/+/x", "?")).await;
+    assert!(
+        matches!(result, Err(Error::Usage(UsageError::InvalidTopic(_)))),
+        "{result:?}"
+    );
+    assert!(!broker.log().contains("Received SUBSCRIBE from rr-wild"));
+}

@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use bytestring::ByteString;
-use mqtide_proto::{PayloadFormat, PublishProperties, QoS};
+use mqtide_proto::{PayloadFormat, PublishProperties, QoS, TopicName, UsageError};
 
 pub(crate) use inbox::Requests;
 pub use respond::{Reply, Responder, ServeBuilder};
@@ -149,6 +149,9 @@ impl RequestBuilder {
 
     async fn run(self) -> Result<Message, Error> {
         self.client.requests().check_protocol()?;
+        // Refused before the first request subscribes to anything.
+        TopicName::new(self.topic.as_str())
+            .map_err(|e| Error::Usage(UsageError::InvalidTopic(e)))?;
         let timeout = self.timeout;
         match tokio::time::timeout(timeout, self.exchange()).await {
             Ok(result) => result,
