@@ -52,6 +52,7 @@
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod auth;
 mod backoff;
 mod client;
 mod command;
