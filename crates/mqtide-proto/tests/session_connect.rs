@@ -185,7 +185,10 @@ fn auth_challenges_surface_as_events_and_are_answered_v5() {
     h.session.auth(answer.clone(), h.now).unwrap();
     h.drain();
     assert_eq!(h.expect_sent(), Packet::Auth(answer));
-    h.deliver(ConnAck::new(false));
+    // A successful CONNACK names the method too [MQTT-4.12.0-5].
+    let mut connack = ConnAck::new(false);
+    connack.properties.authentication_method = Some("SCRAM-SHA-256".into());
+    h.deliver(connack);
     assert!(matches!(h.expect_event(), Event::Connected(_)));
 
     // Without a method configured, AUTH is refused both ways.

@@ -30,6 +30,7 @@ impl Session {
         }
         self.state = State::Connecting;
         self.connection_reported = true;
+        self.auth_challenge = false;
         self.limits = Limits::unknown(&self.config);
         let connect = Packet::from(self.config.connect());
         if let Err(error) = self.config.check_connect(&connect) {
@@ -99,20 +100,42 @@ impl Session {
 
     /// Sends AUTH: the answer to an [`Event::Auth`] challenge
     /// (`ContinueAuthentication`), or a re-authentication (`ReAuthenticate`)
-    /// once connected. Needs 5.0 and an authentication method.
+    /// once connected. Needs 5.0 and an authentication method, which every
+    /// AUTH carries unchanged ([MQTT-4.12.0-5], [MQTT-4.12.1-1]; otherwise
+    /// [`UsageError::AuthenticationMethodMismatch`]). A challenge is answered
+    /// with `ContinueAuthentication` only ([MQTT-4.12.0-3]); without one,
+    /// only `ReAuthenticate` after CONNACK; anything else is
+    /// [`UsageError::UnexpectedAuth`].
     ///
     /// Like [`disconnect`](Self::disconnect), leaves out the Reason String
     /// and then User Properties when the packet would exceed the server's
     /// Maximum Packet Size ([MQTT-3.15.2-2], [MQTT-3.15.2-3]), and sends
     /// nothing if it still does not fit.
-    pub fn auth(&mut self, auth: Auth, now: Instant) -> Result<(), UsageError> {
+    pub fn auth(&mut self, mut auth: Auth, now: Instant) -> Result<(), UsageError> {
         if !self.config.protocol.is_v5() || self.config.properties.authentication_method.is_none() {
             return Err(UsageError::NoAuthentication);
         }
         if !matches!(self.state, State::Connecting | State::Connected) {
             return Err(UsageError::NotConnected);
         }
-        let mut auth = auth;
+        auth.encoded_len(self.config.protocol)?;
+        // [MQTT-4.12.0-5], [MQTT-4.12.1-1]: the CONNECT's method, always.
+        if auth.properties.authentication_method != self.config.properties.authentication_method {
+            return Err(UsageError::AuthenticationMethodMismatch);
+        }
+        // A challenge is answered with Continue authentication
+        // [MQTT-4.12.0-3]; unasked, only a connected client speaks, to
+        // re-authenticate [MQTT-4.12.1-1].
+        let expected = if self.auth_challenge {
+            Some(ReasonCode::ContinueAuthentication)
+        } else if self.state == State::Connected {
+            Some(ReasonCode::ReAuthenticate)
+        } else {
+            None
+        };
+        if expected != Some(auth.reason_code) {
+            return Err(UsageError::UnexpectedAuth(auth.reason_code));
+        }
         let fitted = fit_to_limit(
             &self.limits,
             &mut auth,
@@ -125,6 +148,7 @@ impl Session {
             },
         );
         fitted?;
+        self.auth_challenge = false;
         self.send(auth.into(), AfterWrite::Nothing, now);
         Ok(())
     }
@@ -145,6 +169,16 @@ impl Session {
         if ack.session_present && self.config.clean_start {
             return self.protocol_error(ProtocolError::SessionPresentOnCleanStart);
         }
+        // [MQTT-4.12.0-5]: a successful CONNACK names the CONNECT's
+        // authentication method, and none if the CONNECT had none.
+        if self.config.protocol.is_v5()
+            && ack.properties.authentication_method != self.config.properties.authentication_method
+        {
+            return self.protocol_error(ProtocolError::AuthenticationMethodMismatch(
+                crate::PacketType::ConnAck,
+            ));
+        }
+        self.auth_challenge = false;
         let props = &ack.properties;
         if let Some(id) = &props.assigned_client_identifier {
             self.config.client_id = id.clone();
@@ -280,6 +314,20 @@ impl Session {
                 when: "without enhanced authentication",
             };
             return self.protocol_error(error);
+        }
+        if auth.properties.authentication_method != self.config.properties.authentication_method {
+            return self.protocol_error(ProtocolError::AuthenticationMethodMismatch(
+                crate::PacketType::Auth,
+            ));
+        }
+        // The server challenges with Continue authentication
+        // [MQTT-4.12.0-2] and ends a re-authentication with Success;
+        // Re-authenticate is the client's alone, and the initial exchange
+        // ends with CONNACK, not AUTH.
+        match auth.reason_code {
+            ReasonCode::ContinueAuthentication => self.auth_challenge = true,
+            ReasonCode::Success if self.state == State::Connected => self.auth_challenge = false,
+            code => return self.protocol_error(ProtocolError::UnexpectedAuthReason(code)),
         }
         self.events.push_back(Event::Auth(auth));
     }

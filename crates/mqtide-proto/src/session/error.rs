@@ -51,6 +51,16 @@ pub enum ProtocolError {
     /// CONNACK refusing with session present set.
     #[error("CONNACK refuses the connection but sets session present [MQTT-3.2.2-6]")]
     SessionPresentOnRefusal,
+    /// CONNACK or AUTH whose Authentication Method is not the one our
+    /// CONNECT named (or is there when CONNECT named none).
+    #[error(
+        "the server's {0:?} carries another authentication method than our CONNECT [MQTT-4.12.0-5] [MQTT-4.12.0-6]"
+    )]
+    AuthenticationMethodMismatch(PacketType),
+    /// AUTH with a reason code a server may not send now: Re-authenticate,
+    /// or Success before CONNACK.
+    #[error("the server sent AUTH with {0}, which it may not send now [MQTT-4.12.0-2]")]
+    UnexpectedAuthReason(ReasonCode),
     /// SUBACK or UNSUBACK with a different number of results than filters.
     #[error("{packet:?} carries {got} results for {expected} topic filters")]
     ResultCountMismatch {
@@ -143,6 +153,16 @@ pub enum UsageError {
         "an empty client identifier needs clean_start = true before MQTT 5.0 [MQTT-3.1.3-7]; set a client identifier to resume sessions"
     )]
     EmptyClientIdNeedsCleanStart,
+    /// AUTH with an Authentication Method other than the CONNECT's.
+    #[error(
+        "an AUTH must carry the authentication method of the CONNECT [MQTT-4.12.0-5] [MQTT-4.12.1-1]"
+    )]
+    AuthenticationMethodMismatch,
+    /// AUTH with a reason code the exchange does not allow now.
+    #[error(
+        "AUTH with {0} is not allowed now: answer a server's AUTH with Continue authentication (0x18) [MQTT-4.12.0-3], or re-authenticate with Re-authenticate (0x19) once connected [MQTT-4.12.1-1]"
+    )]
+    UnexpectedAuth(ReasonCode),
     /// The session is not connected (for commands that need a connection).
     #[error("not connected")]
     NotConnected,

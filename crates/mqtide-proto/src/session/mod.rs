@@ -175,6 +175,9 @@ pub struct Session {
     state: State,
     /// Whether `Event::Disconnected` is still owed for this connection.
     connection_reported: bool,
+    /// Whether the server's AUTH challenge (Continue authentication) waits
+    /// for our answer.
+    auth_challenge: bool,
     next_request: u64,
     next_seq: u64,
 
@@ -250,6 +253,7 @@ impl Session {
             config,
             state: State::Idle,
             connection_reported: false,
+            auth_challenge: false,
             next_request: 0,
             next_seq: 0,
             queue: VecDeque::new(),
