@@ -5,6 +5,12 @@
 //! network on command (cut, reset, delay, throttle, blackhole,
 //! half-close), for chaos tests.
 //!
+//! [`WsFront`] is the testkit's WebSocket listener (`ws://`, `wss://`): a
+//! front that carries MQTT over WebSocket to the broker's TCP listener,
+//! started for you by [`Builder::websocket`] and
+//! [`Builder::secure_websocket`] (Mosquitto's own websockets listener does
+//! not start on the machines we test on; the [`WsFront`] docs say more).
+//!
 //! Tests never talk to a public broker or a fixed port: [`Mosquitto::start`]
 //! writes a private configuration into a temporary directory, starts the
 //! `mosquitto` binary on a port the operating system just handed out, and
@@ -31,9 +37,11 @@
 
 mod fault_proxy;
 mod tls;
+mod ws_front;
 
 pub use fault_proxy::{Direction, Fault, FaultProxy, ProxyStats, Scope};
 pub use tls::{ServerCert, TlsListener, TlsMaterial, generate as generate_tls};
+pub use ws_front::{UpgradeRequest, WsFront, WsFrontBuilder};
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -95,6 +103,8 @@ pub struct Mosquitto {
     binary: PathBuf,
     port: u16,
     tls: Option<(u16, TlsMaterial)>,
+    ws: Option<WsFront>,
+    wss: Option<WsFront>,
     dir: tempfile::TempDir,
 }
 
@@ -107,6 +117,8 @@ pub struct Builder {
     unix_socket: bool,
     users: Vec<(String, String)>,
     acl: Option<String>,
+    websocket: bool,
+    secure_websocket: bool,
 }
 
 impl Builder {
@@ -151,6 +163,23 @@ impl Builder {
     /// `user alice` then `topic readwrite allowed/#`).
     pub fn acl(mut self, lines: &str) -> Self {
         self.acl = Some(lines.to_owned());
+        self
+    }
+
+    /// Adds a `ws://` listener: a [`WsFront`] on a free port in front of
+    /// the broker's TCP listener (see [`Mosquitto::ws_url`]).
+    pub fn websocket(mut self, on: bool) -> Self {
+        self.websocket = on;
+        self
+    }
+
+    /// Adds a `wss://` listener: a [`WsFront`] with TLS on a free port in
+    /// front of the broker's TCP listener (see [`Mosquitto::wss_url`]). It
+    /// presents the [`tls`](Self::tls) listener's certificates if there is
+    /// one, else certificates generated for it; either way
+    /// [`Mosquitto::tls_material`] has the CA to trust.
+    pub fn secure_websocket(mut self, on: bool) -> Self {
+        self.secure_websocket = on;
         self
     }
 
@@ -301,9 +330,25 @@ impl Mosquitto {
             binary: binary.to_owned(),
             port,
             tls,
+            ws: None,
+            wss: None,
             dir,
         };
         broker.spawn()?;
+        // The fronts outlive restarts: they connect to the broker's port
+        // anew for each client.
+        if options.websocket {
+            let front = WsFront::start(broker.addr());
+            broker.ws = Some(front.map_err(io_err("starting the WebSocket front"))?);
+        }
+        if options.secure_websocket {
+            let material = match broker.tls_material() {
+                Some(material) => material.clone(),
+                None => tls::generate(ServerCert::Valid)?,
+            };
+            let front = WsFront::builder(broker.addr()).tls(material).start();
+            broker.wss = Some(front.map_err(io_err("starting the WebSocket front"))?);
+        }
         Ok(broker)
     }
 
@@ -427,9 +472,36 @@ impl Mosquitto {
         path.exists().then(|| format!("unix://{}", path.display()))
     }
 
-    /// The certificates of the TLS listener, if there is one.
+    /// A `ws://127.0.0.1:<port>/mqtt` URL for the WebSocket listener, if
+    /// there is one.
+    pub fn ws_url(&self) -> Option<String> {
+        self.ws.as_ref().map(WsFront::url)
+    }
+
+    /// A `wss://localhost:<port>/mqtt` URL for the secure WebSocket
+    /// listener, if there is one.
+    pub fn wss_url(&self) -> Option<String> {
+        self.wss.as_ref().map(WsFront::url)
+    }
+
+    /// The front of the WebSocket listener (what upgrades it received),
+    /// if there is one.
+    pub fn ws_front(&self) -> Option<&WsFront> {
+        self.ws.as_ref()
+    }
+
+    /// The front of the secure WebSocket listener, if there is one.
+    pub fn wss_front(&self) -> Option<&WsFront> {
+        self.wss.as_ref()
+    }
+
+    /// The certificates of the TLS listener, or else of the secure
+    /// WebSocket listener, if there is one.
     pub fn tls_material(&self) -> Option<&TlsMaterial> {
-        self.tls.as_ref().map(|(_, material)| material)
+        self.tls
+            .as_ref()
+            .map(|(_, material)| material)
+            .or_else(|| self.wss.as_ref().and_then(WsFront::tls_material))
     }
 
     /// The broker's private directory (configuration and log).
