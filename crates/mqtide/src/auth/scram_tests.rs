@@ -87,7 +87,10 @@ fn a_wrong_server_signature_is_rejected() {
         let mut auth = rfc();
         step_with(&mut auth, SERVER_FIRST).unwrap();
         let error = auth.finish(Some(bad.as_bytes())).unwrap_err();
-        assert!(matches!(error, AuthError::ServerSignature), "{bad}: {error}");
+        assert!(
+            matches!(error, AuthError::ServerSignature),
+            "{bad}: {error}"
+        );
     }
     // The right signature for another exchange (another password).
     let mut auth = ScramSha256::with_nonce("user", "pencil2", CLIENT_NONCE);
@@ -159,13 +162,22 @@ fn a_nonce_that_does_not_extend_ours_is_rejected() {
         "r=rOprNGfwEbeRW",
     ] {
         let error = step_with(&mut rfc(), &server_first_with(nonce)).unwrap_err();
-        assert!(matches!(error, AuthError::NonceMismatch), "{nonce}: {error}");
+        assert!(
+            matches!(error, AuthError::NonceMismatch),
+            "{nonce}: {error}"
+        );
     }
 }
 
 #[test]
 fn iteration_counts_outside_the_range_are_rejected() {
-    for count in [0, 1, 4095, ScramSha256::DEFAULT_MAX_ITERATIONS + 1, u32::MAX] {
+    for count in [
+        0,
+        1,
+        4095,
+        ScramSha256::DEFAULT_MAX_ITERATIONS + 1,
+        u32::MAX,
+    ] {
         let error = step_with(&mut rfc(), &server_first_with(&format!("i={count}"))).unwrap_err();
         assert!(
             matches!(error, AuthError::IterationCount { count: c, min: 4096, .. } if c == count),
@@ -197,7 +209,10 @@ fn optional_extensions_are_ignored() {
     let answer = text(step_with(&mut rfc(), &format!("{SERVER_FIRST},x=whatever")).unwrap());
     let (without_proof, _) = CLIENT_FINAL.split_once(",p=").unwrap();
     // The same answer, but a proof over an AuthMessage that includes x=.
-    assert!(answer.starts_with(&format!("{without_proof},p=")), "{answer}");
+    assert!(
+        answer.starts_with(&format!("{without_proof},p=")),
+        "{answer}"
+    );
     assert_ne!(answer, CLIENT_FINAL);
 }
 
