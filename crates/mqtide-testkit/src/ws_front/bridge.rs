@@ -53,6 +53,10 @@ enum End {
 
 impl Connection {
     /// Serves one client connection (TCP or TLS) until either side ends.
+    #[allow(
+        clippy::result_large_err,
+        reason = "tungstenite's handshake callback returns its HTTP response as the error"
+    )]
     pub(super) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(self, stream: S) {
         // Connect first, so that a broker that is down shows as a refused
         // upgrade (502) rather than as an upgrade closed at once.
