@@ -1,7 +1,8 @@
 //! MQTT over WebSocket (`ws://`, `wss://`): binary frames through
 //! tungstenite, offered with the `mqtt` subprotocol. MQTT packets are not
 //! aligned to frames, so [`WsStream`] turns the frames back into a byte
-//! stream both ways, and the event loop never knows the difference.
+//! stream both ways, and the event loop never knows the difference. A text
+//! frame is not MQTT: it ends the connection ([MQTT-6.0.0-1]).
 
 use std::io;
 use std::pin::Pin;
@@ -64,6 +65,14 @@ fn explain(error: tungstenite::Error) -> io::Error {
     }
 }
 
+/// The error a text frame ends the connection with.
+fn text_frame() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        "the server sent a WebSocket text frame; MQTT travels only in binary frames [MQTT-6.0.0-1]",
+    )
+}
+
 /// A WebSocket seen as a byte stream.
 struct WsStream<S> {
     inner: WebSocketStream<S>,
@@ -91,7 +100,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncRead for WsStream<S> {
                 // End of stream: an empty read.
                 None | Some(Ok(Message::Close(_))) => return Poll::Ready(Ok(())),
                 Some(Ok(Message::Binary(data))) => self.read = data,
-                // Pings are answered by tungstenite; nothing else carries MQTT.
+                // [MQTT-6.0.0-1]: MQTT travels in binary frames only; a
+                // receiver of any other data frame closes the connection.
+                // The error ends it; the event loop then closes the socket.
+                Some(Ok(Message::Text(_))) => return Poll::Ready(Err(text_frame())),
+                // Pings are answered by tungstenite; pongs and raw frames
+                // carry nothing.
                 Some(Ok(_)) => {}
                 Some(Err(e)) => return Poll::Ready(Err(explain(e))),
             }
@@ -125,5 +139,56 @@ impl<S: AsyncRead + AsyncWrite + Unpin> AsyncWrite for WsStream<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_close(cx).map_err(explain)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::SinkExt;
+    use tokio::io::{AsyncReadExt, DuplexStream};
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
+    use super::*;
+
+    /// Our side of an in-memory WebSocket, and the server's.
+    async fn pair() -> (WsStream<DuplexStream>, WebSocketStream<DuplexStream>) {
+        let (ours, theirs) = tokio::io::duplex(4096);
+        let ours = WebSocketStream::from_raw_socket(ours, Role::Client, None).await;
+        let theirs = WebSocketStream::from_raw_socket(theirs, Role::Server, None).await;
+        let stream = WsStream {
+            inner: ours,
+            read: Bytes::new(),
+            unflushed: None,
+        };
+        (stream, theirs)
+    }
+
+    /// [MQTT-6.0.0-1]: binary frames (and pings between them) are read as
+    /// the byte stream; a text frame ends the connection with an error that
+    /// says why, rather than being skipped.
+    #[tokio::test]
+    async fn a_text_frame_ends_the_connection() {
+        let (mut ours, mut theirs) = pair().await;
+        let pingresp = Bytes::from_static(&[0xd0, 0x00]);
+        theirs.send(Message::Ping(Bytes::new())).await.unwrap();
+        theirs
+            .send(Message::Binary(pingresp.clone()))
+            .await
+            .unwrap();
+        theirs
+            .send(Message::Text("{\"not\": \"mqtt\"}".into()))
+            .await
+            .unwrap();
+        theirs
+            .send(Message::Binary(pingresp.clone()))
+            .await
+            .unwrap();
+
+        let mut buf = [0u8; 16];
+        let n = ours.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..n], &pingresp[..]);
+        let error = ours.read(&mut buf).await.unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        assert!(error.to_string().contains("[MQTT-6.0.0-1]"), "{error}");
     }
 }
