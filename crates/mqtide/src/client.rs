@@ -41,6 +41,8 @@ pub struct Client {
 struct Inner {
     commands: mpsc::Sender<Command>,
     state: watch::Receiver<ConnectionState>,
+    /// What the broker said in the last CONNACK.
+    server: watch::Receiver<Option<Arc<mqtide_proto::Connected>>>,
     events: broadcast::Sender<ConnectionEvent>,
     stream_capacity: usize,
     /// Whether a session store backs the client.
@@ -98,6 +100,7 @@ impl Client {
     pub(crate) fn new(
         commands: mpsc::Sender<Command>,
         state: watch::Receiver<ConnectionState>,
+        server: watch::Receiver<Option<Arc<mqtide_proto::Connected>>>,
         events: broadcast::Sender<ConnectionEvent>,
         stream_capacity: usize,
         restored: Option<crate::store::Restored>,
@@ -107,6 +110,7 @@ impl Client {
             inner: Arc::new(Inner {
                 commands,
                 state,
+                server,
                 events,
                 stream_capacity,
                 durable: restored.is_some(),
@@ -236,6 +240,15 @@ impl Client {
             receiver,
             _client: self.clone(),
         })
+    }
+
+    /// What the broker said when it accepted the current (or last)
+    /// connection: the client id in use (the assigned one if it chose),
+    /// keep-alive, receive maximum, maximum QoS, and the CONNACK's 5.0
+    /// properties (response information, server reference, user
+    /// properties, …). `None` before the first connection.
+    pub fn server_info(&self) -> Option<Arc<mqtide_proto::Connected>> {
+        self.inner.server.borrow().clone()
     }
 
     /// What the [session store](ClientBuilder::session_store) resumed when
@@ -382,11 +395,13 @@ impl ClientBuilder {
             });
         let (commands_tx, commands_rx) = mpsc::channel(self.command_capacity);
         let (state_tx, state_rx) = watch::channel(ConnectionState::Connecting);
+        let (server_tx, server_rx) = watch::channel(None);
         let (events_tx, _) = broadcast::channel(64);
         let (first_tx, first_rx) = oneshot::channel();
         let client = Client::new(
             commands_tx,
             state_rx,
+            server_rx,
             events_tx.clone(),
             self.stream_capacity,
             restored,
@@ -397,6 +412,7 @@ impl ClientBuilder {
             session,
             commands: commands_rx,
             state: state_tx,
+            server: server_tx,
             events: events_tx,
             reconnect: self.reconnect,
             connect_timeout: self.connect_timeout,
@@ -433,7 +449,9 @@ impl PublishBuilder {
         self
     }
 
-    /// 5.0 properties, all at once.
+    /// 5.0 properties, all at once. This replaces what earlier calls set
+    /// (user properties, content type, expiry, …): call it first, then the
+    /// single-property methods.
     pub fn properties(mut self, properties: PublishProperties) -> Self {
         self.publish.properties = properties;
         self

@@ -401,6 +401,15 @@ impl ClientBuilder {
         self
     }
 
+    /// 5.0: ask the broker for Response Information, a topic prefix it
+    /// wants replies under; [`Client::request`](crate::Client::request)
+    /// then uses it for its response topic (see
+    /// [`Client::server_info`](crate::Client::server_info)).
+    pub fn request_response_information(mut self, ask: bool) -> Self {
+        self.session.properties.request_response_information = ask.then_some(true);
+        self
+    }
+
     /// Every session option at once, for what the builder has no method
     /// for (5.0 properties such as authentication method and data).
     pub fn session_config(mut self, edit: impl FnOnce(&mut SessionConfig)) -> Self {

@@ -82,6 +82,7 @@ pub(crate) struct Setup {
     pub(crate) session: Session,
     pub(crate) commands: mpsc::Receiver<Command>,
     pub(crate) state: watch::Sender<ConnectionState>,
+    pub(crate) server: watch::Sender<Option<Arc<mqtide_proto::Connected>>>,
     pub(crate) events: broadcast::Sender<ConnectionEvent>,
     pub(crate) reconnect: Option<Backoff>,
     pub(crate) connect_timeout: Duration,
@@ -142,6 +143,7 @@ pub(crate) struct EventLoop {
     commands: mpsc::Receiver<Command>,
     commands_open: bool,
     state: watch::Sender<ConnectionState>,
+    server: watch::Sender<Option<Arc<mqtide_proto::Connected>>>,
     events: broadcast::Sender<ConnectionEvent>,
     reconnect: Option<Backoff>,
     connect_timeout: Duration,
@@ -198,6 +200,7 @@ impl EventLoop {
             commands: setup.commands,
             commands_open: true,
             state: setup.state,
+            server: setup.server,
             events: setup.events,
             reconnect: setup.reconnect,
             connect_timeout: setup.connect_timeout,
@@ -507,6 +510,7 @@ impl EventLoop {
         match event {
             Event::Connected(connected) => {
                 info!(session_present = connected.session_present, client_id = %connected.client_id, "connected");
+                self.server.send_replace(Some(Arc::new(connected.clone())));
                 self.state.send_replace(ConnectionState::Connected {
                     session_present: connected.session_present,
                 });

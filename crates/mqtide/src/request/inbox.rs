@@ -57,7 +57,14 @@ impl Requests {
         if let Some(inbox) = slot.as_ref().filter(|inbox| inbox.is_open()) {
             return Ok(Arc::clone(inbox));
         }
-        let topic = self.response_topic();
+        // The broker's Response Information (5.0, when the client asked
+        // for it and the broker offers it) is the place it wants replies.
+        let offered = client.server_info().and_then(|info| {
+            let base = info.properties.response_information.as_ref()?;
+            let topic = format!("{}/{}", base.trim_end_matches('/'), info.client_id);
+            TopicName::new(topic.as_str()).is_ok().then_some(topic)
+        });
+        let topic = offered.unwrap_or_else(|| self.response_topic());
         // QoS 2: the reply keeps whatever QoS the responder chose.
         let subscription = client.subscribe(&topic, QoS::ExactlyOnce).await?;
         debug!(%topic, "subscribed to the response topic");
