@@ -62,7 +62,10 @@ fn reset_peak() {
 #[tokio::test]
 async fn slow_consumer_memory_stays_bounded_and_nothing_is_lost() {
     let broker = Mosquitto::start_with("max_queued_messages 200000\nmax_queued_bytes 0").unwrap();
-    for version in VERSIONS {
+    // 5.0 first: there the broker may push up to 65 535 unacknowledged
+    // messages, the harder case, and the first run measures against an
+    // allocator that has not yet grown (the second reuses freed memory).
+    for version in VERSIONS.into_iter().rev() {
         run(&broker, version).await;
     }
 }
