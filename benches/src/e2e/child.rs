@@ -171,7 +171,15 @@ fn publish(
 /// Runs this binary with `args` and returns the JSON line it printed; an
 /// `"error"` in it, a crash or a run over `limit` is an error.
 pub(crate) fn spawn(args: &[String], limit: Duration) -> Result<Value, String> {
-    let exe = std::env::current_exe().map_err(|e| format!("finding this binary: {e}"))?;
+    // /proc/self/exe is the running binary even after a rebuild replaced
+    // the file on disk (a shared target directory); current_exe's path
+    // would then name the new file, or nothing.
+    let proc_exe = std::path::Path::new("/proc/self/exe");
+    let exe = if proc_exe.exists() {
+        proc_exe.to_path_buf()
+    } else {
+        std::env::current_exe().map_err(|e| format!("finding this binary: {e}"))?
+    };
     let child = Command::new(exe)
         .args(args)
         .stdin(Stdio::null())
