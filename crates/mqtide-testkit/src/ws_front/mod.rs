@@ -1,48 +1,4 @@
-//! A WebSocket front for a broker: `ws://` and `wss://` listeners that
-//! carry MQTT to a plain TCP listener, as a load balancer terminating
-//! WebSocket would.
-//!
-//! Debian's Mosquitto 2.0.11 is built with websockets but cannot open a
-//! websockets listener on the machines mqtide is tested on ("Unable to
-//! start any listening sockets"), so the testkit never asks it to: every
-//! WebSocket listener it offers is this front, on every machine, so a test
-//! sees the same behaviour everywhere. The broker behind it is real; the
-//! front only moves bytes. It behaves as MQTT over WebSocket requires
-//! (MQTT 5.0 section 6, 3.1.1 section 6):
-//!
-//! - the upgrade must offer the `mqtt` subprotocol, and the answer names
-//!   it; an upgrade without it is refused with HTTP 400;
-//! - binary frames are forwarded to the broker as a byte stream, and the
-//!   broker's bytes go back in binary frames: packets and frames need not
-//!   line up, either way;
-//! - a text frame closes the connection (close code 1003), as
-//!   [MQTT-6.0.0-1] asks, and the broker sees the connection drop;
-//! - when the broker does not accept the connection (it is down, or
-//!   restarting) the upgrade is refused with HTTP 502, as a proxy would.
-//!
-//! Any request path is accepted. Each upgrade request is recorded (path
-//! and headers, see [`WsFront::requests`]) so tests can check what a
-//! client sent.
-//!
-//! ```no_run
-//! use mqtide_testkit::{Mosquitto, WsFront};
-//!
-//! // Through the broker builder: the fronts follow the broker's restarts.
-//! let broker = Mosquitto::builder().websocket(true).secure_websocket(true).start()?;
-//! let ws = broker.ws_url();   // Some("ws://127.0.0.1:<port>/mqtt")
-//! let wss = broker.wss_url(); // Some("wss://localhost:<port>/mqtt"); trust broker.tls_material()
-//! # let _ = (ws, wss);
-//!
-//! // On its own, in front of any TCP address, here refusing every upgrade.
-//! let front = WsFront::builder(broker.addr()).refuse(403).start()?;
-//! # let _ = front;
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
-//!
-//! Like the [`FaultProxy`](crate::FaultProxy), a front runs on a thread of
-//! its own with its own tokio runtime, so its handle works in synchronous
-//! and asynchronous tests alike. Dropping the handle closes the listener
-//! and every connection.
+//! The testkit's WebSocket listeners: see [`WsFront`].
 
 mod bridge;
 #[cfg(test)]
@@ -169,8 +125,51 @@ impl WsFrontBuilder {
     }
 }
 
-/// A running WebSocket front; see the [module docs](self). Stopped (with
-/// every connection closed) when dropped.
+/// A WebSocket front for a broker: `ws://` and `wss://` listeners that
+/// carry MQTT to a plain TCP listener, as a load balancer terminating
+/// WebSocket would.
+///
+/// Debian's Mosquitto 2.0.11 is built with websockets but cannot open a
+/// websockets listener on the machines mqtide is tested on ("Unable to
+/// start any listening sockets"), so the testkit never asks it to: every
+/// WebSocket listener it offers is this front, on every machine, so a test
+/// sees the same behaviour everywhere. The broker behind it is real; the
+/// front only moves bytes. It behaves as MQTT over WebSocket requires
+/// (MQTT 5.0 section 6, 3.1.1 section 6):
+///
+/// - the upgrade must offer the `mqtt` subprotocol, and the answer names
+///   it; an upgrade without it is refused with HTTP 400;
+/// - binary frames are forwarded to the broker as a byte stream, and the
+///   broker's bytes go back in binary frames: packets and frames need not
+///   line up, either way;
+/// - a text frame closes the connection (close code 1003), as
+///   [MQTT-6.0.0-1] asks, and the broker sees the connection drop;
+/// - when the broker does not accept the connection (it is down, or
+///   restarting) the upgrade is refused with HTTP 502, as a proxy would.
+///
+/// Any request path is accepted. Each upgrade request is recorded (path
+/// and headers, see [`WsFront::requests`]) so tests can check what a
+/// client sent.
+///
+/// ```no_run
+/// use mqtide_testkit::{Mosquitto, WsFront};
+///
+/// // Through the broker builder: the fronts follow the broker's restarts.
+/// let broker = Mosquitto::builder().websocket(true).secure_websocket(true).start()?;
+/// let ws = broker.ws_url();   // Some("ws://127.0.0.1:<port>/mqtt")
+/// let wss = broker.wss_url(); // Some("wss://localhost:<port>/mqtt"); trust broker.tls_material()
+/// # let _ = (ws, wss);
+///
+/// // On its own, in front of any TCP address, here refusing every upgrade.
+/// let front = WsFront::builder(broker.addr()).refuse(403).start()?;
+/// # let _ = front;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Like the [`FaultProxy`](crate::FaultProxy), a front runs on a thread of
+/// its own with its own tokio runtime, so its handle works in synchronous
+/// and asynchronous tests alike. Dropping the handle closes the listener
+/// and every connection.
 #[derive(Debug)]
 pub struct WsFront {
     addr: SocketAddr,
