@@ -251,6 +251,15 @@ impl Client {
         self.inner.server.borrow().clone()
     }
 
+    /// Runs the [authenticator](ClientBuilder::authenticator)'s exchange
+    /// again on the live connection (5.0 re-authentication, e.g. before a
+    /// token expires); resolves once the broker accepted it and the
+    /// authenticator checked the broker's final data. A failure ends the
+    /// connection (the broker's rule) and is returned.
+    pub async fn reauthenticate(&self) -> Result<(), Error> {
+        self.call(|reply| Command::Reauthenticate { reply }).await
+    }
+
     /// What the [session store](ClientBuilder::session_store) resumed when
     /// the client was built; `None` without a store.
     pub fn restored(&self) -> Option<crate::store::Restored> {
@@ -380,7 +389,7 @@ impl ClientBuilder {
         let requests = crate::request::Requests::new(&config, self.manual_acks);
         let (session, store) = match &self.store {
             Some(slot) => {
-                let mut store = slot.take()?;
+                let mut store = slot.take().ok_or(crate::store::StoreError::InUse)?;
                 let (session, subscriptions) = crate::store::resume(store.as_mut(), config)?;
                 (session, Some((store, subscriptions)))
             }
@@ -393,6 +402,14 @@ impl ClientBuilder {
                 publishes: session.inflight() + session.queued(),
                 subscriptions: subscriptions.len(),
             });
+        let authenticator = match &self.authenticator {
+            Some(slot) => Some(slot.take().ok_or_else(|| {
+                Error::InvalidOption(
+                    "this builder's authenticator already serves another client; give each client its own".into(),
+                )
+            })?),
+            None => None,
+        };
         let (commands_tx, commands_rx) = mpsc::channel(self.command_capacity);
         let (state_tx, state_rx) = watch::channel(ConnectionState::Connecting);
         let (server_tx, server_rx) = watch::channel(None);
@@ -420,6 +437,7 @@ impl ClientBuilder {
             manual_acks: self.manual_acks,
             first_connect: first_tx,
             store,
+            authenticator,
         });
         Ok((client, Connection::new(event_loop), first_rx))
     }

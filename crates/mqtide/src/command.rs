@@ -44,6 +44,9 @@ pub(crate) enum Command {
         reason_code: ReasonCode,
         reply: Reply<()>,
     },
+    Reauthenticate {
+        reply: Reply<()>,
+    },
     Disconnect {
         reason_code: ReasonCode,
         properties: DisconnectProperties,

@@ -43,6 +43,10 @@ pub enum Error {
     /// without the guarantees the store gives.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// Enhanced authentication failed on a live connection (a
+    /// re-authentication).
+    #[error("enhanced authentication failed: {0}")]
+    Auth(#[source] crate::auth::AuthError),
     /// `disconnect` waited longer than its timeout for in-flight publishes.
     #[error("timed out waiting for in-flight publishes before disconnecting")]
     DisconnectTimeout,
@@ -98,6 +102,11 @@ pub enum ConnectError {
         #[source]
         source: Arc<io::Error>,
     },
+    /// Enhanced authentication failed on our side: the authenticator
+    /// could not start, could not answer the broker, or found the broker's
+    /// final data wrong (SCRAM: the broker does not know the password).
+    #[error("enhanced authentication failed: {0}")]
+    Auth(#[source] crate::auth::AuthError),
     /// The connection ended before CONNACK (the broker closed it, or broke
     /// the protocol).
     #[error("the connection to {addr} ended before CONNACK: {reason}")]
@@ -115,6 +124,7 @@ impl ConnectError {
         match self {
             Self::Refused { reason_code, .. } => reason_code.is_transient_refusal(),
             Self::Timeout { .. } | Self::Io { .. } | Self::Lost { .. } => true,
+            Self::Auth(_) => false,
         }
     }
 }

@@ -65,6 +65,7 @@ pub mod request;
 mod router;
 mod state;
 pub mod store;
+mod take_once;
 mod transport;
 
 pub use backoff::Backoff;

@@ -13,6 +13,7 @@ use mqtide_proto::{
 use crate::backoff::Backoff;
 use crate::error::Error;
 use crate::event_loop::Servers;
+use crate::take_once::TakeOnce;
 #[cfg(feature = "tls")]
 use crate::transport::tls::TlsOptions;
 use crate::transport::{Connector, ServerAddr};
@@ -97,7 +98,8 @@ pub struct ClientBuilder {
     pub(crate) ws_headers: Vec<(String, String)>,
     #[cfg(feature = "proxy")]
     pub(crate) proxy: Option<crate::transport::proxy::Proxy>,
-    pub(crate) store: Option<crate::store::StoreSlot>,
+    pub(crate) store: Option<TakeOnce<Box<dyn crate::store::SessionStore>>>,
+    pub(crate) authenticator: Option<TakeOnce<Box<dyn crate::auth::Authenticator>>>,
     /// Brokers to fail over to, after `addr`.
     pub(crate) failover: Vec<ServerAddr>,
     pub(crate) shuffle: bool,
@@ -138,6 +140,7 @@ impl ClientBuilder {
             #[cfg(feature = "proxy")]
             proxy: None,
             store: None,
+            authenticator: None,
             failover: Vec::new(),
             shuffle: false,
             follow_redirects: false,
@@ -397,7 +400,7 @@ impl ClientBuilder {
     /// off, and under 5.0 a [`session_expiry`](Self::session_expiry) is
     /// required. One store serves one client.
     pub fn session_store(mut self, store: impl crate::store::SessionStore) -> Self {
-        self.store = Some(crate::store::StoreSlot::new(store));
+        self.store = Some(TakeOnce::new(Box::new(store)));
         self
     }
 
@@ -407,6 +410,18 @@ impl ClientBuilder {
     /// [`Client::server_info`](crate::Client::server_info)).
     pub fn request_response_information(mut self, ask: bool) -> Self {
         self.session.properties.request_response_information = ask.then_some(true);
+        self
+    }
+
+    /// 5.0 enhanced authentication (see [`auth`](crate::auth)): every
+    /// CONNECT starts an exchange with `authenticator`, AUTH packets from
+    /// the broker are answered by it, and the broker's final data is
+    /// checked by it before the connection counts as up;
+    /// [`Client::reauthenticate`](crate::Client::reauthenticate) runs the
+    /// exchange again on a live connection. One authenticator serves one
+    /// client.
+    pub fn authenticator(mut self, authenticator: impl crate::auth::Authenticator) -> Self {
+        self.authenticator = Some(TakeOnce::new(Box::new(authenticator)));
         self
     }
 
@@ -463,6 +478,11 @@ impl ClientBuilder {
             }
             session.clean_start = false;
             session.durable = true;
+        }
+        if self.authenticator.is_some() && session.protocol != ProtocolVersion::V5 {
+            return Err(Error::InvalidOption(
+                "enhanced authentication (an authenticator) needs protocol 5.0".into(),
+            ));
         }
         if session.protocol != ProtocolVersion::V5 && !session.properties.is_empty() {
             return Err(Error::InvalidOption(

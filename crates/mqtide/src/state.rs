@@ -18,6 +18,9 @@ pub enum DisconnectReason {
     /// The transport failed or was closed by the broker.
     #[error("transport: {0}")]
     Transport(Arc<io::Error>),
+    /// Enhanced authentication failed on our side (we closed it).
+    #[error("enhanced authentication: {0}")]
+    Auth(crate::auth::AuthError),
 }
 
 /// Where the client's connection is.

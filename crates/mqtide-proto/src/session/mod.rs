@@ -1,6 +1,7 @@
 //! The client session state machine; see [`Session`].
 
 mod alias;
+mod auth;
 mod config;
 mod connection;
 mod error;

@@ -194,6 +194,7 @@ impl EventLoop {
                 Ok(()) if self.store.is_some() => self.stored_replies.push(reply),
                 result => drop(reply.send(result.map_err(Error::from))),
             },
+            Command::Reauthenticate { reply } => self.reauthenticate(reply),
             Command::Disconnect {
                 reason_code,
                 properties,
@@ -285,7 +286,9 @@ pub(super) fn fail_command(command: Command) {
     match command {
         Command::Publish { reply, .. } => drop(reply.send(Err(Error::Closed))),
         Command::Subscribe { reply, .. } => drop(reply.send(Err(Error::Closed))),
-        Command::Unsubscribe { reply, .. } | Command::Ack { reply, .. } => {
+        Command::Unsubscribe { reply, .. }
+        | Command::Ack { reply, .. }
+        | Command::Reauthenticate { reply } => {
             drop(reply.send(Err(Error::Closed)));
         }
         Command::Disconnect { reply, .. } => drop(reply.send(Ok(()))),

@@ -7,6 +7,7 @@
 //! stops socket reads, a full session queue stops taking commands, and
 //! neither blocks the other (the deadlock of rumqttc #263 / #1025).
 
+mod auth;
 mod commands;
 mod persist;
 mod servers;
@@ -26,7 +27,7 @@ use mqtide_proto::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until, timeout};
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span};
 
 use crate::backoff::Backoff;
 use crate::client::{PublishOutcome, SubscribeOutcome};
@@ -91,6 +92,7 @@ pub(crate) struct Setup {
     pub(crate) first_connect: oneshot::Sender<Result<(), ConnectError>>,
     /// The session store, and the subscriptions it kept.
     pub(crate) store: Option<(Box<dyn SessionStore>, Vec<StoredSubscription>)>,
+    pub(crate) authenticator: Option<Box<dyn crate::auth::Authenticator>>,
 }
 
 /// A request waiting for the session's `Completed`.
@@ -178,6 +180,11 @@ pub(crate) struct EventLoop {
     /// commit holds changes until then).
     last_commit: Option<Instant>,
     commit_due: Option<Instant>,
+    /// Enhanced authentication: the authenticator, a re-authentication
+    /// waiting for its answer, and why our side failed the exchange.
+    authenticator: Option<Box<dyn crate::auth::Authenticator>>,
+    reauth: Option<Reply<()>>,
+    auth_failed: Option<crate::auth::AuthError>,
 }
 
 impl EventLoop {
@@ -224,6 +231,9 @@ impl EventLoop {
             store_failed: None,
             last_commit: None,
             commit_due: None,
+            authenticator: setup.authenticator,
+            reauth: None,
+            auth_failed: None,
         }
     }
 
@@ -325,6 +335,7 @@ impl EventLoop {
             }
             DisconnectReason::Transport(source) => ConnectError::Io { addr, source },
             DisconnectReason::Session(reason) => ConnectError::Lost { addr, reason },
+            DisconnectReason::Auth(e) => ConnectError::Auth(e),
         }
     }
 
@@ -343,6 +354,10 @@ impl EventLoop {
         let mut read_buf = BytesMut::with_capacity(READ_BUFFER);
         let mut write_buf = BytesMut::new();
         self.ended = None;
+        self.auth_failed = None;
+        if let Err(e) = self.start_authentication() {
+            return End::Lost(DisconnectReason::Auth(e));
+        }
         self.session.handle_connected(Instant::now().into_std());
         let end = self
             .drive_connection(&mut reader, &mut writer, &mut read_buf, &mut write_buf)
@@ -509,6 +524,9 @@ impl EventLoop {
         let now = Instant::now().into_std();
         match event {
             Event::Connected(connected) => {
+                if !self.check_connack_authentication(&connected) {
+                    return;
+                }
                 info!(session_present = connected.session_present, client_id = %connected.client_id, "connected");
                 self.server.send_replace(Some(Arc::new(connected.clone())));
                 self.state.send_replace(ConnectionState::Connected {
@@ -556,20 +574,21 @@ impl EventLoop {
                 self.deliver();
             }
             Event::Completed { id, outcome } => self.completed(id, outcome),
-            Event::Auth(_) => {
-                warn!("the broker sent AUTH, but no authenticator is configured");
-            }
+            Event::Auth(auth) => self.on_auth(auth),
             Event::Disconnected(reason) => {
                 info!(%reason, "disconnected");
-                let end =
-                    if matches!(reason, ConnectionError::Disconnected) && self.closing.is_some() {
-                        if let Some(reply) = self.closing.as_mut().and_then(|c| c.reply.take()) {
-                            let _ = reply.send(Ok(()));
-                        }
-                        End::Shutdown
-                    } else {
-                        End::Lost(DisconnectReason::Session(reason))
-                    };
+                self.end_reauthentication();
+                let end = if let Some(e) = self.auth_failed.take() {
+                    End::Lost(DisconnectReason::Auth(e))
+                } else if matches!(reason, ConnectionError::Disconnected) && self.closing.is_some()
+                {
+                    if let Some(reply) = self.closing.as_mut().and_then(|c| c.reply.take()) {
+                        let _ = reply.send(Ok(()));
+                    }
+                    End::Shutdown
+                } else {
+                    End::Lost(DisconnectReason::Session(reason))
+                };
                 self.ended.get_or_insert(end);
             }
             other => debug!(?other, "unhandled session event"),

@@ -30,7 +30,7 @@ mod record;
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use mqtide_proto::{
     ProtocolVersion, RestoreError, StoreChange, StoredSession, SubscriptionOptions, TopicFilter,
@@ -185,30 +185,6 @@ pub enum StoreError {
         /// The error.
         detail: Arc<str>,
     },
-}
-
-/// The store a builder hands to the client it builds (once).
-#[derive(Clone)]
-pub(crate) struct StoreSlot(Arc<Mutex<Option<Box<dyn SessionStore>>>>);
-
-impl StoreSlot {
-    pub(crate) fn new(store: impl SessionStore) -> Self {
-        Self(Arc::new(Mutex::new(Some(Box::new(store)))))
-    }
-
-    pub(crate) fn take(&self) -> Result<Box<dyn SessionStore>, StoreError> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
-            .ok_or(StoreError::InUse)
-    }
-}
-
-impl fmt::Debug for StoreSlot {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("SessionStore")
-    }
 }
 
 /// Loads what `store` holds for the session `config` describes and

@@ -1,0 +1,152 @@
+//! Enhanced authentication in the loop: an exchange started for every
+//! CONNECT, the broker's AUTH challenges answered, the broker's final data
+//! checked before the connection counts as up, and re-authentication on a
+//! live connection.
+
+use mqtide_proto::{Auth, AuthProperties, ReasonCode};
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::EventLoop;
+use crate::auth::AuthError;
+use crate::command::Reply;
+use crate::error::Error;
+
+impl EventLoop {
+    /// Before CONNECT: starts an exchange and puts its method and first
+    /// data into the CONNECT. An authenticator that cannot start fails the
+    /// attempt.
+    pub(super) fn start_authentication(&mut self) -> Result<(), AuthError> {
+        let Some(auth) = self.authenticator.as_mut() else {
+            return Ok(());
+        };
+        let data = auth.start()?;
+        let method = auth.method().into();
+        self.session.set_authentication(method, data);
+        Ok(())
+    }
+
+    /// The broker sent AUTH: a challenge to answer, or the success of a
+    /// re-authentication to check.
+    pub(super) fn on_auth(&mut self, packet: Auth) {
+        let Some(auth) = self.authenticator.as_mut() else {
+            warn!("the broker sent AUTH, but no authenticator is configured");
+            return;
+        };
+        let data = packet.properties.authentication_data.as_ref();
+        let result = match packet.reason_code {
+            ReasonCode::ContinueAuthentication => auth
+                .step(data.map(|d| d.expose()))
+                .map(|answer| Some((auth.method().to_owned(), answer))),
+            ReasonCode::Success => auth.finish(data.map(|d| d.expose())).map(|()| None),
+            other => {
+                debug!(?other, "AUTH with an unexpected reason code");
+                return;
+            }
+        };
+        match result {
+            Ok(Some((method, answer))) => {
+                let auth = Auth {
+                    reason_code: ReasonCode::ContinueAuthentication,
+                    properties: AuthProperties {
+                        authentication_method: Some(method.into()),
+                        authentication_data: answer.map(mqtide_proto::Secret::new),
+                        ..Default::default()
+                    },
+                };
+                if let Err(e) = self.session.auth(auth, Instant::now().into_std()) {
+                    self.fail_authentication(AuthError::other(e));
+                }
+            }
+            Ok(None) => {
+                debug!("re-authenticated");
+                if let Some(reply) = self.reauth.take() {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            Err(e) => self.fail_authentication(e),
+        }
+    }
+
+    /// CONNACK accepted the connection: the authenticator checks the
+    /// broker's final data. False if it refused (the connection is being
+    /// closed and must not count as up).
+    pub(super) fn check_connack_authentication(
+        &mut self,
+        connected: &mqtide_proto::Connected,
+    ) -> bool {
+        let Some(auth) = self.authenticator.as_mut() else {
+            return true;
+        };
+        let data = connected.properties.authentication_data.as_ref();
+        match auth.finish(data.map(|d| d.expose())) {
+            Ok(()) => true,
+            Err(e) => {
+                self.fail_authentication(e);
+                false
+            }
+        }
+    }
+
+    /// Starts a re-authentication for `reply`.
+    pub(super) fn reauthenticate(&mut self, reply: Reply<()>) {
+        if self.reauth.is_some() {
+            let _ = reply.send(Err(Error::Usage(mqtide_proto::UsageError::NotAllowed(
+                "a re-authentication is already in progress",
+            ))));
+            return;
+        }
+        let Some(auth) = self.authenticator.as_mut() else {
+            let _ = reply.send(Err(Error::Usage(
+                mqtide_proto::UsageError::NoAuthentication,
+            )));
+            return;
+        };
+        let started = auth.start().map(|data| (auth.method().to_owned(), data));
+        let (method, data) = match started {
+            Ok(started) => started,
+            Err(e) => {
+                let _ = reply.send(Err(Error::Auth(e)));
+                return;
+            }
+        };
+        let packet = Auth {
+            reason_code: ReasonCode::ReAuthenticate,
+            properties: AuthProperties {
+                authentication_method: Some(method.into()),
+                authentication_data: data.map(mqtide_proto::Secret::new),
+                ..Default::default()
+            },
+        };
+        match self.session.auth(packet, Instant::now().into_std()) {
+            Ok(()) => self.reauth = Some(reply),
+            Err(e) => drop(reply.send(Err(e.into()))),
+        }
+    }
+
+    /// Our side of the exchange failed: close the connection with "not
+    /// authorized" and remember why, for the connection's end.
+    fn fail_authentication(&mut self, error: AuthError) {
+        warn!(%error, "enhanced authentication failed; closing the connection");
+        if let Some(reply) = self.reauth.take() {
+            let _ = reply.send(Err(Error::Auth(error.clone())));
+        }
+        self.auth_failed = Some(error);
+        let now = Instant::now().into_std();
+        if self
+            .session
+            .disconnect(ReasonCode::NotAuthorized, Default::default(), now)
+            .is_err()
+        {
+            self.session.handle_connection_lost(now);
+        }
+    }
+
+    /// The connection ended: a re-authentication in progress fails.
+    pub(super) fn end_reauthentication(&mut self) {
+        if let Some(reply) = self.reauth.take() {
+            let error = self.auth_failed.clone().map_or(Error::Closed, Error::Auth);
+            let _ = reply.send(Err(error));
+        }
+    }
+}
