@@ -95,7 +95,7 @@ pub struct ClientBuilder {
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<TlsOptions>,
     #[cfg(feature = "websocket")]
-    pub(crate) ws_headers: Vec<(String, String)>,
+    pub(crate) ws_headers: crate::transport::WsHeaders,
     #[cfg(feature = "proxy")]
     pub(crate) proxy: Option<crate::transport::proxy::Proxy>,
     pub(crate) store: Option<TakeOnce<Box<dyn crate::store::SessionStore>>>,
@@ -136,7 +136,7 @@ impl ClientBuilder {
             #[cfg(feature = "tls")]
             tls: None,
             #[cfg(feature = "websocket")]
-            ws_headers: Vec::new(),
+            ws_headers: Default::default(),
             #[cfg(feature = "proxy")]
             proxy: None,
             store: None,
@@ -379,7 +379,7 @@ impl ClientBuilder {
     /// `wss://` URLs (an authorization token for a gateway, say).
     #[cfg(feature = "websocket")]
     pub fn ws_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.ws_headers.push((name.into(), value.into()));
+        self.ws_headers.0.push((name.into(), value.into()));
         self
     }
 

@@ -3,10 +3,12 @@
 
 use crate::PacketId;
 
-/// Which packet identifiers are in use, as a 65,536-bit set (8 KiB).
+/// Which packet identifiers are in use, as a 65,536-bit set (8 KiB),
+/// allocated on first use: an idle session (or one that never receives
+/// QoS 2) pays nothing for it.
 #[derive(Clone)]
 pub(crate) struct PacketIdPool {
-    used: Box<[u64; 1024]>,
+    used: Option<Box<[u64; 1024]>>,
     in_use: usize,
     /// The identifier after the one handed out last.
     next: u16,
@@ -24,7 +26,7 @@ impl std::fmt::Debug for PacketIdPool {
 impl Default for PacketIdPool {
     fn default() -> Self {
         Self {
-            used: Box::new([0; 1024]),
+            used: None,
             in_use: 0,
             next: 1,
         }
@@ -38,7 +40,7 @@ impl PacketIdPool {
 
     pub(crate) fn is_used(&self, id: PacketId) -> bool {
         let (word, bit) = Self::slot(id.get());
-        self.used[word] & bit != 0
+        self.used.as_ref().is_some_and(|used| used[word] & bit != 0)
     }
 
     /// How many identifiers are in use.
@@ -65,10 +67,11 @@ impl PacketIdPool {
     /// Marks `id` used (restoring a resumed session); false if it already was.
     pub(crate) fn mark(&mut self, id: PacketId) -> bool {
         let (word, bit) = Self::slot(id.get());
-        if self.used[word] & bit != 0 {
+        let used = self.used.get_or_insert_with(|| Box::new([0; 1024]));
+        if used[word] & bit != 0 {
             return false;
         }
-        self.used[word] |= bit;
+        used[word] |= bit;
         self.in_use += 1;
         true
     }
@@ -76,17 +79,19 @@ impl PacketIdPool {
     /// Frees `id`; false if it was not in use.
     pub(crate) fn release(&mut self, id: PacketId) -> bool {
         let (word, bit) = Self::slot(id.get());
-        if self.used[word] & bit == 0 {
+        let Some(used) = self.used.as_mut().filter(|used| used[word] & bit != 0) else {
             return false;
-        }
-        self.used[word] &= !bit;
+        };
+        used[word] &= !bit;
         self.in_use -= 1;
         true
     }
 
     /// Frees every identifier (the session state was discarded).
     pub(crate) fn clear(&mut self) {
-        self.used.fill(0);
+        if let Some(used) = &mut self.used {
+            used.fill(0);
+        }
         self.in_use = 0;
     }
 }

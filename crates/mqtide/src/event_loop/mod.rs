@@ -41,7 +41,15 @@ use crate::store::{SessionStore, StoreError, StoredSubscription};
 use crate::transport::Transport;
 
 /// Initial read buffer; it grows for larger packets.
-const READ_BUFFER: usize = 16 * 1024;
+const READ_MIN: usize = 1024;
+/// Reads grow up to this while they keep filling the buffer: an idle
+/// connection holds 1 KiB, a busy one reads 64 KiB at a time.
+const READ_MAX: usize = 64 * 1024;
+
+/// Commands are taken only while less than this waits to be written: a
+/// QoS 0 publisher faster than the socket is held back here instead of
+/// growing the write buffer without bound.
+const WRITE_HIGH_WATER: usize = 256 * 1024;
 
 /// How many messages may wait for room in their streams before the loop
 /// stops reading the socket. QoS 1/2 messages are bounded well below this
@@ -351,7 +359,7 @@ impl EventLoop {
         };
         debug!("transport up; sending CONNECT");
         let (mut reader, mut writer) = tokio::io::split(stream);
-        let mut read_buf = BytesMut::with_capacity(READ_BUFFER);
+        let mut read_buf = BytesMut::with_capacity(READ_MIN);
         let mut write_buf = BytesMut::new();
         self.ended = None;
         self.auth_failed = None;
@@ -383,6 +391,7 @@ impl EventLoop {
         read_buf: &mut BytesMut,
         write_buf: &mut BytesMut,
     ) -> End {
+        let mut read_chunk = READ_MIN;
         loop {
             self.process(write_buf);
             if self.commit_ready() {
@@ -398,9 +407,10 @@ impl EventLoop {
             // Keep room for a full read: once the buffer is full, `read_buf`
             // would otherwise grow it 64 bytes at a time. `reserve` reuses
             // the space of packets already split off when it can.
-            if read_buf.capacity() - read_buf.len() < READ_BUFFER / 4 {
-                read_buf.reserve(READ_BUFFER);
+            if read_buf.capacity() - read_buf.len() < read_chunk / 4 {
+                read_buf.reserve(read_chunk);
             }
+            let spare = read_buf.capacity() - read_buf.len();
             let blocked = self
                 .deliveries
                 .front()
@@ -408,7 +418,7 @@ impl EventLoop {
                 .and_then(|d| d.targets.first())
                 .map(|(_, s)| s.clone());
             let commit_due = self.commit_due;
-            let accepting = self.accepting();
+            let accepting = self.accepting() && write_buf.len() < WRITE_HIGH_WATER;
             tokio::select! {
                 result = writer.write_buf(write_buf), if !write_buf.is_empty() => {
                     match result {
@@ -423,7 +433,12 @@ impl EventLoop {
                             let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "the broker closed the connection");
                             return self.transport_lost(eof);
                         }
-                        Ok(_) => self.session.handle_bytes(read_buf, Instant::now().into_std()),
+                        Ok(n) => {
+                            if n >= spare {
+                                read_chunk = (read_chunk * 2).min(READ_MAX);
+                            }
+                            self.session.handle_bytes(read_buf, Instant::now().into_std());
+                        }
                         Err(e) => return self.transport_lost(e),
                     }
                 }

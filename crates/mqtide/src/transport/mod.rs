@@ -165,7 +165,7 @@ pub(crate) struct Connector {
     pub(crate) tls: Option<tls::TlsSetup>,
     /// Extra HTTP headers for the WebSocket upgrade.
     #[cfg(feature = "websocket")]
-    pub(crate) ws_headers: Vec<(String, String)>,
+    pub(crate) ws_headers: WsHeaders,
     /// A proxy to connect through.
     #[cfg(feature = "proxy")]
     pub(crate) proxy: Option<proxy::Proxy>,
@@ -185,11 +185,13 @@ impl Connector {
             Scheme::Tcp | Scheme::Unix => Ok(Box::new(stream)),
             Scheme::Tls => self.tls(stream).await,
             #[cfg(feature = "websocket")]
-            Scheme::Ws => ws::upgrade(&self.ws_url("ws"), &self.ws_headers, Box::new(stream)).await,
+            Scheme::Ws => {
+                ws::upgrade(&self.ws_url("ws"), &self.ws_headers.0, Box::new(stream)).await
+            }
             #[cfg(feature = "websocket")]
             Scheme::Wss => {
                 let tls = self.tls(stream).await?;
-                ws::upgrade(&self.ws_url("wss"), &self.ws_headers, tls).await
+                ws::upgrade(&self.ws_url("wss"), &self.ws_headers.0, tls).await
             }
             #[cfg(not(feature = "websocket"))]
             Scheme::Ws | Scheme::Wss => Err(io::Error::other(
@@ -233,13 +235,55 @@ fn redact(input: &str) -> String {
             let _ = url.set_password(Some("REDACTED"));
             url.to_string()
         }
-        _ => input.to_owned(),
+        Ok(url) if url.has_host() => input.to_owned(),
+        // Unparseable, or parsed without a host (`user:pass@host` reads as
+        // scheme `user`): whatever sits between the scheme and the last
+        // `@` before the host may be credentials; none of it is shown.
+        _ => {
+            let (scheme, rest) = input.split_once("://").unwrap_or(("", input));
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => {
+                    let separator = if scheme.is_empty() { "" } else { "://" };
+                    format!("{scheme}{separator}REDACTED@{}", &rest[at + 1..])
+                }
+                None => input.to_owned(),
+            }
+        }
+    }
+}
+
+/// WebSocket handshake headers. Debug output shows their names only: a
+/// header may carry a token (`Authorization: Bearer …`).
+#[cfg(feature = "websocket")]
+#[derive(Clone, Default)]
+pub(crate) struct WsHeaders(pub(crate) Vec<(String, String)>);
+
+#[cfg(feature = "websocket")]
+impl fmt::Debug for WsHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| format!("{name}: <redacted>")))
+            .finish()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_never_show_even_in_a_url_that_does_not_parse() {
+        for url in [
+            "mqtt://bob:pa55@localhost:99999",
+            "mqtt://bob:pa55@host/with@at:99999",
+            "bob:pa55@host:99999",
+        ] {
+            let shown = redact(url);
+            assert!(!shown.contains("pa55"), "{url} shown as {shown}");
+        }
+        assert_eq!(redact("mqtt://localhost:99999"), "mqtt://localhost:99999");
+    }
 
     #[test]
     fn parses_host_port_and_credentials() {
