@@ -35,11 +35,17 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod broker_process;
 mod fault_proxy;
+mod nats;
+mod rabbitmq;
 mod tls;
 mod ws_front;
 
+pub use broker_process::BrokerStartError;
 pub use fault_proxy::{Direction, Fault, FaultProxy, ProxyStats, Scope};
+pub use nats::NatsServer;
+pub use rabbitmq::RabbitMq;
 pub use tls::{ServerCert, TlsListener, TlsMaterial, generate as generate_tls};
 pub use ws_front::{UpgradeRequest, WsFront, WsFrontBuilder};
 
