@@ -26,27 +26,101 @@
 //! # }
 //! ```
 //!
-//! One task per connection owns the socket and the protocol state
-//! ([`mqtide_proto::Session`]); [`Client`] handles talk to it through
-//! bounded channels. Messages reach [`Subscription`] streams (routed by
-//! topic filter, each overlapping subscription getting its copy) and
-//! [`MessageStream`]s; QoS 1/2 messages are acknowledged to the broker only
-//! once they are in a stream the application holds, or when it calls
-//! [`Client::ack`] in manual mode. Lost connections are re-established with
-//! backoff, in-flight messages resent on a resumed session, and
-//! subscriptions restored when the broker lost it.
+//! # The mental model
+//!
+//! **One task owns the connection.** [`ClientBuilder::connect`] spawns a
+//! task (the event loop) that owns the transport and the protocol state, a
+//! sans-IO [`proto::Session`] from `mqtide-proto` that decodes, encodes and
+//! keeps every QoS flow but never touches a socket or a clock. The task
+//! feeds it bytes and deadlines and writes what it asks to send. Nothing
+//! else touches the socket. To drive that task yourself instead of
+//! spawning it, use [`ClientBuilder::build`], which hands you the
+//! [`Connection`] future.
+//!
+//! **[`Client`] handles are cheap.** A `Client` is an `Arc` holding the
+//! sending end of a bounded command channel: clone it into every task that
+//! publishes or subscribes (it is `Send + Sync`). [`Subscription`]s and
+//! [`MessageStream`]s hold a handle too. When the last handle is dropped
+//! the task sends DISCONNECT and ends; [`Client::disconnect`] does the
+//! same on purpose, after waiting up to 10 s for publishes in flight.
+//!
+//! **Every request is awaited until the broker answers it.**
+//! `client.publish(..).await` resolves when the publish is acknowledged:
+//! written to the socket at QoS 0, PUBACK at QoS 1, PUBCOMP at QoS 2. Its
+//! [`PublishOutcome`] carries the 5.0 reason code. To keep many publishes
+//! in flight at once, call [`PublishBuilder::send`]: it returns a
+//! [`PendingAck`] as soon as the task has queued the publish, and you
+//! await the acknowledgement later. Subscribing resolves on SUBACK.
+//!
+//! **Messages arrive on streams.** [`Client::subscribe`] returns a
+//! [`Subscription`]: a `Stream` of the messages that match its filters.
+//! Each overlapping subscription gets its own copy. Shared subscriptions
+//! (`$share/group/filter`) are matched by their filter, and under 5.0 the
+//! broker's subscription identifiers route each copy when it supports
+//! them. [`Client::messages`] is a stream of every message, whatever
+//! filter it matched. Dropping a `Subscription` stops delivery to it but
+//! does not unsubscribe at the broker; [`Subscription::unsubscribe`] does.
+//! Incoming QoS 1/2 messages are acknowledged to the broker once they are
+//! in a stream the application holds, or, with
+//! [`ClientBuilder::manual_acks`], only when the application calls
+//! [`Client::ack`] (or [`Client::ack_with`], to reject with a 5.0 reason
+//! code).
+//!
+//! **Memory is bounded, and a slow side slows the other.** Every queue
+//! has a limit. Each stream buffers 256 messages by default
+//! ([`ClientBuilder::stream_capacity`]). When a stream is full, up to
+//! 1024 messages wait in the task, and then it stops reading the socket.
+//! Unacknowledged QoS 1/2 messages also hold back the broker through its
+//! in-flight window. Going out, publishes wait for the window (5.0: the
+//! broker's Receive Maximum; 3.1.1: [`ClientBuilder::inflight`], default
+//! 20). The offline queue holds 1024 publishes by default
+//! ([`ClientBuilder::offline_queue`]); when it is full, `send()` waits or
+//! fails, as [`QueueFull`] says. The task takes no new commands while
+//! 256 KiB are waiting to be written.
+//!
+//! **Connections come back.** A lost connection is re-established with
+//! [`Backoff`] (1 s doubling to 60 s, with jitter, by default;
+//! [`ClientBuilder::no_reconnect`] turns it off). When the broker resumes
+//! the session (`clean_start(false)`, and under 5.0 a
+//! [`session_expiry`](ClientBuilder::session_expiry)), publishes in flight
+//! are resent: QoS 2 flows that got past PUBREC resume with PUBREL, never
+//! with a second PUBLISH. When the broker has no session for the client,
+//! publishes in flight fail with
+//! [`RequestError::SessionLost`](proto::RequestError::SessionLost) instead
+//! of being sent again as new messages, and the subscriptions are
+//! restored. [`Client::state`], [`Client::watch_state`] and
+//! [`Client::events`] show what the connection is doing.
+//!
+//! # Where the rest fits
+//!
+//! - [`store`]: a session store ([`ClientBuilder::session_store`]) keeps
+//!   the session on disk (`DiskStore`, feature `durable`) or in memory
+//!   ([`store::MemoryStore`]). The task commits each step to it before the
+//!   bytes reach the socket, so the session survives a crash of the
+//!   process, not only a lost connection.
+//! - [`request`]: MQTT 5.0 request/response on top of ordinary publishes.
+//!   [`Client::request`] publishes with a response topic and correlation
+//!   data and resolves with the reply; [`Client::serve`] answers requests.
+//! - [`auth`]: MQTT 5.0 enhanced authentication. An [`auth::Authenticator`]
+//!   answers the broker's AUTH challenges at every CONNECT and on
+//!   [`Client::reauthenticate`]. SCRAM-SHA-256 is shipped as
+//!   `auth::ScramSha256` (feature `scram`).
+//! - Several brokers: [`ClientBuilder::failover`] lists more brokers to try
+//!   in turn, [`ClientBuilder::shuffle_brokers`] spreads a fleet of
+//!   clients over them, and [`ClientBuilder::follow_redirects`] follows a
+//!   5.0 broker's "use another server" or "server moved".
+//! - [`oneshot`]: helpers in the style of paho-mqtt's `publish.single` and
+//!   `subscribe.simple`: connect, do one thing, disconnect.
+//! - [`proto`]: the sans-IO core, re-exported for those who drive the
+//!   protocol themselves.
+//!
+//! # Transports
 //!
 //! URLs pick the transport: `mqtt://` (TCP, with TCP_NODELAY), `mqtts://`
 //! (TLS through rustls; see `TlsOptions`, default feature `tls`),
 //! `ws://` and `wss://` (MQTT over WebSocket, default feature `websocket`)
-//! and `unix:///path` (a Unix domain socket).
-//!
-//! With a [`store`] (`DiskStore`, feature `durable`), the session survives
-//! the process: unacknowledged publishes, QoS 2 exactly-once state and
-//! subscriptions are committed before they reach the network, and resumed
-//! on restart.
-//!
-//! The protocol core is re-exported as [`proto`].
+//! and `unix:///path` (a Unix domain socket). With the feature `proxy`,
+//! `Proxy` connects through a SOCKS5 or HTTP CONNECT proxy.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
