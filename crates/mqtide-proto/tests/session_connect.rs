@@ -207,3 +207,21 @@ fn auth_challenges_surface_as_events_and_are_answered_v5() {
         ConnectionError::Protocol(_)
     ));
 }
+
+/// A broker that speaks only 3.1.1 (NATS) answers a 5.0 CONNECT with a
+/// 3.1.1 CONNACK, `20 02 00 01`: a refusal for the protocol version, not
+/// a malformed packet.
+#[test]
+fn a_3_1_1_connack_to_a_5_0_connect_is_a_refusal() {
+    let mut h = Harness::new(Harness::config(ProtocolVersion::V5));
+    h.session.handle_connected(h.now);
+    h.drain();
+    assert!(matches!(h.expect_sent(), Packet::Connect(_)));
+    h.deliver_bytes(&[0x20, 0x02, 0x00, 0x01]);
+    match h.expect_disconnected() {
+        ConnectionError::Refused { reason_code, .. } => {
+            assert_eq!(reason_code, ReasonCode::UnsupportedProtocolVersion);
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}

@@ -230,7 +230,15 @@ impl ConnAck {
             return Err(DecodeError::InvalidConnAckFlags(flags));
         }
         let code = r.u8()?;
-        let reason_code = if version.is_v5() {
+        let reason_code = if version.is_v5() && r.is_empty() && (0x01..=0x05).contains(&code) {
+            // A broker that speaks only 3.1.1 answers a 5.0 CONNECT with a
+            // 3.1.1 CONNACK (no properties), most often 0x01 "unacceptable
+            // protocol version" (NATS does): a refusal, not a malformed packet.
+            ReasonCode::from_v3_connack(code).ok_or(DecodeError::InvalidReasonCode {
+                packet: PacketType::ConnAck,
+                code,
+            })?
+        } else if version.is_v5() {
             ReasonCode::decode(PacketType::ConnAck, code)?
         } else {
             ReasonCode::from_v3_connack(code).ok_or(DecodeError::InvalidReasonCode {
@@ -238,7 +246,11 @@ impl ConnAck {
                 code,
             })?
         };
-        let properties = ConnAckProperties::decode_for(r, version)?;
+        let properties = if r.is_empty() && reason_code.is_error() {
+            ConnAckProperties::default()
+        } else {
+            ConnAckProperties::decode_for(r, version)?
+        };
         check_auth(
             properties.authentication_method.as_ref(),
             properties.authentication_data.as_ref(),
