@@ -27,7 +27,7 @@ pub enum ProtocolError {
     },
     /// An acknowledgement for a packet identifier not in flight.
     #[error(
-        "the server sent {packet:?} for packet identifier {id}, which matches nothing we have in flight"
+        "the server sent {packet:?} for packet identifier {id}, which matches no flow of ours at a stage that {packet:?} can answer (nothing in flight under that identifier, or a flow at another QoS or stage, such as PUBACK for a QoS 2 publish)"
     )]
     UnknownPacketId {
         /// The acknowledgement.
