@@ -39,6 +39,11 @@ pub enum Error {
     /// A helper's wait (such as [`oneshot::subscribe_simple`](crate::oneshot::subscribe_simple)) ran out of time.
     #[error("timed out")]
     Timeout,
+    /// The connection was lost and the client does not reconnect
+    /// ([`no_reconnect`](crate::ClientBuilder::no_reconnect)): what was
+    /// waiting for it fails with the reason.
+    #[error("the connection was lost and the client does not reconnect: {0}")]
+    ConnectionLost(#[source] crate::state::DisconnectReason),
     /// The session store failed: the client stops rather than go on
     /// without the guarantees the store gives.
     #[error(transparent)]
@@ -67,6 +72,7 @@ impl Error {
         match self {
             Self::Connect(e) => e.is_retryable(),
             Self::Request(e) => e.is_retryable(),
+            Self::ConnectionLost(_) => true,
             _ => false,
         }
     }

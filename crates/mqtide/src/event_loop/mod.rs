@@ -193,6 +193,9 @@ pub(crate) struct EventLoop {
     authenticator: Option<Box<dyn crate::auth::Authenticator>>,
     reauth: Option<Reply<()>>,
     auth_failed: Option<crate::auth::AuthError>,
+    /// Why the connection ended, when the client closes because it does
+    /// not reconnect.
+    lost: Option<DisconnectReason>,
 }
 
 impl EventLoop {
@@ -242,6 +245,7 @@ impl EventLoop {
             authenticator: setup.authenticator,
             reauth: None,
             auth_failed: None,
+            lost: None,
         }
     }
 
@@ -291,6 +295,7 @@ impl EventLoop {
             }
             let Some(backoff) = self.reconnect else {
                 info!(%reason, "connection lost; reconnecting is off");
+                self.lost = Some(reason);
                 break;
             };
             if self.closing.is_some() || !self.commands_open {
@@ -659,10 +664,11 @@ impl EventLoop {
     /// The client is closing for good: every waiter learns it, every
     /// stream ends.
     fn shut_down(&mut self) {
-        let closed = || {
-            self.store_failed
-                .clone()
-                .map_or(Error::Closed, Error::Store)
+        // Waiters learn why the client closed under them.
+        let closed = || match (&self.store_failed, &self.lost) {
+            (Some(e), _) => Error::Store(e.clone()),
+            (None, Some(reason)) => Error::ConnectionLost(reason.clone()),
+            (None, None) => Error::Closed,
         };
         for reply in self.stored_replies.drain(..) {
             let _ = reply.send(Err(closed()));
