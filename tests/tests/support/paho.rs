@@ -1,0 +1,681 @@
+//! The Eclipse Paho interoperability client scenarios (paho.mqtt.testing,
+//! `interoperability/client_test.py` for 3.1.1 and `client_test5.py` for
+//! 5.0) written for mqtide against a private Mosquitto 2.0.11: the eleven
+//! scenarios both versions share, run by parameter, and the helpers the
+//! 5.0-only scenarios use too.
+//!
+//! Each scenario asserts what the Paho test asserts, through mqtide's API.
+//! Where Mosquitto does something else than Paho expects, the scenario
+//! asserts what Mosquitto does and a comment says so. Paho waits with
+//! `sleep`s and then counts; here "nothing else arrived" is shown by a
+//! marker instead: a message published after the ones that must not arrive,
+//! which must then be the next one to come (the broker forwards one
+//! publisher's messages in order). Every wait is under the hang guard.
+//!
+//! Paho's steps that only a broker can be tested with (a second CONNECT on
+//! one connection, a foreign protocol name, more unacknowledged QoS 2
+//! publishes than the broker allows, a client id refused by the broker) are
+//! things mqtide never sends; they go over a bare connection ([`Raw`]).
+
+#![allow(dead_code, reason = "each test file uses part of it")]
+
+use std::time::{Duration, Instant};
+
+use bytes::BytesMut;
+use futures_util::StreamExt;
+use mqtide::proto::{Connect, Packet, WillProperties};
+use mqtide::{
+    Client, ClientBuilder, Message, MessageStream, ProtocolVersion, QoS, ReasonCode,
+    SubscribeProperties, SubscriptionOptions, Will,
+};
+use mqtide_testkit::{Fault, FaultProxy, Mosquitto, Scope};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+
+use crate::support::{GUARD, client, guard, next};
+
+/// Paho's topic names.
+pub(crate) const TOPICS: [&str; 5] = ["TopicA", "TopicA/B", "Topic/C", "TopicA/C", "/TopicA"];
+/// Paho's topic filters.
+pub(crate) const WILDTOPICS: [&str; 7] = ["TopicA/+", "+/C", "#", "/#", "/+", "+/+", "TopicA/#"];
+/// The filter the broker refuses subscriptions to (an ACL line here).
+pub(crate) const NOSUBSCRIBE: &str = "test/nosubscribe";
+
+/// The user properties Paho's 5.0 scenarios send, in order.
+pub(crate) const USER_PROPERTIES: [(&str, &str); 2] = [("a", "2"), ("c", "3")];
+
+/// Connects `builder`, under the hang guard.
+pub(crate) async fn connect(builder: ClientBuilder) -> Client {
+    guard("connect", builder.connect()).await.unwrap()
+}
+
+/// Disconnects `c` cleanly, under the hang guard.
+pub(crate) async fn disconnect(c: Client) {
+    guard("disconnect", c.disconnect()).await.unwrap();
+}
+
+/// A session the broker keeps: clean session off (3.1.1); clean start off
+/// and Paho's session expiry of 99999 s (5.0).
+pub(crate) fn persistent(builder: ClientBuilder, version: ProtocolVersion) -> ClientBuilder {
+    let builder = builder.clean_start(false);
+    if version == ProtocolVersion::V5 {
+        builder.session_expiry(Duration::from_secs(99_999))
+    } else {
+        builder
+    }
+}
+
+/// Connects with the stream of every message registered first, so that
+/// what the broker sends at once (a resumed session's queue) is not missed.
+pub(crate) async fn connect_with_messages(builder: ClientBuilder) -> (Client, MessageStream) {
+    let (c, connection) = builder.build().unwrap();
+    let all = guard("messages", c.messages()).await.unwrap();
+    tokio::spawn(connection.run());
+    guard("connected", c.wait_connected()).await.unwrap();
+    (c, all)
+}
+
+/// Connects `builder` (which must not reconnect) on a task the test can
+/// abort: the socket then closes without DISCONNECT, as Paho's
+/// `terminate()` does, and the broker publishes the will.
+pub(crate) async fn connect_killable(builder: ClientBuilder) -> (Client, JoinHandle<()>) {
+    let (c, connection) = builder.no_reconnect().build().unwrap();
+    let task = tokio::spawn(connection.run());
+    guard("connected", c.wait_connected()).await.unwrap();
+    (c, task)
+}
+
+/// Whether the broker resumed a session at the last CONNACK.
+pub(crate) fn session_present(c: &Client) -> bool {
+    c.server_info().expect("connected once").session_present
+}
+
+/// The next `n` messages of `stream`.
+pub(crate) async fn take<S>(stream: &mut S, n: usize) -> Vec<Message>
+where
+    S: futures_util::Stream<Item = Message> + Unpin,
+{
+    let mut messages = Vec::with_capacity(n);
+    for _ in 0..n {
+        messages.push(next(stream).await);
+    }
+    messages
+}
+
+/// Publishes a QoS 1 marker on `topic` from `from`, and checks that it is
+/// the next message `stream` yields: nothing else came before it.
+pub(crate) async fn assert_next_is_marker<S>(from: &Client, topic: &str, stream: &mut S)
+where
+    S: futures_util::Stream<Item = Message> + Unpin,
+{
+    guard(
+        "marker",
+        from.publish(topic, "marker").qos(QoS::AtLeastOnce),
+    )
+    .await
+    .unwrap();
+    let m = next(stream).await;
+    assert_eq!(
+        (m.topic(), m.payload().as_ref()),
+        (topic, &b"marker"[..]),
+        "a message came before the marker"
+    );
+}
+
+/// The QoS of each message, sorted.
+pub(crate) fn qos_levels(messages: &[Message]) -> Vec<QoS> {
+    let mut levels: Vec<QoS> = messages.iter().map(Message::qos).collect();
+    levels.sort_unstable();
+    levels
+}
+
+/// Paho's user properties, as mqtide reports them.
+pub(crate) fn user_properties(m: &Message) -> Vec<(&str, &str)> {
+    m.user_properties().collect()
+}
+
+/// Waits until the broker's log holds `needle` at least `count` times.
+/// Polls without blocking the runtime, so the clients keep running.
+pub(crate) async fn log_count(broker: &Mosquitto, needle: &str, count: usize) {
+    let start = Instant::now();
+    while broker.log().matches(needle).count() < count {
+        assert!(
+            start.elapsed() < GUARD,
+            "hang guard: the broker did not log {needle:?} {count} times within {GUARD:?}\n{}",
+            broker.log()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A bare MQTT connection to the broker, for the steps of Paho's scenarios
+/// that mqtide never takes.
+pub(crate) struct Raw {
+    stream: TcpStream,
+    version: ProtocolVersion,
+    buf: BytesMut,
+}
+
+impl Raw {
+    /// Opens a TCP connection to `broker`; nothing is sent yet.
+    pub(crate) async fn open(broker: &Mosquitto, version: ProtocolVersion) -> Self {
+        let stream = guard("raw connect", TcpStream::connect(broker.addr()))
+            .await
+            .unwrap();
+        Self {
+            stream,
+            version,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// Sends `packet`, encoded for the connection's version.
+    pub(crate) async fn send(&mut self, packet: &Packet) {
+        let mut bytes = BytesMut::new();
+        packet.encode(self.version, &mut bytes).unwrap();
+        self.send_bytes(&bytes).await;
+    }
+
+    /// Sends bytes as they are.
+    pub(crate) async fn send_bytes(&mut self, bytes: &[u8]) {
+        guard("raw write", self.stream.write_all(bytes))
+            .await
+            .unwrap();
+    }
+
+    /// The next packet, or `None` once the broker closed the connection.
+    pub(crate) async fn recv(&mut self) -> Option<Packet> {
+        loop {
+            if let Some(packet) = Packet::decode(&mut self.buf, self.version, u32::MAX).unwrap() {
+                return Some(packet);
+            }
+            match guard("raw read", self.stream.read_buf(&mut self.buf)).await {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Sends a clean CONNECT as `client_id` and returns the broker's answer.
+    pub(crate) async fn connect(&mut self, client_id: &str) -> Option<Packet> {
+        let connect = Connect::new(self.version, client_id);
+        self.send(&Packet::Connect(Box::new(connect))).await;
+        self.recv().await
+    }
+}
+
+/// A CONNECT naming protocol "hj" at `version`'s level, as Paho's basic
+/// scenario sends it (mqtide's encoder writes only the right names).
+pub(crate) fn connect_with_protocol_name_hj(version: ProtocolVersion) -> Vec<u8> {
+    let level = match version {
+        ProtocolVersion::V5 => 5,
+        _ => 4,
+    };
+    // Protocol name, level, flags (clean), keep-alive 60.
+    let mut body = vec![0, 2, b'h', b'j', level, 0x02, 0, 60];
+    if version == ProtocolVersion::V5 {
+        body.push(0); // no properties
+    }
+    body.extend_from_slice(&[0, 2, b'h', b'j']); // client id "hj"
+    let mut packet = vec![0x10, body.len() as u8];
+    packet.extend(body);
+    packet
+}
+
+/// Basic: connect, disconnect, connect again (no session present);
+/// subscribe at QoS 2 and publish to itself at QoS 0, 1 and 2: three
+/// messages back. A second CONNECT on one connection, and a CONNECT with
+/// a foreign protocol name, fail.
+pub(crate) async fn basic(version: ProtocolVersion) {
+    let broker = Mosquitto::start().unwrap();
+    let a = || client(&broker.url(), version, "myclientid");
+    disconnect(connect(a()).await).await;
+
+    let c = connect(a()).await;
+    assert!(!session_present(&c));
+    let mut sub = guard("subscribe", c.subscribe(TOPICS[0], QoS::ExactlyOnce))
+        .await
+        .unwrap();
+    let sent = [
+        ("qos 0", QoS::AtMostOnce),
+        ("qos 1", QoS::AtLeastOnce),
+        ("qos 2", QoS::ExactlyOnce),
+    ];
+    for (payload, qos) in sent {
+        guard("publish", c.publish(TOPICS[0], payload).qos(qos))
+            .await
+            .unwrap();
+    }
+    let got: Vec<_> = take(&mut sub, 3)
+        .await
+        .iter()
+        .map(|m| (m.payload_str().unwrap().to_owned(), m.qos()))
+        .collect();
+    assert_eq!(got, sent.map(|(p, q)| (p.to_owned(), q)));
+    disconnect(c).await;
+
+    // The broker's half: mqtide sends one CONNECT per connection, with the
+    // protocol name of its version, so a bare connection sends these.
+    // A second CONNECT is a protocol error: the broker closes the
+    // connection (Mosquitto sends no DISCONNECT first, under 5.0 either).
+    let mut raw = Raw::open(&broker, version).await;
+    let connack = raw.connect("second-connect").await;
+    assert!(
+        matches!(&connack, Some(Packet::ConnAck(ack)) if ack.reason_code == ReasonCode::Success),
+        "{connack:?}"
+    );
+    let again = raw.connect("second-connect").await;
+    assert_eq!(again, None, "a second CONNECT must end the connection");
+
+    // Protocol name "hj": Mosquitto closes the connection without CONNACK.
+    let mut raw = Raw::open(&broker, version).await;
+    raw.send_bytes(&connect_with_protocol_name_hj(version))
+        .await;
+    assert_eq!(raw.recv().await, None);
+}
+
+/// The retained messages of Paho's scenario, published by `c`: QoS 0, 1
+/// and 2 on three topics `+/+` matches (5.0: with Paho's user properties).
+async fn publish_retained(c: &Client, version: ProtocolVersion, empty: bool) {
+    for (topic, payload, qos) in [
+        (TOPICS[1], "qos 0", QoS::AtMostOnce),
+        (TOPICS[2], "qos 1", QoS::AtLeastOnce),
+        (TOPICS[3], "qos 2", QoS::ExactlyOnce),
+    ] {
+        let mut publish = c
+            .publish(topic, if empty { "" } else { payload })
+            .qos(qos)
+            .retain(true);
+        if version == ProtocolVersion::V5 && !empty {
+            for (name, value) in USER_PROPERTIES {
+                publish = publish.user_property(name, value);
+            }
+        }
+        guard("publish retained", publish).await.unwrap();
+    }
+}
+
+/// Retained messages: three retained messages reach a later `+/+`
+/// subscription, flagged retained, at QoS 0, 1 and 2 (5.0: user properties
+/// kept); after empty retained messages clear them, none does.
+pub(crate) async fn retained_messages(version: ProtocolVersion) {
+    let broker = Mosquitto::start().unwrap();
+    let a = || client(&broker.url(), version, "myclientid");
+    let c = connect(a()).await;
+    assert!(!session_present(&c));
+    publish_retained(&c, version, false).await;
+    let mut sub = guard("subscribe", c.subscribe(WILDTOPICS[5], QoS::ExactlyOnce))
+        .await
+        .unwrap();
+    let retained = take(&mut sub, 3).await;
+    assert!(retained.iter().all(Message::retain), "{retained:?}");
+    assert_eq!(
+        qos_levels(&retained),
+        [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce]
+    );
+    if version == ProtocolVersion::V5 {
+        for m in &retained {
+            assert_eq!(user_properties(m), USER_PROPERTIES, "{m:?}");
+        }
+    }
+    disconnect(c).await;
+
+    // Cleared by empty retained messages: a new subscription gets none.
+    let c = connect(a()).await;
+    assert!(!session_present(&c));
+    publish_retained(&c, version, true).await;
+    let mut sub = guard("subscribe", c.subscribe(WILDTOPICS[5], QoS::ExactlyOnce))
+        .await
+        .unwrap();
+    assert_next_is_marker(&c, TOPICS[1], &mut sub).await;
+    disconnect(c).await;
+}
+
+/// Will message: a client with a will (keep-alive 2 s) dies without
+/// DISCONNECT; a subscriber to the will topic gets the will (5.0: with its
+/// user properties, in order).
+pub(crate) async fn will_message(version: ProtocolVersion) {
+    let broker = Mosquitto::start().unwrap();
+    let b = connect(client(&broker.url(), version, "myclientid2").clean_start(false)).await;
+    let mut wills = guard("subscribe", b.subscribe(TOPICS[2], QoS::ExactlyOnce))
+        .await
+        .unwrap();
+    let mut will = Will::new(TOPICS[2], "will message");
+    if version == ProtocolVersion::V5 {
+        will = will.properties(WillProperties {
+            will_delay_interval: Some(0),
+            user_properties: USER_PROPERTIES
+                .iter()
+                .map(|&(n, v)| (n.into(), v.into()))
+                .collect(),
+            ..WillProperties::default()
+        });
+    }
+    let builder = client(&broker.url(), version, "myclientid")
+        .keep_alive(Duration::from_secs(2))
+        .will(will);
+    let (_a, task) = connect_killable(builder).await;
+    task.abort();
+    let m = next(&mut wills).await;
+    assert_eq!(
+        (m.topic(), m.payload_str()),
+        (TOPICS[2], Some("will message"))
+    );
+    if version == ProtocolVersion::V5 {
+        assert_eq!(user_properties(&m), USER_PROPERTIES);
+    }
+    disconnect(b).await;
+}
+
+/// Zero-length client id: 3.1.1 refuses it without a clean session and
+/// accepts it with one; 5.0 accepts it either way, and the broker assigns
+/// an identifier.
+pub(crate) async fn zero_length_client_id(version: ProtocolVersion) {
+    let broker = Mosquitto::start().unwrap();
+    let zero = |clean: bool| {
+        Client::builder(&broker.url())
+            .protocol(version)
+            .client_id("")
+            .clean_start(clean)
+    };
+    if version == ProtocolVersion::V5 {
+        for clean in [false, true] {
+            let c = connect(zero(clean)).await;
+            let info = c.server_info().unwrap();
+            assert!(!info.client_id.is_empty());
+            assert_eq!(
+                info.properties.assigned_client_identifier.as_ref(),
+                Some(&info.client_id)
+            );
+            disconnect(c).await;
+        }
+        return;
+    }
+    // Paho expects the broker to refuse it; mqtide refuses it before
+    // connecting [MQTT-3.1.3-7], so a bare connection shows the broker's
+    // refusal: CONNACK 0x02, identifier rejected.
+    let error = guard("connect", zero(false).connect()).await.unwrap_err();
+    assert!(matches!(error, mqtide::Error::InvalidOption(_)), "{error}");
+    let mut raw = Raw::open(&broker, version).await;
+    let mut connect_packet = Connect::new(version, "");
+    connect_packet.clean_start = false;
+    raw.send(&Packet::Connect(Box::new(connect_packet))).await;
+    let answer = raw.recv().await;
+    assert!(
+        matches!(&answer, Some(Packet::ConnAck(ack)) if ack.reason_code == ReasonCode::ClientIdentifierNotValid),
+        "{answer:?}"
+    );
+    let c = connect(zero(true)).await;
+    disconnect(c).await;
+}
+
+/// The messages of Paho's offline scenario, published by a second client
+/// while the subscriber is away: QoS 0, 1 and 2 on topics `+/+` matches.
+async fn publish_while_away(broker: &Mosquitto, version: ProtocolVersion) {
+    let b = connect(client(&broker.url(), version, "myclientid2")).await;
+    assert!(!session_present(&b));
+    for (topic, payload, qos) in [
+        (TOPICS[1], "qos 0", QoS::AtMostOnce),
+        (TOPICS[2], "qos 1", QoS::AtLeastOnce),
+        (TOPICS[3], "qos 2", QoS::ExactlyOnce),
+    ] {
+        guard("publish", b.publish(topic, payload).qos(qos))
+            .await
+            .unwrap();
+    }
+    disconnect(b).await;
+}
+
+/// Offline message queueing: a persistent session subscribed to `+/+`
+/// gets, when it comes back, what was published while it was away. Paho
+/// accepts two or three messages (QoS 0 queued or not); Mosquitto queues
+/// QoS 0 for offline clients only with `queue_qos0_messages true`: two
+/// messages by default, three with it.
+pub(crate) async fn offline_message_queueing(version: ProtocolVersion) {
+    for (config, expected) in [
+        ("", vec!["qos 1", "qos 2"]),
+        ("queue_qos0_messages true", vec!["qos 0", "qos 1", "qos 2"]),
+    ] {
+        let broker = Mosquitto::start_with(config).unwrap();
+        let a = || persistent(client(&broker.url(), version, "myclientid"), version);
+        let c = connect(a()).await;
+        guard("subscribe", c.subscribe(WILDTOPICS[5], QoS::ExactlyOnce))
+            .await
+            .unwrap();
+        disconnect(c).await;
+
+        publish_while_away(&broker, version).await;
+
+        let (c, mut all) = connect_with_messages(a()).await;
+        assert!(session_present(&c));
+        let queued = take(&mut all, expected.len()).await;
+        let payloads: Vec<_> = queued.iter().map(|m| m.payload_str().unwrap()).collect();
+        assert_eq!(payloads, expected, "{config:?}");
+        // Nothing else was queued.
+        assert_next_is_marker(&c, TOPICS[1], &mut all).await;
+        disconnect(c).await;
+    }
+}
+
+/// Overlapping subscriptions: `TopicA/#` at QoS 2 and `TopicA/+` at QoS 1
+/// both match a QoS 2 publish. Paho accepts one message at QoS 2 or one per
+/// subscription (at QoS 2 and 1). Mosquitto 2.0.11 sends one message, at
+/// QoS 1.
+pub(crate) async fn overlapping_subscriptions(version: ProtocolVersion) {
+    let broker = Mosquitto::start().unwrap();
+    let c = connect(client(&broker.url(), version, "myclientid")).await;
+    let mut sub = guard(
+        "subscribe",
+        c.subscribe_many(
+            [
+                (WILDTOPICS[6], SubscriptionOptions::new(QoS::ExactlyOnce)),
+                (WILDTOPICS[0], SubscriptionOptions::new(QoS::AtLeastOnce)),
+            ],
+            SubscribeProperties::default(),
+        ),
+    )
+    .await
+    .unwrap();
+    guard(
+        "publish",
+        c.publish(TOPICS[3], "overlapping topic filters")
+            .qos(QoS::ExactlyOnce),
+    )
+    .await
+    .unwrap();
+    let m = next(&mut sub).await;
+    assert_eq!(m.payload_str(), Some("overlapping topic filters"));
+    // Mosquitto sends one copy, but at the QoS of `TopicA/+`, not the
+    // highest of the two that Paho (and [MQTT-3.3.5-1]) expects.
+    assert_eq!(m.qos(), QoS::AtLeastOnce);
+    // No second copy.
+    assert_next_is_marker(&c, TOPICS[3], &mut sub).await;
+    disconnect(c).await;
+}
+
+/// Keep-alive: a client that goes silent (its connection blackholed by a
+/// proxy, so its PINGREQs never arrive) is disconnected by the broker after
+/// one and a half keep-alive periods, which publishes its will. Paho's
+/// client simply sends nothing for 5 s; mqtide pings on its own, hence the
+/// proxy, and a keep-alive of 1 s.
+pub(crate) async fn keep_alive(version: ProtocolVersion) {
+    let broker = Mosquitto::start().unwrap();
+    let proxy = FaultProxy::start(broker.addr(), 9).unwrap();
+    let b = connect(client(&broker.url(), version, "myclientid2").keep_alive(Duration::ZERO)).await;
+    let mut wills = guard("subscribe", b.subscribe(TOPICS[4], QoS::ExactlyOnce))
+        .await
+        .unwrap();
+    let a = client(&proxy.url(), version, "myclientid")
+        .keep_alive(Duration::from_secs(1))
+        // Longer than the broker's 1.5 s, so that the broker acts first.
+        .ping_timeout(Duration::from_secs(20))
+        .will(Will::new(TOPICS[4], "keepalive expiry"))
+        .no_reconnect();
+    let a = connect(a).await;
+    proxy.inject(Fault::Blackhole, Scope::Current);
+    let m = next(&mut wills).await;
+    assert_eq!(m.payload_str(), Some("keepalive expiry"));
+    let kicked = format!("Client myclientid-{version} has exceeded timeout, disconnecting.");
+    assert!(broker.log().contains(&kicked), "{}", broker.log());
+    drop(a);
+    disconnect(b).await;
+}
+
+/// Redelivery on reconnect: QoS 1 and 2 messages a persistent session
+/// received but did not acknowledge are sent again, marked DUP, when it
+/// reconnects. Paho pauses its client so that it neither processes nor
+/// acknowledges them; mqtide holds the acknowledgements back with manual
+/// acks (the messages reach the stream, unacknowledged).
+pub(crate) async fn redelivery_on_reconnect(version: ProtocolVersion) {
+    let broker = Mosquitto::start().unwrap();
+    let b = || persistent(client(&broker.url(), version, "myclientid2"), version);
+    let c = connect(b().manual_acks(true)).await;
+    let mut sub = guard("subscribe", c.subscribe(WILDTOPICS[6], QoS::ExactlyOnce))
+        .await
+        .unwrap();
+    guard("publish", c.publish(TOPICS[1], "").qos(QoS::AtLeastOnce))
+        .await
+        .unwrap();
+    guard("publish", c.publish(TOPICS[3], "").qos(QoS::ExactlyOnce))
+        .await
+        .unwrap();
+    let unacknowledged = take(&mut sub, 2).await;
+    assert!(unacknowledged.iter().all(|m| !m.dup()));
+    disconnect(c).await;
+
+    let (c, mut all) = connect_with_messages(b()).await;
+    assert!(session_present(&c));
+    let again = take(&mut all, 2).await;
+    let got: Vec<_> = again
+        .iter()
+        .map(|m| (m.topic(), m.qos(), m.dup()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (TOPICS[1], QoS::AtLeastOnce, true),
+            (TOPICS[3], QoS::ExactlyOnce, true)
+        ]
+    );
+    disconnect(c).await;
+}
+
+/// Where Debian, Fedora and source builds put Mosquitto's dynamic security
+/// plugin.
+const DYNSEC_PLUGIN: [&str; 4] = [
+    "/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so",
+    "/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so",
+    "/usr/lib64/mosquitto_dynamic_security.so",
+    "/usr/local/lib/mosquitto_dynamic_security.so",
+];
+
+/// The plugin's configuration: everything allowed, except that anonymous
+/// clients may not subscribe to `test/nosubscribe`.
+const DYNSEC_CONFIG: &str = r#"{
+  "defaultACLAccess": {"publishClientSend": true, "publishClientReceive": true, "subscribe": true, "unsubscribe": true},
+  "clients": [],
+  "groups": [{"groupname": "anonymous", "roles": [{"rolename": "nosubscribe"}]}],
+  "anonymousGroup": "anonymous",
+  "roles": [{"rolename": "nosubscribe", "acls": [{"acltype": "subscribePattern", "topic": "test/nosubscribe", "allow": false}]}]
+}"#;
+
+/// A broker that refuses subscriptions to [`NOSUBSCRIBE`], and the
+/// directory holding its plugin configuration. Mosquitto's ACL file cannot
+/// do it: 2.0.11 grants every SUBSCRIBE and applies the ACL when it
+/// delivers, so the refusal comes from the dynamic security plugin that
+/// ships with Mosquitto.
+fn nosubscribe_broker() -> (Mosquitto, tempfile::TempDir) {
+    let plugin = DYNSEC_PLUGIN
+        .iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("Mosquitto's dynamic security plugin (part of the mosquitto package)");
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("dynamic-security.json");
+    std::fs::write(&config, DYNSEC_CONFIG).unwrap();
+    let broker = Mosquitto::builder()
+        .config(&format!(
+            "plugin {plugin}\nplugin_opt_config_file {}",
+            config.display()
+        ))
+        .start()
+        .unwrap();
+    (broker, dir)
+}
+
+/// Subscribe failure: a subscription the broker does not allow is refused
+/// in SUBACK, and mqtide reports it as the subscribe's error. Paho expects
+/// 0x80 under both versions; Mosquitto answers 0x80 under 3.1.1 and 0x87
+/// (not authorized) under 5.0.
+pub(crate) async fn subscribe_failure(version: ProtocolVersion) {
+    let (broker, _config) = nosubscribe_broker();
+    let c = connect(client(&broker.url(), version, "myclientid")).await;
+    let error = guard("subscribe", c.subscribe(NOSUBSCRIBE, QoS::ExactlyOnce))
+        .await
+        .unwrap_err();
+    let expected = match version {
+        ProtocolVersion::V5 => ReasonCode::NotAuthorized,
+        _ => ReasonCode::UnspecifiedError,
+    };
+    assert_eq!(error.reason_code(), Some(expected), "{error}");
+    assert!(c.state().is_connected());
+    disconnect(c).await;
+}
+
+/// Dollar topics: a filter starting with a wildcard (`+/+`) does not
+/// match a topic starting with `$`.
+pub(crate) async fn dollar_topics(version: ProtocolVersion) {
+    let broker = Mosquitto::start().unwrap();
+    let b = connect(client(&broker.url(), version, "myclientid2").keep_alive(Duration::ZERO)).await;
+    let mut sub = guard("subscribe", b.subscribe(WILDTOPICS[5], QoS::ExactlyOnce))
+        .await
+        .unwrap();
+    let dollar = format!("${}", TOPICS[1]);
+    guard("publish", b.publish(dollar, "").qos(QoS::AtLeastOnce))
+        .await
+        .unwrap();
+    assert_next_is_marker(&b, TOPICS[1], &mut sub).await;
+    disconnect(b).await;
+}
+
+/// Unsubscribe: of three subscriptions, the one unsubscribed gets nothing
+/// (its stream ends); the other two get their message.
+pub(crate) async fn unsubscribe(version: ProtocolVersion) {
+    let broker = Mosquitto::start().unwrap();
+    let b = connect(client(&broker.url(), version, "myclientid2")).await;
+    let mut all = guard("messages", b.messages()).await.unwrap();
+    let mut subs = Vec::new();
+    for topic in &TOPICS[..3] {
+        let sub = guard("subscribe", b.subscribe(topic, QoS::ExactlyOnce))
+            .await
+            .unwrap();
+        subs.push(sub);
+    }
+    guard("unsubscribe", b.unsubscribe(TOPICS[0]))
+        .await
+        .unwrap();
+
+    let a = connect(client(&broker.url(), version, "myclientid")).await;
+    for (topic, payload) in [
+        (TOPICS[0], "topic 0 - unsubscribed"),
+        (TOPICS[1], "topic 1"),
+        (TOPICS[2], "topic 2"),
+    ] {
+        guard("publish", a.publish(topic, payload).qos(QoS::AtLeastOnce))
+            .await
+            .unwrap();
+    }
+    // One publisher's messages come in order: had the first come, it
+    // would be first.
+    let got: Vec<_> = take(&mut all, 2)
+        .await
+        .iter()
+        .map(|m| m.topic().to_owned())
+        .collect();
+    assert_eq!(got, [TOPICS[1], TOPICS[2]]);
+    assert!(guard("ended", subs[0].next()).await.is_none());
+    assert_eq!(next(&mut subs[1]).await.payload_str(), Some("topic 1"));
+    assert_eq!(next(&mut subs[2]).await.payload_str(), Some("topic 2"));
+    disconnect(b).await;
+    disconnect(a).await;
+}
