@@ -413,7 +413,8 @@ impl ClientBuilder {
         let (commands_tx, commands_rx) = mpsc::channel(self.command_capacity);
         let (state_tx, state_rx) = watch::channel(ConnectionState::Connecting);
         let (server_tx, server_rx) = watch::channel(None);
-        let (events_tx, _) = broadcast::channel(64);
+        // Events are rare; a receiver that falls 16 behind sees `Lagged`.
+        let (events_tx, _) = broadcast::channel(16);
         let (first_tx, first_rx) = oneshot::channel();
         let client = Client::new(
             commands_tx,

@@ -354,7 +354,14 @@ impl EventLoop {
 
     /// One connection, from opening the transport to its end.
     async fn connection(&mut self) -> End {
-        let stream = match timeout(self.connect_timeout, self.servers.connector().connect()).await {
+        let stream = match timeout(
+            self.connect_timeout,
+            // Boxed: the transport handshakes (TLS, WebSocket) are large futures,
+            // and inline they would size every idle connection's task.
+            Box::pin(self.servers.connector().connect()),
+        )
+        .await
+        {
             Ok(Ok(stream)) => stream,
             Ok(Err(e)) => return End::Lost(DisconnectReason::Transport(Arc::new(e))),
             Err(_) => {
