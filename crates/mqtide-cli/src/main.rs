@@ -1,27 +1,45 @@
 //! The `mqtide` binary: `mqtide pub` and `mqtide sub`, with flags that
 //! follow mosquitto_pub and mosquitto_sub so scripts and habits carry over,
 //! and `mqtide bench`, a load generator (see the `bench` module).
+//!
+//! Exit codes: 0 done; 1 an error (a bad value, an unreachable broker, a
+//! lost connection); 2 a flag clap could not parse; 27 `sub -W` ran out;
+//! a refused connection exits with the broker's CONNACK code, as mosquitto
+//! does (the 3.1.1 return code, or the 5.0 reason code).
 
 mod args;
 mod bench;
+mod clock;
+mod conn;
+mod format;
+mod properties;
+mod publish;
+mod subscribe;
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use bytes::Bytes;
-use clap::Parser;
-use futures_util::StreamExt;
-use mqtide::{Error, QoS, SubscribeProperties, SubscriptionOptions, topic_matches_sub};
-use tokio::io::AsyncBufReadExt;
+use clap::{CommandFactory, FromArgMatches};
+use mqtide::{Client, ConnectError, Error, ProtocolVersion, QoS, ReasonCode};
 
-use args::{Cli, Command, PubArgs, SubArgs};
-
-/// mosquitto_sub's exit code when `-W` runs out.
-const EXIT_TIMEOUT: u8 = 27;
+use args::{Cli, Command};
+use properties::Properties;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    if let Some((_, matches)) = matches.subcommand() {
+        match &mut cli.command {
+            Command::Pub(args) => args.conn.group_properties(matches),
+            Command::Sub(args) => args.conn.group_properties(matches),
+            Command::Bench(_) => {}
+        }
+    }
+    let v5 = match &cli.command {
+        Command::Pub(args) => args.conn.version().ok(),
+        Command::Sub(args) => args.conn.version().ok(),
+        Command::Bench(_) => None,
+    } == Some(ProtocolVersion::V5);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -34,141 +52,126 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Pub(args) => publish(args).await,
-            Command::Sub(args) => subscribe(args).await,
+            Command::Pub(args) => publish::run(args).await,
+            Command::Sub(args) => subscribe::run(args).await,
             Command::Bench(args) => bench::run(args).await,
         }
     });
+    // Do not wait for tasks still blocked on standard input.
+    runtime.shutdown_background();
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("mqtide: {e}");
-            if let Error::Connect(_) = e {
-                eprintln!(
-                    "mqtide: check the host, port and credentials (-h, -p, -u, -P or -L), and that the broker runs"
-                );
+            if let Some(hint) = hint(&e) {
+                eprintln!("mqtide: {hint}");
             }
-            ExitCode::FAILURE
+            match &e {
+                Error::Connect(ConnectError::Refused { reason_code, .. }) => {
+                    let code = if v5 {
+                        Some(reason_code.as_u8())
+                    } else {
+                        reason_code.to_v3_connack()
+                    };
+                    code.filter(|c| *c != 0)
+                        .map_or(ExitCode::FAILURE, ExitCode::from)
+                }
+                _ => ExitCode::FAILURE,
+            }
         }
     }
 }
 
-async fn publish(args: PubArgs) -> Result<ExitCode, Error> {
-    let qos = args.conn.qos()?;
-    let client = args.conn.builder("mqtide-pub")?.connect().await?;
-    if args.lines {
-        // One message per line of standard input.
-        let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            client
-                .publish(args.topic.clone(), line)
-                .qos(qos)
-                .retain(args.retain)
-                .await?;
-        }
-    } else {
-        let payload = args
-            .payload()
-            .map_err(|e| Error::InvalidOption(e.to_string()))?;
-        let outcome = client
-            .publish(args.topic.clone(), payload)
-            .qos(qos)
-            .retain(args.retain)
-            .await?;
-        if args.conn.debug {
-            eprintln!(
-                "published to {} at {qos:?}: {}",
-                args.topic, outcome.reason_code
+/// What to do about an error, when there is something to say.
+fn hint(error: &Error) -> Option<&'static str> {
+    let connect = match error {
+        Error::Connect(e) => e,
+        Error::InvalidUrl { .. } => {
+            return Some(
+                "a broker URL looks like mqtt://host:1883, mqtts://host:8883, ws://host:8080/mqtt or wss://host:443/mqtt, with user:password@ before the host if needed",
             );
         }
-    }
-    client.disconnect().await?;
-    Ok(ExitCode::SUCCESS)
+        _ => return None,
+    };
+    Some(match connect {
+        ConnectError::Io { source, .. } => {
+            let text = source.to_string();
+            if text.contains("unknown CA") {
+                "trust the broker's CA with --cafile or --capath"
+            } else if text.contains("not valid for this host name") {
+                "connect by the host name the certificate was issued for (-h or -L), or, for a test broker only, --insecure"
+            } else if text.contains("client certificate") {
+                "the broker may want a client certificate: give --cert and --key"
+            } else {
+                "check the host and port (-h, -p or -L), and that the broker runs"
+            }
+        }
+        ConnectError::Timeout { .. } => {
+            "check the host and port (-h, -p or -L); speaking TLS to a plain port (or the reverse) also hangs"
+        }
+        ConnectError::Refused { reason_code, .. } => match reason_code {
+            ReasonCode::BadUserNameOrPassword => "check the user name and password (-u, -P)",
+            ReasonCode::NotAuthorized => {
+                "the broker does not let this client connect: check -u, -P and its access rules"
+            }
+            ReasonCode::ClientIdentifierNotValid => "choose another client id with -i",
+            ReasonCode::UnsupportedProtocolVersion => {
+                "the broker does not speak this MQTT version: try -V mqttv311"
+            }
+            ReasonCode::ServerUnavailable | ReasonCode::ServerBusy => "try again later",
+            _ => return None,
+        },
+        ConnectError::Lost { .. } => {
+            "the broker closed the connection before accepting it: try -V mqttv311 for an older broker, and check the scheme and port (TLS, WebSocket path)"
+        }
+        _ => return None,
+    })
 }
 
-async fn subscribe(args: SubArgs) -> Result<ExitCode, Error> {
-    let qos = args.conn.qos()?;
-    let mut builder = args.conn.builder("mqtide-sub")?.clean_start(!args.no_clean);
-    if let Some(expiry) = args.session_expiry {
-        builder = builder.session_expiry(Duration::from_secs(expiry));
-    }
-    let client = builder.connect().await?;
-    let filters = args
-        .topics
-        .iter()
-        .map(|t| (t.as_str(), SubscriptionOptions::new(qos)));
-    let mut messages = client
-        .subscribe_many(filters, SubscribeProperties::default())
-        .await?;
-    let deadline = args
-        .timeout
-        .map(|s| tokio::time::Instant::now() + Duration::from_secs(s));
-    let mut received = 0usize;
-    let mut stdout = std::io::stdout().lock();
-    loop {
-        let next = match deadline {
-            Some(at) => match tokio::time::timeout_at(at, messages.next()).await {
-                Ok(next) => next,
-                Err(_) => {
-                    drop(stdout);
-                    client.disconnect().await?;
-                    return Ok(ExitCode::from(EXIT_TIMEOUT));
-                }
-            },
-            None => messages.next().await,
+/// Resolves on Ctrl-C or SIGTERM; never if the signals cannot be watched.
+pub(crate) async fn interrupted() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            return std::future::pending().await;
         };
-        let Some(message) = next else { break };
-        if args.no_retained && message.retain() {
-            continue;
-        }
-        if args
-            .filter_out
-            .iter()
-            .any(|f| topic_matches_sub(f, message.topic()))
-        {
-            continue;
-        }
-        let mut line = Vec::new();
-        if args.verbose {
-            line.extend_from_slice(message.topic().as_bytes());
-            line.push(b' ');
-        }
-        line.extend_from_slice(message.payload());
-        if !args.no_newline {
-            line.push(b'\n');
-        }
-        // A closed pipe (`| head`) ends the subscription quietly.
-        if stdout
-            .write_all(&line)
-            .and_then(|()| stdout.flush())
-            .is_err()
-        {
-            break;
-        }
-        received += 1;
-        if args.count.is_some_and(|c| received >= c) {
-            break;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => {
+                if result.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            }
+            _ = term.recv() => {}
         }
     }
-    drop(stdout);
-    client.disconnect().await?;
-    Ok(ExitCode::SUCCESS)
+    #[cfg(not(unix))]
+    if tokio::signal::ctrl_c().await.is_err() {
+        std::future::pending::<()>().await;
+    }
 }
 
-impl PubArgs {
-    /// The payload from `-m`, `-f`, `-s` or `-n`.
-    fn payload(&self) -> std::io::Result<Bytes> {
-        if let Some(message) = &self.message {
-            Ok(Bytes::from(message.clone()))
-        } else if let Some(file) = &self.file {
-            std::fs::read(file).map(Bytes::from)
-        } else if self.stdin {
-            let mut all = Vec::new();
-            std::io::Read::read_to_end(&mut std::io::stdin(), &mut all)?;
-            Ok(Bytes::from(all))
-        } else {
-            Ok(Bytes::new())
-        }
+/// Disconnects with the `-D disconnect` properties, after waiting (up to
+/// 10 s) for publishes in flight.
+pub(crate) async fn disconnect(client: &Client, properties: &Properties) -> Result<(), Error> {
+    client
+        .disconnect_with(
+            ReasonCode::Success,
+            properties.disconnect.clone(),
+            Duration::from_secs(10),
+        )
+        .await
+}
+
+/// A broker URL without its user name and password, for messages.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let end = rest.find('/').unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => format!("{scheme}://{}", &rest[at + 1..]),
+        None => url.to_owned(),
     }
 }
 

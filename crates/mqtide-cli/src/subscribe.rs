@@ -1,0 +1,274 @@
+//! `mqtide sub`: subscribe (and unsubscribe), then print what arrives.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use futures_util::StreamExt;
+use mqtide::proto::ConnectionError;
+use mqtide::{
+    Client, ClientBuilder, ConnectError, ConnectionEvent, ConnectionState, DisconnectReason, Error,
+    Message, MessageStream, SubscriptionOptions, TopicFilter, topic_matches_sub,
+};
+use tokio::time::Instant;
+
+use crate::args::SubArgs;
+use crate::clock::Utc;
+use crate::format::{Format, View, message_id};
+use crate::properties::{Properties, Role};
+
+/// mosquitto_sub's exit code when `-W` runs out.
+const EXIT_TIMEOUT: u8 = 27;
+
+pub(crate) async fn run(args: SubArgs) -> Result<ExitCode, Error> {
+    let properties = Properties::parse(&args.conn.property_groups, Role::Sub)?;
+    let format = match &args.format {
+        Some(text) => Some(Format::parse(text).map_err(|e| invalid(format!("-F {text:?}: {e}")))?),
+        None => None,
+    };
+    let qos = args.conn.qos()?;
+    let target = args.conn.target();
+    let mut topics = args.topics.clone();
+    topics.extend(target.topic.clone());
+    if topics.is_empty() && args.unsubscribe.is_empty() {
+        return Err(invalid(
+            "give a topic filter to subscribe to with -t (or -U to unsubscribe)",
+        ));
+    }
+    let unsubscribe = filters("-U", &args.unsubscribe)?;
+    filters("-T", &args.filter_out)?;
+    let builder = args.conn.builder("mqtide-sub", &properties)?;
+    let (client, mut messages) = connect(builder, &target.url).await?;
+    let deadline = args
+        .timeout
+        .map(|s| Instant::now() + Duration::from_secs(s));
+    let debug = args.conn.debug;
+    if debug {
+        eprintln!("mqtide: connected to {}", crate::redact(&target.url));
+    }
+    tokio::spawn(report_reconnects(client.events(), debug));
+
+    if !topics.is_empty() {
+        let options = topics
+            .iter()
+            .map(|t| (t.as_str(), SubscriptionOptions::new(qos)));
+        // The stream of `messages` carries what matches; this one is not read.
+        let subscription = client
+            .subscribe_many(options, properties.subscribe.clone())
+            .await?;
+        for (topic, code) in topics.iter().zip(subscription.reason_codes()) {
+            if code.is_error() {
+                eprintln!("mqtide: the broker refused the subscription to {topic}: {code}");
+            } else if debug {
+                eprintln!("mqtide: subscribed to {topic}: {code}");
+            }
+        }
+    }
+    if !unsubscribe.is_empty() {
+        client.unsubscribe_many(unsubscribe).await?;
+        if debug {
+            eprintln!("mqtide: unsubscribed from {}", args.unsubscribe.join(", "));
+        }
+    }
+    if topics.is_empty() || args.exit_after_subscribe {
+        crate::disconnect(&client, &properties).await?;
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    let mut printer = Printer {
+        args: &args,
+        format: format.as_ref(),
+        out: std::io::stdout().lock(),
+        printed: 0,
+        show_subscription_ids: properties.subscribe.subscription_identifier.is_some(),
+    };
+    let timeout = async {
+        match deadline {
+            Some(at) => tokio::time::sleep_until(at).await,
+            None => std::future::pending().await,
+        }
+    };
+    let interrupted = crate::interrupted();
+    tokio::pin!(timeout, interrupted);
+    loop {
+        let message = tokio::select! {
+            message = messages.next() => message,
+            () = &mut timeout => {
+                eprintln!("mqtide: timed out (-W {})", args.timeout.unwrap_or_default());
+                drop(printer);
+                crate::disconnect(&client, &properties).await?;
+                return Ok(ExitCode::from(EXIT_TIMEOUT));
+            }
+            () = &mut interrupted => break,
+        };
+        let Some(message) = message else {
+            return Err(invalid("the connection ended and will not be resumed"));
+        };
+        match printer.print(&message) {
+            Printed::Yes if args.count.is_some_and(|c| printer.printed >= c) => break,
+            Printed::Yes | Printed::Skipped => {}
+            // A closed pipe (`| head`) ends the subscription quietly.
+            Printed::Closed => break,
+        }
+    }
+    drop(printer);
+    crate::disconnect(&client, &properties).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+enum Printed {
+    Yes,
+    Skipped,
+    Closed,
+}
+
+struct Printer<'a> {
+    args: &'a SubArgs,
+    format: Option<&'a Format>,
+    out: std::io::StdoutLock<'static>,
+    printed: usize,
+    show_subscription_ids: bool,
+}
+
+impl Printer<'_> {
+    fn print(&mut self, message: &Message) -> Printed {
+        let args = self.args;
+        if args.no_retained && message.retain() {
+            return Printed::Skipped;
+        }
+        if args
+            .filter_out
+            .iter()
+            .any(|f| topic_matches_sub(f, message.topic()))
+        {
+            return Printed::Skipped;
+        }
+        let mut line = Vec::new();
+        if let Some(format) = self.format {
+            let id = if format.needs_message_id() {
+                message_id(message)
+            } else {
+                0
+            };
+            let now = Utc::of(SystemTime::now());
+            let ids = self.show_subscription_ids;
+            if let Err(e) = format.render(View::of(message, id, ids), now, &mut line) {
+                // As mosquitto does: say so, and count the message.
+                eprintln!("mqtide: {e}");
+                self.printed += 1;
+                return Printed::Yes;
+            }
+        } else {
+            if args.verbose {
+                line.extend_from_slice(message.topic().as_bytes());
+                line.push(b' ');
+            }
+            line.extend_from_slice(message.payload());
+        }
+        if !args.no_newline {
+            line.push(b'\n');
+        }
+        if self
+            .out
+            .write_all(&line)
+            .and_then(|()| self.out.flush())
+            .is_err()
+        {
+            return Printed::Closed;
+        }
+        self.printed += 1;
+        Printed::Yes
+    }
+}
+
+/// Connects with a stream of every message registered first, so that what
+/// a kept session (-c) delivers right after CONNACK is printed too.
+async fn connect(builder: ClientBuilder, url: &str) -> Result<(Client, MessageStream), Error> {
+    let (client, connection) = builder.build()?;
+    let mut events = client.events();
+    let messages = client.messages().await?;
+    tokio::spawn(connection.run());
+    let mut state = client.watch_state();
+    let up = state
+        .wait_for(|s| s.is_connected() || matches!(s, ConnectionState::Closed))
+        .await
+        .is_ok_and(|s| s.is_connected());
+    if up {
+        return Ok((client, messages));
+    }
+    // It closed before connecting: its last event says why.
+    let mut reason = None;
+    while let Ok(event) = events.try_recv() {
+        if let ConnectionEvent::Disconnected { reason: r } = event {
+            reason = Some(r);
+        }
+    }
+    Err(reason.map_or(Error::Closed, |r| {
+        Error::Connect(connect_error(r, crate::redact(url)))
+    }))
+}
+
+/// The error `ClientBuilder::connect` would have given for this reason.
+fn connect_error(reason: DisconnectReason, addr: String) -> ConnectError {
+    match reason {
+        DisconnectReason::Session(ConnectionError::Refused {
+            reason_code,
+            properties,
+        }) => ConnectError::Refused {
+            reason_code,
+            reason_string: properties.reason_string.map(|s| s.to_string()),
+        },
+        DisconnectReason::Session(ConnectionError::ConnectTimeout) => ConnectError::Timeout {
+            addr,
+            seconds: crate::conn::CONNECT_TIMEOUT.as_secs_f64(),
+        },
+        DisconnectReason::Transport(source) => ConnectError::Io { addr, source },
+        DisconnectReason::Session(reason) => ConnectError::Lost { addr, reason },
+        DisconnectReason::Auth(e) => ConnectError::Auth(e),
+        // DisconnectReason may grow; the lost connection is the closest.
+        other => ConnectError::Io {
+            addr,
+            source: std::sync::Arc::new(std::io::Error::other(other.to_string())),
+        },
+    }
+}
+
+/// Says on standard error when the connection drops and comes back (the
+/// client reconnects, as mosquitto_sub does).
+async fn report_reconnects(
+    mut events: tokio::sync::broadcast::Receiver<ConnectionEvent>,
+    debug: bool,
+) {
+    use tokio::sync::broadcast::error::RecvError;
+    // The first connection's event may still be on its way: only a
+    // connection after a loss is a reconnection.
+    let mut lost = false;
+    loop {
+        match events.recv().await {
+            Ok(ConnectionEvent::Disconnected { reason }) => {
+                lost = true;
+                eprintln!("mqtide: connection lost: {reason}");
+            }
+            Ok(ConnectionEvent::Reconnecting { attempt, delay }) if debug => {
+                eprintln!("mqtide: reconnecting (attempt {attempt}) in {delay:?}");
+            }
+            Ok(ConnectionEvent::Connected { session_present }) if lost => {
+                eprintln!("mqtide: reconnected (session present: {session_present})");
+            }
+            Ok(_) | Err(RecvError::Lagged(_)) => {}
+            Err(RecvError::Closed) => break,
+        }
+    }
+}
+
+/// Checks the filters of `-U` or `-T`.
+fn filters(flag: &str, filters: &[String]) -> Result<Vec<TopicFilter>, Error> {
+    filters
+        .iter()
+        .map(|f| TopicFilter::new(f.as_str()).map_err(|e| invalid(format!("{flag} {f}: {e}"))))
+        .collect()
+}
+
+fn invalid(message: impl Into<String>) -> Error {
+    Error::InvalidOption(message.into())
+}
