@@ -209,7 +209,7 @@ struct Registry {
     links: Vec<watch::Sender<Faults>>,
 }
 
-/// A running fault-injecting proxy; see the [module docs](self). Stopped
+/// A running fault-injecting proxy (the faults: [`Fault`]). Stopped
 /// (with every connection closed) when dropped.
 #[derive(Debug)]
 pub struct FaultProxy {

@@ -27,7 +27,7 @@
 //! authorized) ends the exchange without a call to `finish`; the next
 //! `start` begins afresh.
 //!
-//! [`ScramSha256`] (feature `scram`) is the shipped method: the password
+//! `ScramSha256` (feature `scram`) is the shipped method: the password
 //! never crosses the wire, and the server proves that it knows it too.
 
 use std::error::Error as StdError;
