@@ -19,17 +19,29 @@ use std::error::Error;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use mqtide::store::DiskStore;
+use mqtide::store::{DiskStore, StoreError};
 use mqtide::{Client, ClientBuilder, QoS};
 
 const READINGS: u64 = 200;
 
-fn sensor(url: &str, store: &std::path::Path) -> Result<ClientBuilder, Box<dyn Error>> {
+async fn sensor(url: &str, store: &std::path::Path) -> Result<ClientBuilder, Box<dyn Error>> {
+    // A task aborted mid-commit still holds the store on a blocking thread
+    // until that commit ends: `Locked` for a moment, then free.
+    let mut attempts = 0;
+    let store = loop {
+        match DiskStore::open(store) {
+            Err(StoreError::Locked { .. }) if attempts < 100 => {
+                attempts += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            result => break result?,
+        }
+    };
     Ok(Client::builder(url)
         .client_id(format!("durable-sensor-{}", std::process::id()))
         // The broker must keep the session too.
         .session_expiry(Duration::from_secs(3600))
-        .session_store(DiskStore::open(store)?))
+        .session_store(store))
 }
 
 #[tokio::main]
@@ -46,7 +58,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
     // First life: every reading is committed to the store when `send()`
     // returns; then the process "dies" with acknowledgements still owed.
-    let (client, connection) = sensor(&url, &store)?.build()?;
+    let (client, connection) = sensor(&url, &store).await?.build()?;
     let task = tokio::spawn(connection.run());
     client.wait_connected().await?;
     let start = client.restored().map_or(0, |r| r.last_accepted);
@@ -65,7 +77,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("first life: {READINGS} readings committed, then a crash");
 
     // Second life: the same store; what was in flight is resumed.
-    let client = sensor(&url, &store)?.connect().await?;
+    let client = sensor(&url, &store).await?.connect().await?;
     if let Some(restored) = client.restored() {
         println!(
             "second life: resumed {} unfinished publishes (last accepted: #{})",

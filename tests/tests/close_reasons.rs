@@ -37,3 +37,14 @@ async fn a_lost_connection_without_reconnect_fails_waiters_with_the_reason() {
         assert!(error.to_string().contains("does not reconnect"), "{error}");
     }
 }
+
+/// A configuration CONNECT cannot carry fails when the client is built,
+/// not at its first connection.
+#[test]
+fn an_unsendable_configuration_fails_at_build() {
+    let error = mqtide::Client::builder("mqtt://127.0.0.1:1")
+        .client_id("sensor\0one")
+        .build()
+        .unwrap_err();
+    assert!(matches!(error, Error::Usage(_)), "{error:?}");
+}

@@ -498,6 +498,9 @@ impl ClientBuilder {
             ));
         }
         session.ack_mode = mqtide_proto::AckMode::Manual;
+        // A will topic with wildcards, a client id with U+0000, …: refused
+        // now rather than at the first CONNECT.
+        session.validate().map_err(Error::Usage)?;
         Ok((servers, session))
     }
 

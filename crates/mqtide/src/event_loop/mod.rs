@@ -27,7 +27,7 @@ use mqtide_proto::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until, timeout};
-use tracing::{Instrument, debug, info, info_span};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::backoff::Backoff;
 use crate::client::{PublishOutcome, SubscribeOutcome};
@@ -291,6 +291,13 @@ impl EventLoop {
                     continue;
                 }
                 let _ = first.send(Err(self.connect_error(reason, tried)));
+                break;
+            }
+            // A configuration the session cannot send fails every attempt
+            // the same way: no point in reconnecting.
+            if let DisconnectReason::Session(ConnectionError::InvalidConfig(_)) = &reason {
+                warn!(%reason, "the configuration cannot be sent; not reconnecting");
+                self.lost = Some(reason);
                 break;
             }
             let Some(backoff) = self.reconnect else {
