@@ -323,3 +323,33 @@ fn outgoing_topic_aliases() {
         ("long/topic/a", None, true)
     );
 }
+
+/// `outgoing_alias_maximum` caps the aliases we use below the server's
+/// maximum; 0 turns them off.
+#[test]
+fn the_outgoing_alias_policy_caps_what_the_server_allows() {
+    for (ours, expected) in [(0, None), (1, Some(1))] {
+        let mut connack = ConnAck::new(false);
+        connack.properties.topic_alias_maximum = Some(10);
+        let mut config = Harness::config(ProtocolVersion::V5);
+        config.outgoing_alias_maximum = ours;
+        let mut h = Harness::connected_with(config, connack);
+        h.publish("long/topic/a", b"1", QoS::AtMostOnce);
+        assert_eq!(
+            h.expect_publish()
+                .properties
+                .topic_alias
+                .map(NonZeroU16::get),
+            expected
+        );
+        // With one alias, a second topic takes it over; with none, none.
+        h.publish("long/topic/b", b"2", QoS::AtMostOnce);
+        assert_eq!(
+            h.expect_publish()
+                .properties
+                .topic_alias
+                .map(NonZeroU16::get),
+            expected
+        );
+    }
+}

@@ -306,6 +306,16 @@ impl ClientBuilder {
         }
     }
 
+    /// 5.0: the most topic aliases the client uses towards the broker
+    /// (within the broker's own maximum). 0 turns outgoing aliases off;
+    /// the default uses as many as the broker allows, reassigning the
+    /// least recently used. Per message, see
+    /// [`PublishBuilder::no_topic_alias`](crate::PublishBuilder::no_topic_alias).
+    pub fn outgoing_topic_aliases(mut self, maximum: u16) -> Self {
+        self.session.outgoing_alias_maximum = maximum;
+        self
+    }
+
     /// 5.0: how many topic aliases the broker may use towards us.
     pub fn topic_alias_maximum(mut self, maximum: u16) -> Self {
         self.session.properties.topic_alias_maximum = Some(maximum);

@@ -77,6 +77,11 @@ pub struct SessionConfig {
     pub qos_policy: QoSPolicy,
     /// When incoming messages are acknowledged.
     pub ack_mode: AckMode,
+    /// 5.0: the most topic aliases we use towards the server (the server's
+    /// Topic Alias Maximum caps it too). 0 never sends an alias; the
+    /// default uses as many as the server allows, for the most-used topics
+    /// (least recently used aliases are reassigned).
+    pub outgoing_alias_maximum: u16,
     /// Record every change to the durable state for a session store (see
     /// [`Session::drain_store_changes`](super::Session::drain_store_changes)).
     /// Off, nothing is recorded and nothing costs.
@@ -104,6 +109,7 @@ impl SessionConfig {
             max_incoming_packet_size: 16 * 1024 * 1024,
             qos_policy: QoSPolicy::Refuse,
             ack_mode: AckMode::Auto,
+            outgoing_alias_maximum: u16::MAX,
             durable: false,
         }
     }

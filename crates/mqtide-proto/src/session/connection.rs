@@ -200,7 +200,11 @@ impl Session {
             subscription_ids_available: props.subscription_identifier_available.unwrap_or(true),
             topic_alias_maximum: props.topic_alias_maximum.unwrap_or(0),
         };
-        self.aliases_out = super::OutboundAliases::new(self.limits.topic_alias_maximum);
+        self.aliases_out = super::OutboundAliases::new(
+            self.limits
+                .topic_alias_maximum
+                .min(self.config.outgoing_alias_maximum),
+        );
         self.state = State::Connected;
         self.events.push_back(Event::Connected(Connected {
             session_present: ack.session_present,
