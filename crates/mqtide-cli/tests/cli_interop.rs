@@ -507,3 +507,53 @@ fn websocket_ws_and_wss() {
     assert!(!broker.ws_front().unwrap().requests().is_empty());
     assert!(broker.wss_front().unwrap().requests().len() >= 2);
 }
+
+#[test]
+fn refused_connection_exits_like_mosquitto() {
+    let Some((mosquitto_pub_bin, _)) = mosquitto_clients("refused_connection_exits_like_mosquitto")
+    else {
+        return;
+    };
+    let broker = Mosquitto::builder()
+        .user("alice", "secret")
+        .start()
+        .unwrap();
+    for version in VERSIONS {
+        let credentials = ["-V", version, "-u", "alice", "-P", "wrong", "-t", "x"];
+        let theirs = std::process::Command::new(&mosquitto_pub_bin)
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &broker.port().to_string(),
+                "-m",
+                "y",
+            ])
+            .args(credentials)
+            .output()
+            .unwrap();
+        // The CONNACK code: 5 under 3.1.1, 0x87 under 5.0.
+        let expected = if version == "mqttv5" { 135 } else { 5 };
+        assert_eq!(theirs.status.code(), Some(expected), "{version}");
+        for command in [&["pub", "-m", "y"][..], &["sub"][..]] {
+            let output = mqtide_at(&broker, command)
+                .args(credentials)
+                .output()
+                .unwrap();
+            assert_eq!(
+                output.status.code(),
+                Some(expected),
+                "{version} {command:?}"
+            );
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                stderr.contains("refused") && stderr.contains("-u, -P"),
+                "{stderr}"
+            );
+        }
+    }
+    succeeds(&mut mqtide_at(
+        &broker,
+        &["pub", "-u", "alice", "-P", "secret", "-t", "x", "-m", "y"],
+    ));
+}
