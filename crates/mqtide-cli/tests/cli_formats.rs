@@ -299,17 +299,15 @@ fn timeout_after_some_messages() {
         return;
     };
     let broker = Mosquitto::start().unwrap();
-    let sub = subscribed(
-        &broker,
-        mqtide_at(&broker, &["sub", "-t", "slow", "-C", "5", "-W", "1"]),
-        "fmt-timeout",
-    );
+    // Retained, so that it arrives with the subscription, well inside -W.
     mosquitto_pub(
         &mosquitto_pub_bin,
         &broker,
-        &["-t", "slow", "-m", "only one"],
+        &["-t", "slow", "-m", "only one", "-r"],
     );
-    let output = sub.wait_with_output().unwrap();
+    let output = mqtide_at(&broker, &["sub", "-t", "slow", "-C", "5", "-W", "2"])
+        .output()
+        .unwrap();
     // What came is printed; then -W ends it with mosquitto's code.
     assert_eq!(output.status.code(), Some(27));
     assert_eq!(String::from_utf8_lossy(&output.stdout), "only one\n");
