@@ -9,6 +9,8 @@
 //! cargo test -p tests --test interop_v311
 //! ```
 
+#[path = "support/interop.rs"]
+mod interop;
 #[path = "support/paho.rs"]
 mod paho;
 mod support;

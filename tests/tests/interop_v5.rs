@@ -2,9 +2,9 @@
 //! (paho.mqtt.testing, `interoperability/client_test5.py`), each a test
 //! against a private Mosquitto: the scenarios 3.1.1 shares (in
 //! `support/paho.rs`, run here under 5.0), and the 5.0 ones about
-//! sessions, message properties and client identifiers. Subscription
-//! options and identifiers, topic aliases, limits, flow control, will delay
-//! and shared subscriptions are in `interop_v5_features.rs`.
+//! sessions, wills, message properties and client identifiers.
+//! Subscription options and identifiers, topic aliases, limits, flow
+//! control and shared subscriptions are in `interop_v5_features.rs`.
 //!
 //! Where Mosquitto 2.0.11 does something else than Paho expects, the test
 //! asserts what Mosquitto does and a comment says so.
@@ -13,6 +13,8 @@
 //! cargo test -p tests --test interop_v5
 //! ```
 
+#[path = "support/interop.rs"]
+mod interop;
 #[path = "support/paho.rs"]
 mod paho;
 mod support;
@@ -20,13 +22,14 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
-use mqtide::ProtocolVersion::V5;
-use mqtide::{Client, DisconnectProperties, PublishProperties, QoS, ReasonCode};
-use mqtide_testkit::Mosquitto;
-use paho::{
-    TOPICS, USER_PROPERTIES, assert_next_is_marker, connect, connect_with_messages, disconnect,
-    log_count, qos_levels, session_present, take, user_properties,
+use interop::{
+    TOPICS, USER_PROPERTIES, assert_next_is_marker, connect, connect_killable,
+    connect_with_messages, disconnect, log_count, qos_levels, session_present, take,
+    user_properties,
 };
+use mqtide::ProtocolVersion::V5;
+use mqtide::{Client, DisconnectProperties, PublishProperties, QoS, ReasonCode, Will};
+use mqtide_testkit::Mosquitto;
 use support::{client, guard, next};
 
 #[tokio::test]
@@ -332,4 +335,90 @@ async fn request_response_v5() {
     assert_eq!(m.correlation_data().map(|d| d.as_ref()), Some(&b"334"[..]));
     disconnect(a).await;
     disconnect(b).await;
+}
+
+/// How a will and a marker published just after the broker noticed the
+/// connection end came to the will topic's subscriber.
+#[derive(Debug, PartialEq)]
+enum WillOrder {
+    /// The will came first: published when the connection ended.
+    WillFirst,
+    /// The marker came first: the will was delayed.
+    MarkerFirst,
+}
+
+/// Connects a client with a will delayed by `delay` and a session expiry of
+/// `expiry` seconds, ends its connection without DISCONNECT, and reports
+/// the order of the will and a marker; then reconnects it and returns
+/// whether its session was still there.
+async fn will_delay_case(
+    broker: &Mosquitto,
+    case: &str,
+    delay: u64,
+    expiry: u64,
+) -> (WillOrder, bool) {
+    let topic = format!("{}/{case}", TOPICS[0]);
+    let watcher = connect(client(&broker.url(), V5, &format!("watcher-{case}"))).await;
+    let mut wills = guard("subscribe", watcher.subscribe(&topic, QoS::ExactlyOnce))
+        .await
+        .unwrap();
+    let id = format!("myclientid-{case}");
+    let a = || client(&broker.url(), V5, &id).session_expiry(Duration::from_secs(expiry));
+    let will = Will::new(&topic, "test_will_delay will message").delay(Duration::from_secs(delay));
+    let (first, task) = connect_killable(a().will(will)).await;
+    assert!(!session_present(&first));
+    task.abort();
+    log_count(
+        broker,
+        &format!("Client {id}-5.0 closed its connection."),
+        1,
+    )
+    .await;
+    guard(
+        "marker",
+        watcher.publish(&topic, "marker").qos(QoS::AtLeastOnce),
+    )
+    .await
+    .unwrap();
+    let order = match next(&mut wills).await.payload_str() {
+        Some("marker") => WillOrder::MarkerFirst,
+        Some("test_will_delay will message") => WillOrder::WillFirst,
+        other => panic!("{other:?}"),
+    };
+    let m = next(&mut wills).await;
+    assert!(matches!(
+        m.payload_str(),
+        Some("marker" | "test_will_delay will message")
+    ));
+    let again = connect(a().clean_start(false)).await;
+    let present = session_present(&again);
+    disconnect(again).await;
+    disconnect(watcher).await;
+    (order, present)
+}
+
+/// Will delay: the will goes out after the will delay or when the session
+/// ends, whichever comes first. Paho measures when it arrives (delay 3 s
+/// and expiry 5 s: at 3 s; delay 5 s and expiry 0: at once; delay 5 s and
+/// expiry 2 s: at 2 s). Here the order against a marker published once the
+/// broker noticed the connection end says whether the will was delayed, and
+/// the session on reconnect which of the two released it: with a delay of
+/// 2 s and an expiry of an hour, the session is still there; with a delay
+/// of an hour, the will can only have come from the session's end.
+///
+/// Mosquitto 2.0.11 differs when the session ends with the connection
+/// (expiry 0): it still holds the will for the whole delay (with a delay of
+/// an hour it had sent nothing 4 s later), where Paho expects it at once.
+#[tokio::test]
+async fn will_delay_v5() {
+    let broker = Mosquitto::start().unwrap();
+    let (by_delay, by_expiry, expiry_zero) = tokio::join!(
+        will_delay_case(&broker, "delay", 2, 3600),
+        will_delay_case(&broker, "expiry", 3600, 2),
+        will_delay_case(&broker, "now", 2, 0),
+    );
+    assert_eq!(by_delay, (WillOrder::MarkerFirst, true));
+    assert_eq!(by_expiry, (WillOrder::MarkerFirst, false));
+    // Paho: (WillFirst, false).
+    assert_eq!(expiry_zero, (WillOrder::MarkerFirst, false));
 }

@@ -2,8 +2,8 @@
 //! (paho.mqtt.testing, `interoperability/client_test5.py`) about 5.0
 //! features, each a test against a private Mosquitto: subscription options
 //! and identifiers, topic aliases both ways, maximum packet size, server
-//! keep-alive, flow control, will delay and shared subscriptions. The
-//! others are in `interop_v5.rs`.
+//! keep-alive, flow control and shared subscriptions. The others are in
+//! `interop_v5.rs`.
 //!
 //! Where Mosquitto 2.0.11 does something else than Paho expects, the test
 //! asserts what Mosquitto does and a comment says so.
@@ -12,23 +12,23 @@
 //! cargo test -p tests --test interop_v5_features
 //! ```
 
-#[path = "support/paho.rs"]
-mod paho;
+#[path = "support/interop.rs"]
+mod interop;
 mod support;
 
 use std::time::Duration;
 
+use interop::{
+    Raw, TOPICS, WILDTOPICS, assert_next_is_marker, connect, disconnect, qos_levels,
+    session_present, take,
+};
 use mqtide::ProtocolVersion::V5;
 use mqtide::proto::{Packet, Publish, SubscriptionId};
 use mqtide::{
     ConnectionEvent, Error, Message, QoS, ReasonCode, RetainHandling, SubscribeProperties,
-    SubscriptionOptions, Will,
+    SubscriptionOptions,
 };
 use mqtide_testkit::{Fault, FaultProxy, Mosquitto, Scope};
-use paho::{
-    Raw, TOPICS, WILDTOPICS, assert_next_is_marker, connect, connect_killable, disconnect,
-    log_count, qos_levels, session_present, take,
-};
 use support::{client, guard, next};
 
 /// Options at QoS 2 with `edit` applied.
@@ -480,92 +480,6 @@ async fn flow_control_v5() {
             (3, ReasonCode::QuotaExceeded)
         ]
     );
-}
-
-/// How a will and a marker published just after the broker noticed the
-/// connection end came to the will topic's subscriber.
-#[derive(Debug, PartialEq)]
-enum WillOrder {
-    /// The will came first: published when the connection ended.
-    WillFirst,
-    /// The marker came first: the will was delayed.
-    MarkerFirst,
-}
-
-/// Connects a client with a will delayed by `delay` and a session expiry of
-/// `expiry` seconds, ends its connection without DISCONNECT, and reports
-/// the order of the will and a marker; then reconnects it and returns
-/// whether its session was still there.
-async fn will_delay_case(
-    broker: &Mosquitto,
-    case: &str,
-    delay: u64,
-    expiry: u64,
-) -> (WillOrder, bool) {
-    let topic = format!("{}/{case}", TOPICS[0]);
-    let watcher = connect(client(&broker.url(), V5, &format!("watcher-{case}"))).await;
-    let mut wills = guard("subscribe", watcher.subscribe(&topic, QoS::ExactlyOnce))
-        .await
-        .unwrap();
-    let id = format!("myclientid-{case}");
-    let a = || client(&broker.url(), V5, &id).session_expiry(Duration::from_secs(expiry));
-    let will = Will::new(&topic, "test_will_delay will message").delay(Duration::from_secs(delay));
-    let (first, task) = connect_killable(a().will(will)).await;
-    assert!(!session_present(&first));
-    task.abort();
-    log_count(
-        broker,
-        &format!("Client {id}-5.0 closed its connection."),
-        1,
-    )
-    .await;
-    guard(
-        "marker",
-        watcher.publish(&topic, "marker").qos(QoS::AtLeastOnce),
-    )
-    .await
-    .unwrap();
-    let order = match next(&mut wills).await.payload_str() {
-        Some("marker") => WillOrder::MarkerFirst,
-        Some("test_will_delay will message") => WillOrder::WillFirst,
-        other => panic!("{other:?}"),
-    };
-    let m = next(&mut wills).await;
-    assert!(matches!(
-        m.payload_str(),
-        Some("marker" | "test_will_delay will message")
-    ));
-    let again = connect(a().clean_start(false)).await;
-    let present = session_present(&again);
-    disconnect(again).await;
-    disconnect(watcher).await;
-    (order, present)
-}
-
-/// Will delay: the will goes out after the will delay or when the session
-/// ends, whichever comes first. Paho measures when it arrives (delay 3 s
-/// and expiry 5 s: at 3 s; delay 5 s and expiry 0: at once; delay 5 s and
-/// expiry 2 s: at 2 s). Here the order against a marker published once the
-/// broker noticed the connection end says whether the will was delayed, and
-/// the session on reconnect which of the two released it: with a delay of
-/// 2 s and an expiry of an hour, the session is still there; with a delay
-/// of an hour, the will can only have come from the session's end.
-///
-/// Mosquitto 2.0.11 differs when the session ends with the connection
-/// (expiry 0): it still holds the will for the whole delay (with a delay of
-/// an hour it had sent nothing 4 s later), where Paho expects it at once.
-#[tokio::test]
-async fn will_delay_v5() {
-    let broker = Mosquitto::start().unwrap();
-    let (by_delay, by_expiry, expiry_zero) = tokio::join!(
-        will_delay_case(&broker, "delay", 2, 3600),
-        will_delay_case(&broker, "expiry", 3600, 2),
-        will_delay_case(&broker, "now", 2, 0),
-    );
-    assert_eq!(by_delay, (WillOrder::MarkerFirst, true));
-    assert_eq!(by_expiry, (WillOrder::MarkerFirst, false));
-    // Paho: (WillFirst, false).
-    assert_eq!(expiry_zero, (WillOrder::MarkerFirst, false));
 }
 
 /// Shared subscriptions: two clients subscribed to the same shared
