@@ -48,3 +48,53 @@ fn an_unsendable_configuration_fails_at_build() {
         .unwrap_err();
     assert!(matches!(error, Error::Usage(_)), "{error:?}");
 }
+
+/// With `build()`, `wait_connected` reports why the first connection
+/// failed, not a bare "closed".
+#[tokio::test]
+async fn wait_connected_reports_the_connect_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (c, connection) = mqtide::Client::builder(&format!("mqtt://127.0.0.1:{port}"))
+        .build()
+        .unwrap();
+    tokio::spawn(connection.run());
+    let error = guard("wait_connected", c.wait_connected())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::Connect(mqtide::ConnectError::Io { .. })),
+        "{error:?}"
+    );
+}
+
+/// UNSUBSCRIBE can carry 5.0 user properties.
+#[tokio::test]
+async fn unsubscribe_with_properties() {
+    let broker = Mosquitto::start().unwrap();
+    let c = guard(
+        "connect",
+        client(&broker.url(), ProtocolVersion::V5, "unsub-props").connect(),
+    )
+    .await
+    .unwrap();
+    let _sub = guard("subscribe", c.subscribe("unsub/#", QoS::AtLeastOnce))
+        .await
+        .unwrap();
+    let properties = mqtide::proto::UnsubscribeProperties {
+        user_properties: vec![("why".into(), "done".into())],
+    };
+    guard(
+        "unsubscribe",
+        c.unsubscribe_with(
+            vec![mqtide::TopicFilter::new("unsub/#").unwrap()],
+            properties,
+        ),
+    )
+    .await
+    .unwrap();
+    guard("disconnect", c.disconnect()).await.unwrap();
+}

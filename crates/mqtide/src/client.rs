@@ -47,6 +47,8 @@ struct Inner {
     stream_capacity: usize,
     /// Whether a session store backs the client.
     durable: bool,
+    /// Why the client closed (set by the event loop).
+    why_closed: Arc<std::sync::OnceLock<Error>>,
     restored: Option<crate::store::Restored>,
     /// Request/response state: the response topic subscription, shared by
     /// every clone (see [`Client::request`]).
@@ -89,6 +91,18 @@ pub(crate) struct SubscribeOutcome {
     pub(crate) reason_codes: Vec<ReasonCode>,
 }
 
+/// What a client handle is made of (see `ClientBuilder::build_parts`).
+pub(crate) struct ClientParts {
+    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) state: watch::Receiver<ConnectionState>,
+    pub(crate) server: watch::Receiver<Option<Arc<mqtide_proto::Connected>>>,
+    pub(crate) events: broadcast::Sender<ConnectionEvent>,
+    pub(crate) why_closed: Arc<std::sync::OnceLock<Error>>,
+    pub(crate) stream_capacity: usize,
+    pub(crate) restored: Option<crate::store::Restored>,
+    pub(crate) requests: crate::request::Requests,
+}
+
 impl Client {
     /// Starts configuring a client for the broker at `url`:
     /// `mqtt://[user[:password]@]host[:port]`. A bad URL is reported by
@@ -97,25 +111,18 @@ impl Client {
         ClientBuilder::new(url)
     }
 
-    pub(crate) fn new(
-        commands: mpsc::Sender<Command>,
-        state: watch::Receiver<ConnectionState>,
-        server: watch::Receiver<Option<Arc<mqtide_proto::Connected>>>,
-        events: broadcast::Sender<ConnectionEvent>,
-        stream_capacity: usize,
-        restored: Option<crate::store::Restored>,
-        requests: crate::request::Requests,
-    ) -> Self {
+    pub(crate) fn new(parts: ClientParts) -> Self {
         Self {
             inner: Arc::new(Inner {
-                commands,
-                state,
-                server,
-                events,
-                stream_capacity,
-                durable: restored.is_some(),
-                restored,
-                requests,
+                commands: parts.commands,
+                state: parts.state,
+                server: parts.server,
+                events: parts.events,
+                stream_capacity: parts.stream_capacity,
+                durable: parts.restored.is_some(),
+                why_closed: parts.why_closed,
+                restored: parts.restored,
+                requests: parts.requests,
             }),
         }
     }
@@ -221,9 +228,19 @@ impl Client {
 
     /// Unsubscribes from several filters at once.
     pub async fn unsubscribe_many(&self, filters: Vec<TopicFilter>) -> Result<(), Error> {
+        self.unsubscribe_with(filters, UnsubscribeProperties::default())
+            .await
+    }
+
+    /// Unsubscribes with 5.0 properties (user properties).
+    pub async fn unsubscribe_with(
+        &self,
+        filters: Vec<TopicFilter>,
+        properties: UnsubscribeProperties,
+    ) -> Result<(), Error> {
         self.call(|reply| Command::Unsubscribe {
             filters,
-            properties: UnsubscribeProperties::default(),
+            properties,
             reply,
         })
         .await
@@ -356,7 +373,12 @@ impl Client {
             .await;
         match result {
             Ok(s) if s.is_connected() => Ok(()),
-            _ => Err(Error::Closed),
+            _ => Err(self
+                .inner
+                .why_closed
+                .get()
+                .cloned()
+                .unwrap_or(Error::Closed)),
         }
     }
 }
@@ -416,15 +438,17 @@ impl ClientBuilder {
         // Events are rare; a receiver that falls 16 behind sees `Lagged`.
         let (events_tx, _) = broadcast::channel(16);
         let (first_tx, first_rx) = oneshot::channel();
-        let client = Client::new(
-            commands_tx,
-            state_rx,
-            server_rx,
-            events_tx.clone(),
-            self.stream_capacity,
+        let why_closed = Arc::new(std::sync::OnceLock::new());
+        let client = Client::new(ClientParts {
+            commands: commands_tx,
+            state: state_rx,
+            server: server_rx,
+            events: events_tx.clone(),
+            why_closed: Arc::clone(&why_closed),
+            stream_capacity: self.stream_capacity,
             restored,
             requests,
-        );
+        });
         let event_loop = EventLoop::new(crate::event_loop::Setup {
             servers,
             session,
@@ -439,6 +463,7 @@ impl ClientBuilder {
             first_connect: first_tx,
             store,
             authenticator,
+            why_closed,
         });
         Ok((client, Connection::new(event_loop), first_rx))
     }

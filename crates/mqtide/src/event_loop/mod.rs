@@ -100,6 +100,8 @@ pub(crate) struct Setup {
     pub(crate) first_connect: oneshot::Sender<Result<(), ConnectError>>,
     /// The session store, and the subscriptions it kept.
     pub(crate) store: Option<(Box<dyn SessionStore>, Vec<StoredSubscription>)>,
+    /// Why the client closed, for `Client::wait_connected`.
+    pub(crate) why_closed: Arc<std::sync::OnceLock<Error>>,
     pub(crate) authenticator: Option<Box<dyn crate::auth::Authenticator>>,
 }
 
@@ -196,6 +198,7 @@ pub(crate) struct EventLoop {
     /// Why the connection ended, when the client closes because it does
     /// not reconnect.
     lost: Option<DisconnectReason>,
+    why_closed: Arc<std::sync::OnceLock<Error>>,
 }
 
 impl EventLoop {
@@ -246,6 +249,7 @@ impl EventLoop {
             reauth: None,
             auth_failed: None,
             lost: None,
+            why_closed: setup.why_closed,
         }
     }
 
@@ -290,7 +294,9 @@ impl EventLoop {
                     self.first_connect = Some(first);
                     continue;
                 }
-                let _ = first.send(Err(self.connect_error(reason, tried)));
+                let error = self.connect_error(reason, tried);
+                let _ = self.why_closed.set(Error::Connect(error.clone()));
+                let _ = first.send(Err(error));
                 break;
             }
             // A configuration the session cannot send fails every attempt
@@ -684,6 +690,7 @@ impl EventLoop {
             (None, Some(reason)) => Error::ConnectionLost(reason.clone()),
             (None, None) => Error::Closed,
         };
+        let _ = self.why_closed.set(closed());
         for reply in self.stored_replies.drain(..) {
             let _ = reply.send(Err(closed()));
         }
