@@ -67,7 +67,7 @@ pub(crate) async fn connect_with_messages(builder: ClientBuilder) -> (Client, Me
     (c, all)
 }
 
-/// Connects `builder` (which must not reconnect) on a task the test can
+/// Connects `builder`, without reconnects, on a task the test can
 /// abort: the socket then closes without DISCONNECT, as Paho's
 /// `terminate()` does, and the broker publishes the will.
 pub(crate) async fn connect_killable(builder: ClientBuilder) -> (Client, JoinHandle<()>) {
