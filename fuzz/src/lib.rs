@@ -342,9 +342,17 @@ pub fn check_roundtrip(data: &[u8], version: ProtocolVersion) {
             Ok(encoded) => encoded,
             Err(err) => panic!("decoded {packet:?} from {wire:02x?} but cannot encode it: {err}"),
         };
-        // Our encoding is canonical: never longer than what we accepted.
+        // Our encoding is canonical: never longer than what we accepted,
+        // but for the one leniency of the decoder: a 5.0 CONNACK refusal in
+        // the 3.1.1 layout (no properties length, as NATS sends) is read,
+        // and written back with its empty properties (one byte more).
+        let lenient = usize::from(
+            version == ProtocolVersion::V5
+                && matches!(packet, Packet::ConnAck(ack) if ack.reason_code.is_error())
+                && wire.len() == 4,
+        );
         assert!(
-            encoded.len() <= wire.len(),
+            encoded.len() <= wire.len() + lenient,
             "re-encoding grew from {} to {} bytes",
             wire.len(),
             encoded.len()
