@@ -5,10 +5,9 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use futures_util::StreamExt;
-use mqtide::proto::ConnectionError;
 use mqtide::{
-    Client, ClientBuilder, ConnectError, ConnectionEvent, ConnectionState, DisconnectReason, Error,
-    Message, MessageStream, SubscriptionOptions, TopicFilter, topic_matches_sub,
+    Client, ClientBuilder, ConnectionEvent, Error, Message, MessageStream, SubscriptionOptions,
+    TopicFilter, topic_matches_sub,
 };
 use tokio::time::Instant;
 
@@ -38,7 +37,7 @@ pub(crate) async fn run(args: SubArgs) -> Result<ExitCode, Error> {
     let unsubscribe = filters("-U", &args.unsubscribe)?;
     filters("-T", &args.filter_out)?;
     let builder = args.conn.builder("mqtide-sub", &properties)?;
-    let (client, mut messages) = connect(builder, &target.url).await?;
+    let (client, mut messages) = connect(builder).await?;
     let deadline = args
         .timeout
         .map(|s| Instant::now() + Duration::from_secs(s));
@@ -183,54 +182,13 @@ impl Printer<'_> {
 
 /// Connects with a stream of every message registered first, so that what
 /// a kept session (-c) delivers right after CONNACK is printed too.
-async fn connect(builder: ClientBuilder, url: &str) -> Result<(Client, MessageStream), Error> {
+async fn connect(builder: ClientBuilder) -> Result<(Client, MessageStream), Error> {
     let (client, connection) = builder.build()?;
-    let mut events = client.events();
     let messages = client.messages().await?;
     tokio::spawn(connection.run());
-    let mut state = client.watch_state();
-    let up = state
-        .wait_for(|s| s.is_connected() || matches!(s, ConnectionState::Closed))
-        .await
-        .is_ok_and(|s| s.is_connected());
-    if up {
-        return Ok((client, messages));
-    }
-    // It closed before connecting: its last event says why.
-    let mut reason = None;
-    while let Ok(event) = events.try_recv() {
-        if let ConnectionEvent::Disconnected { reason: r } = event {
-            reason = Some(r);
-        }
-    }
-    Err(reason.map_or(Error::Closed, |r| {
-        Error::Connect(connect_error(r, crate::redact(url)))
-    }))
-}
-
-/// The error `ClientBuilder::connect` would have given for this reason.
-fn connect_error(reason: DisconnectReason, addr: String) -> ConnectError {
-    match reason {
-        DisconnectReason::Session(ConnectionError::Refused {
-            reason_code,
-            properties,
-        }) => ConnectError::Refused {
-            reason_code,
-            reason_string: properties.reason_string.map(|s| s.to_string()),
-        },
-        DisconnectReason::Session(ConnectionError::ConnectTimeout) => ConnectError::Timeout {
-            addr,
-            seconds: crate::conn::CONNECT_TIMEOUT.as_secs_f64(),
-        },
-        DisconnectReason::Transport(source) => ConnectError::Io { addr, source },
-        DisconnectReason::Session(reason) => ConnectError::Lost { addr, reason },
-        DisconnectReason::Auth(e) => ConnectError::Auth(e),
-        // DisconnectReason may grow; the lost connection is the closest.
-        other => ConnectError::Io {
-            addr,
-            source: std::sync::Arc::new(std::io::Error::other(other.to_string())),
-        },
-    }
+    // The first connection's typed error if it fails, as `connect` gives.
+    client.wait_connected().await?;
+    Ok((client, messages))
 }
 
 /// Says on standard error when the connection drops and comes back (the
