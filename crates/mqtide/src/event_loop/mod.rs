@@ -9,6 +9,7 @@
 
 mod auth;
 mod commands;
+mod events;
 mod persist;
 mod servers;
 
@@ -21,8 +22,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use mqtide_proto::{
-    AckToken, ConnectionError, Event, ProtocolVersion, ReasonCode, RequestId, Session,
-    SubscribeProperties, SubscriptionOptions, TopicFilter,
+    ConnectionError, ReasonCode, RequestId, Session, SubscribeProperties, SubscriptionOptions,
+    TopicFilter,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -557,127 +558,6 @@ impl EventLoop {
             if !any {
                 break;
             }
-        }
-    }
-
-    fn event(&mut self, event: Event) {
-        let now = Instant::now().into_std();
-        match event {
-            Event::Connected(connected) => {
-                if !self.check_connack_authentication(&connected) {
-                    return;
-                }
-                info!(session_present = connected.session_present, client_id = %connected.client_id, "connected");
-                self.server.send_replace(Some(Arc::new(connected.clone())));
-                self.state.send_replace(ConnectionState::Connected {
-                    session_present: connected.session_present,
-                });
-                let _ = self.events.send(ConnectionEvent::Connected {
-                    session_present: connected.session_present,
-                });
-                if let Some(first) = self.first_connect.take() {
-                    let _ = first.send(Ok(()));
-                }
-                // 5.0: resume the session on reconnects when it outlives
-                // the connection.
-                let expiry = self
-                    .session
-                    .config()
-                    .properties
-                    .session_expiry_interval
-                    .unwrap_or(0);
-                if self.session.config().protocol == ProtocolVersion::V5 && expiry > 0 {
-                    self.session.set_clean_start(false);
-                }
-                if !connected.session_present && self.connected_once {
-                    self.resubscribe(now);
-                }
-                self.connected_once = true;
-                self.came_up = true;
-                self.subscription_ids = self.session.config().protocol == ProtocolVersion::V5
-                    && connected.properties.subscription_identifier_available != Some(false);
-            }
-            Event::Message(message) => {
-                let targets = self.router.targets(
-                    &message.publish.topic,
-                    &message.publish.properties.subscription_identifiers,
-                );
-                let message = Message {
-                    publish: message.publish,
-                    token: message.ack,
-                };
-                self.deliveries.push_back(Delivery {
-                    message,
-                    targets,
-                    taken: false,
-                });
-                self.deliver();
-            }
-            Event::Completed { id, outcome } => self.completed(id, outcome),
-            Event::Auth(auth) => self.on_auth(auth),
-            Event::Disconnected(reason) => {
-                info!(%reason, "disconnected");
-                self.end_reauthentication();
-                let end = if let Some(e) = self.auth_failed.take() {
-                    End::Lost(DisconnectReason::Auth(e))
-                } else if matches!(reason, ConnectionError::Disconnected) && self.closing.is_some()
-                {
-                    if let Some(reply) = self.closing.as_mut().and_then(|c| c.reply.take()) {
-                        let _ = reply.send(Ok(()));
-                    }
-                    End::Shutdown
-                } else {
-                    End::Lost(DisconnectReason::Session(reason))
-                };
-                self.ended.get_or_insert(end);
-            }
-            other => debug!(?other, "unhandled session event"),
-        }
-    }
-
-    /// Pushes waiting messages into their streams, in order, as far as
-    /// the streams have room; acknowledges each once it is in every stream.
-    fn deliver(&mut self) {
-        if self.store_pending() {
-            return;
-        }
-        while let Some(delivery) = self.deliveries.front_mut() {
-            while let Some((route, sender)) = delivery.targets.first() {
-                match sender.try_send(delivery.message.clone()) {
-                    Ok(()) => {
-                        delivery.targets.remove(0);
-                        delivery.taken = true;
-                    }
-                    Err(mpsc::error::TrySendError::Full(_)) => return,
-                    Err(mpsc::error::TrySendError::Closed(_)) => {
-                        let route = *route;
-                        delivery.targets.remove(0);
-                        self.router.remove(route);
-                        break;
-                    }
-                }
-            }
-            if !delivery.targets.is_empty() {
-                continue;
-            }
-            if let Some(delivery) = self.deliveries.pop_front() {
-                self.delivered(delivery.message.token, delivery.taken);
-            }
-        }
-    }
-
-    /// Automatic acknowledgement once a message is in the application's
-    /// streams; in manual mode only if no stream took it (nobody could ever
-    /// acknowledge it).
-    fn delivered(&mut self, token: Option<AckToken>, taken: bool) {
-        let Some(token) = token else {
-            return;
-        };
-        if !taken {
-            debug!("a message matched no stream; acknowledged and dropped");
-        }
-        if !self.manual_acks || !taken {
-            let _ = self.session.ack(token, Instant::now().into_std());
         }
     }
 
