@@ -202,3 +202,62 @@ pub(crate) async fn disconnects(client: Client, mut conn: Conn, task: JoinHandle
         .await
         .expect("the event loop panicked");
 }
+
+/// The CONNECT of a client from [`builder`] with `flags` (0x02: clean
+/// start), keep-alive 60 s and no will or credentials; under 5.0
+/// `properties` (their bytes, without the length) precede it.
+/// `mosquitto_lib_connect.rs` pins these bytes by hand; the other
+/// scenarios build them here to stay short.
+pub(crate) fn connect(version: ProtocolVersion, flags: u8, id: &str, properties: &[u8]) -> Vec<u8> {
+    let mut body = wire(&["00 04", "'MQTT'"]);
+    body.push(if version == ProtocolVersion::V5 { 5 } else { 4 });
+    body.extend([flags, 0, 60]);
+    if version == ProtocolVersion::V5 {
+        body.push(u8::try_from(properties.len()).expect("short properties"));
+        body.extend_from_slice(properties);
+    }
+    body.extend(u16::try_from(id.len()).expect("a short id").to_be_bytes());
+    body.extend_from_slice(id.as_bytes());
+    let mut out = vec![0x10, u8::try_from(body.len()).expect("a short CONNECT")];
+    out.extend(body);
+    out
+}
+
+/// Maximum Packet Size 16 MiB, which every 5.0 CONNECT carries.
+pub(crate) const MAX_PACKET: &str = "27 01 00 00 00";
+
+/// The plain CONNECT (clean start, no properties but Maximum Packet Size).
+pub(crate) fn plain_connect(version: ProtocolVersion, id: &str) -> Vec<u8> {
+    connect(version, 0x02, id, &wire(&[MAX_PACKET]))
+}
+
+/// A CONNACK accepting the connection, with `session_present`.
+pub(crate) fn connack(version: ProtocolVersion, session_present: bool) -> Vec<u8> {
+    let sp = u8::from(session_present);
+    if version == ProtocolVersion::V5 {
+        vec![0x20, 3, sp, 0, 0]
+    } else {
+        vec![0x20, 2, sp, 0]
+    }
+}
+
+/// `v311` under 3.1.1, `v5` under 5.0.
+pub(crate) fn per(version: ProtocolVersion, v311: &[&str], v5: &[&str]) -> Vec<u8> {
+    if version == ProtocolVersion::V5 {
+        wire(v5)
+    } else {
+        wire(v311)
+    }
+}
+
+/// Accepts a connection, checks its plain CONNECT and accepts it.
+pub(crate) async fn accept_plain(broker: &ExactBroker, version: ProtocolVersion, id: &str) -> Conn {
+    let mut conn = broker.accept().await;
+    conn.expect_send(
+        "CONNECT",
+        &plain_connect(version, id),
+        &connack(version, false),
+    )
+    .await;
+    conn
+}
