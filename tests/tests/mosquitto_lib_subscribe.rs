@@ -1,7 +1,9 @@
 //! Mosquitto's client-library subscription scenarios (test/lib/02-*),
 //! ported as byte-exact tests: SUBSCRIBE at each QoS and UNSUBSCRIBE (one
 //! filter, and under 5.0 two), compared byte for byte with hand-written
-//! packets.
+//! packets. Under 5.0 a SUBSCRIBE made once connected carries a
+//! Subscription Identifier (`0b 01`: the CONNACK did not say the broker
+//! lacks them).
 
 mod support;
 
@@ -13,7 +15,8 @@ use mqtide::{ProtocolVersion, QoS};
 use support::{VERSIONS, guard};
 
 /// 02-subscribe-qos0/1/2: SUBSCRIBE "qosN/test" at QoS N with packet
-/// identifier 1 (5.0: no properties, options byte N), SUBACK granting N.
+/// identifier 1 (5.0: Subscription Identifier 1, options byte N), SUBACK
+/// granting N.
 async fn subscribe(version: ProtocolVersion, qos: QoS) {
     let n = qos as u8;
     let id = format!("subscribe-qos{n}-test");
@@ -21,12 +24,13 @@ async fn subscribe(version: ProtocolVersion, qos: QoS) {
     let broker = ExactBroker::bind().await;
     let (client, task) = start(builder(&broker.url(), version, &id, 60));
     let mut conn = accept_plain(&broker, version, &id).await;
+    guard("connected", client.wait_connected()).await.unwrap();
     let quoted = format!("'{filter}'");
     let last = format!("{n:02x}");
     let subscribe_packet = per(
         version,
         &["82 0e 00 01 00 09", &quoted, &last],
-        &["82 0f 00 01 00 00 09", &quoted, &last],
+        &["82 11 00 01 02 0b 01 00 09", &quoted, &last],
     );
     let suback = per(version, &["90 03 00 01", &last], &["90 04 00 01 00", &last]);
     let (sub, ()) = tokio::join!(
@@ -90,7 +94,8 @@ async fn unsubscribe_multiple_v5() {
     let broker = ExactBroker::bind().await;
     let (client, task) = start(builder(&broker.url(), version, "unsubscribe-test", 60));
     let mut conn = accept_plain(&broker, version, "unsubscribe-test").await;
-    let subscribe_packet = wire(&["82 16 00 01 00 00 10", "'unsubscribe/test'", "02"]);
+    guard("connected", client.wait_connected()).await.unwrap();
+    let subscribe_packet = wire(&["82 18 00 01 02 0b 01 00 10", "'unsubscribe/test'", "02"]);
     let suback = wire(&["90 04 00 01 00 02"]);
     let (sub, ()) = tokio::join!(
         guard(
