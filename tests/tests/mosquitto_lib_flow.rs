@@ -422,7 +422,7 @@ async fn request_response(correlation: bool) {
     };
     conn1.expect("the request", &request).await;
     conn2.send(&request).await;
-    let m = support::next(&mut requests).await;
+    let m = next(&mut requests).await;
     let topic = m.response_topic().expect("a response topic").to_owned();
     let properties = PublishProperties {
         correlation_data: m.correlation_data().cloned(),
