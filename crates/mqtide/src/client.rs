@@ -503,27 +503,19 @@ impl PublishBuilder {
 
     /// 5.0: a user property (may repeat).
     pub fn user_property(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.publish.properties.user_properties.push((
-            ByteString::from(name.into()),
-            ByteString::from(value.into()),
-        ));
+        add_user_property(&mut self.publish.properties, name.into(), value.into());
         self
     }
 
     /// 5.0: how long the broker keeps the message for subscribers.
     pub fn message_expiry(mut self, expiry: Duration) -> Self {
-        self.publish.properties.message_expiry_interval =
-            Some(u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX));
+        self.publish.properties.message_expiry_interval = Some(crate::options::secs(expiry));
         self
     }
 
     /// 5.0: the payload's content type (and, for `text/*`, that it is UTF-8).
     pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
-        let content_type = content_type.into();
-        if content_type.starts_with("text/") {
-            self.publish.properties.payload_format_indicator = Some(PayloadFormat::Utf8);
-        }
-        self.publish.properties.content_type = Some(ByteString::from(content_type));
+        set_content_type(&mut self.publish.properties, content_type.into());
         self
     }
 
@@ -603,4 +595,20 @@ impl Future for PendingAck {
             .poll(cx)
             .map(|r| r.unwrap_or(Err(Error::Closed)))
     }
+}
+
+/// Adds a 5.0 user property (shared by the publish, request and reply
+/// builders).
+pub(crate) fn add_user_property(properties: &mut PublishProperties, name: String, value: String) {
+    properties
+        .user_properties
+        .push((ByteString::from(name), ByteString::from(value)));
+}
+
+/// Sets the content type; `text/*` also marks the payload as UTF-8.
+pub(crate) fn set_content_type(properties: &mut PublishProperties, content_type: String) {
+    if content_type.starts_with("text/") {
+        properties.payload_format_indicator = Some(PayloadFormat::Utf8);
+    }
+    properties.content_type = Some(ByteString::from(content_type));
 }

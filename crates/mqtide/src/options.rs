@@ -76,7 +76,8 @@ pub enum QueueFull {
     Error,
 }
 
-fn secs(d: Duration) -> u32 {
+/// Seconds for a 5.0 interval property, saturating.
+pub(crate) fn secs(d: Duration) -> u32 {
     u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
 }
 

@@ -22,14 +22,15 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use bytestring::ByteString;
-use mqtide_proto::{PayloadFormat, PublishProperties, QoS, TopicName, UsageError};
+use mqtide_proto::{PublishProperties, QoS, TopicName, UsageError};
 
 pub(crate) use inbox::Requests;
 pub use respond::{Reply, Responder, ServeBuilder};
 
-use crate::client::Client;
+use crate::client::{Client, add_user_property, set_content_type};
 use crate::error::Error;
 use crate::message::Message;
+use crate::options::secs;
 
 /// How long a request waits for its reply unless told otherwise.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -136,7 +137,7 @@ impl RequestBuilder {
     /// How long the broker keeps the request for a responder that is not
     /// connected yet.
     pub fn message_expiry(mut self, expiry: Duration) -> Self {
-        self.properties.message_expiry_interval = Some(expiry_secs(expiry));
+        self.properties.message_expiry_interval = Some(secs(expiry));
         self
     }
 
@@ -185,23 +186,4 @@ impl IntoFuture for RequestBuilder {
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.run())
     }
-}
-
-fn add_user_property(properties: &mut PublishProperties, name: String, value: String) {
-    properties
-        .user_properties
-        .push((ByteString::from(name), ByteString::from(value)));
-}
-
-/// Sets the content type the way `PublishBuilder::content_type` does:
-/// `text/*` also marks the payload as UTF-8.
-fn set_content_type(properties: &mut PublishProperties, content_type: String) {
-    if content_type.starts_with("text/") {
-        properties.payload_format_indicator = Some(PayloadFormat::Utf8);
-    }
-    properties.content_type = Some(ByteString::from(content_type));
-}
-
-fn expiry_secs(expiry: Duration) -> u32 {
-    u32::try_from(expiry.as_secs()).unwrap_or(u32::MAX)
 }

@@ -14,10 +14,11 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use super::{add_user_property, expiry_secs, set_content_type};
 use crate::client::Client;
+use crate::client::{add_user_property, set_content_type};
 use crate::error::Error;
 use crate::message::{Message, Subscription};
+use crate::options::secs;
 
 impl Client {
     /// Answers requests (MQTT 5.0): subscribes to `filter` and, for each
@@ -115,7 +116,7 @@ impl Reply {
     /// How long the broker keeps the reply for a requester that is not
     /// connected.
     pub fn message_expiry(mut self, expiry: Duration) -> Self {
-        self.properties.message_expiry_interval = Some(expiry_secs(expiry));
+        self.properties.message_expiry_interval = Some(secs(expiry));
         self
     }
 
