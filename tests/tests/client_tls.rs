@@ -27,6 +27,9 @@ async fn connect_error(builder: mqtide::ClientBuilder) -> String {
     }
 }
 
+/// QoS 0/1/2 over a verified TLS connection without a client certificate,
+/// to a listener that does not ask for one (also Mosquitto's lib scenario
+/// 08-ssl-connect-no-auth).
 #[tokio::test]
 async fn each_qos_over_tls() {
     let broker = tls_broker(TlsListener::default());
@@ -41,6 +44,9 @@ async fn each_qos_over_tls() {
     }
 }
 
+/// A listener that requires a client certificate refuses a client without
+/// one and accepts one with a certificate its CA signed (the latter is
+/// Mosquitto's lib scenario 08-ssl-connect-cert-auth).
 #[tokio::test]
 async fn mutual_tls_needs_the_client_certificate() {
     let broker = tls_broker(TlsListener {

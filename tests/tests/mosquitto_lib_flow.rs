@@ -356,9 +356,9 @@ async fn prop_recv_qos1() {
     disconnects(client, conn, task).await;
 }
 
-/// 03-request-response and -correlation: two clients on one broker. The
-/// requester subscribes to "response/topic" and publishes to
-/// "request/topic" with that Response Topic (and Correlation Data
+/// 03-request-response and 03-request-response-correlation: two clients on
+/// one broker. The requester subscribes to "response/topic" and publishes
+/// to "request/topic" with that Response Topic (and Correlation Data
 /// "corridor"); the responder, subscribed to "request/topic", answers on
 /// the Response Topic with the Correlation Data.
 async fn request_response(correlation: bool) {

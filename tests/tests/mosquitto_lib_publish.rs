@@ -367,7 +367,8 @@ async fn publish_b2c_qos2_unexpected_pubrel() {
     }
 }
 
-/// 03-publish-b2c-qos1-unexpected-puback and -qos2-unexpected-pubcomp:
+/// 03-publish-b2c-qos1-unexpected-puback and
+/// 03-publish-b2c-qos2-unexpected-pubcomp:
 /// Mosquitto's library ignores an acknowledgement for nothing and goes on
 /// (the next packet it expects is PINGREQ). mqtide treats it as a protocol
 /// error by design (see hostile_broker.rs): under 5.0 it sends DISCONNECT

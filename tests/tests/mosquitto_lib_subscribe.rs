@@ -14,9 +14,9 @@ use exact::{ExactBroker, accept_plain, builder, disconnects, per, start, wire};
 use mqtide::{ProtocolVersion, QoS};
 use support::{VERSIONS, guard};
 
-/// 02-subscribe-qos0/1/2: SUBSCRIBE "qosN/test" at QoS N with packet
-/// identifier 1 (5.0: Subscription Identifier 1, options byte N), SUBACK
-/// granting N.
+/// 02-subscribe-qos0, 02-subscribe-qos1, 02-subscribe-qos2: SUBSCRIBE
+/// "qosN/test" at QoS N with packet identifier 1 (5.0: Subscription
+/// Identifier 1, options byte N), SUBACK granting N.
 async fn subscribe(version: ProtocolVersion, qos: QoS) {
     let n = qos as u8;
     let id = format!("subscribe-qos{n}-test");

@@ -233,6 +233,9 @@ pub(crate) fn explain(error: io::Error) -> io::Error {
         | rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. }) => {
             "the broker's certificate is not valid for this host name; connect by the name it was issued for, or set TlsOptions::server_name".to_owned()
         }
+        rustls::Error::InvalidCertificate(CertificateError::BadSignature) => {
+            "the broker's certificate names a trusted CA as its issuer but that CA's key did not sign it (a different CA with the same name?)".to_owned()
+        }
         rustls::Error::InvalidCertificate(CertificateError::Expired)
         | rustls::Error::InvalidCertificate(CertificateError::ExpiredContext { .. }) => {
             "the broker's certificate has expired".to_owned()
