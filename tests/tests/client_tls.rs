@@ -1,10 +1,13 @@
 //! TLS against a real Mosquitto TLS listener with certificates generated
 //! at test time: QoS 0/1/2 over 3.1.1 and 5.0, mutual TLS, and each way
-//! verification fails, with a message that says what went wrong.
+//! verification fails, as a typed `ConnectError::Tls` that is not retried,
+//! with a message that says what went wrong.
 
 mod support;
 
-use mqtide::{Client, ConnectError, Error, QoS, TlsOptions};
+use mqtide::{
+    Client, ConnectError, ConnectionEvent, ConnectionState, Error, QoS, TlsFailure, TlsOptions,
+};
 use mqtide_testkit::{Mosquitto, ServerCert, TlsListener};
 use support::{VERSIONS, client, guard, next};
 
@@ -16,14 +19,24 @@ fn trust(broker: &Mosquitto) -> TlsOptions {
     TlsOptions::new().ca_pem(broker.tls_material().unwrap().ca_pem.clone())
 }
 
-/// The error text of a failed connection.
-async fn connect_error(builder: mqtide::ClientBuilder) -> String {
-    match guard("connect", builder.connect()).await {
-        Ok(_) => panic!("the connection should have failed"),
-        Err(Error::Connect(e @ (ConnectError::Io { .. } | ConnectError::Lost { .. }))) => {
-            e.to_string()
+/// The TLS failure a first connection ends with, and the error's text.
+/// Such a failure is never worth retrying as it is.
+async fn tls_failure(builder: mqtide::ClientBuilder) -> (TlsFailure, String) {
+    let Err(error) = guard("connect", builder.connect()).await else {
+        panic!("the connection should have failed");
+    };
+    let text = error.to_string();
+    assert!(!error.is_retryable(), "{text}");
+    match error {
+        Error::Connect(e @ ConnectError::Tls { .. }) => {
+            assert!(!e.is_retryable(), "{e}");
+            let ConnectError::Tls { failure, .. } = e else {
+                unreachable!()
+            };
+            assert!(!failure.is_retryable(), "{failure}");
+            (failure, text)
         }
-        Err(other) => panic!("expected an I/O or handshake failure, got {other}"),
+        other => panic!("expected a TLS failure, got {other:?}"),
     }
 }
 
@@ -55,7 +68,14 @@ async fn mutual_tls_needs_the_client_certificate() {
     });
     let url = broker.tls_url().unwrap();
     let material = broker.tls_material().unwrap().clone();
-    let refused = connect_error(Client::builder(&url).no_reconnect().tls(trust(&broker))).await;
+    let (failure, refused) =
+        tls_failure(Client::builder(&url).no_reconnect().tls(trust(&broker))).await;
+    assert_eq!(
+        failure,
+        TlsFailure::HandshakeRejected {
+            alert: "CertificateRequired".into()
+        }
+    );
     assert!(
         refused.contains("rejected the TLS handshake (CertificateRequired)"),
         "{refused}"
@@ -74,7 +94,8 @@ async fn mutual_tls_needs_the_client_certificate() {
 async fn unknown_ca_is_refused() {
     let broker = tls_broker(TlsListener::default());
     // The system roots do not know the test CA.
-    let error = connect_error(Client::builder(&broker.tls_url().unwrap())).await;
+    let (failure, error) = tls_failure(Client::builder(&broker.tls_url().unwrap())).await;
+    assert_eq!(failure, TlsFailure::UnknownIssuer);
     assert!(error.contains("unknown CA"), "{error}");
 }
 
@@ -84,9 +105,19 @@ async fn wrong_host_name_is_refused() {
         server_cert: ServerCert::WrongHost,
         ..TlsListener::default()
     });
-    let error =
-        connect_error(Client::builder(&broker.tls_url().unwrap()).tls(trust(&broker))).await;
+    let (failure, error) =
+        tls_failure(Client::builder(&broker.tls_url().unwrap()).tls(trust(&broker))).await;
+    assert_eq!(
+        failure,
+        TlsFailure::NotValidForName {
+            names: vec!["wrong-host.invalid".into()]
+        }
+    );
     assert!(error.contains("not valid for this host name"), "{error}");
+    assert!(
+        error.contains("it was issued for wrong-host.invalid"),
+        "{error}"
+    );
 }
 
 #[tokio::test]
@@ -95,9 +126,73 @@ async fn expired_certificate_is_refused() {
         server_cert: ServerCert::Expired,
         ..TlsListener::default()
     });
-    let error =
-        connect_error(Client::builder(&broker.tls_url().unwrap()).tls(trust(&broker))).await;
-    assert!(error.contains("expired"), "{error}");
+    let (failure, error) =
+        tls_failure(Client::builder(&broker.tls_url().unwrap()).tls(trust(&broker))).await;
+    assert_eq!(failure, TlsFailure::Expired);
+    assert!(error.contains("has expired"), "{error}");
+}
+
+/// `wss://` reports certificate failures as `mqtts://` does: an unknown CA
+/// without the CA, a wrong host name with it.
+#[tokio::test]
+async fn certificate_failures_over_secure_websocket_are_typed() {
+    let broker = Mosquitto::builder()
+        .tls(TlsListener {
+            server_cert: ServerCert::WrongHost,
+            ..TlsListener::default()
+        })
+        .secure_websocket(true)
+        .start()
+        .unwrap();
+    let url = broker.wss_url().unwrap();
+    let (failure, error) = tls_failure(Client::builder(&url)).await;
+    assert_eq!(failure, TlsFailure::UnknownIssuer, "{error}");
+    let (failure, error) = tls_failure(Client::builder(&url).tls(trust(&broker))).await;
+    assert!(
+        matches!(failure, TlsFailure::NotValidForName { .. }),
+        "{error}"
+    );
+}
+
+/// A client whose first connection fails verification ends with the
+/// typed error (through `wait_connected`, for one built and run by hand,
+/// with reconnecting on) instead of trying again: no reconnect attempt,
+/// and the client is closed.
+#[tokio::test]
+async fn a_certificate_failure_ends_the_client_without_retrying() {
+    let broker = tls_broker(TlsListener::default());
+    let (c, connection) = Client::builder(&broker.tls_url().unwrap()).build().unwrap();
+    let mut events = c.events();
+    tokio::spawn(connection.run());
+    let error = guard("wait_connected", c.wait_connected())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::Connect(ConnectError::Tls {
+                failure: TlsFailure::UnknownIssuer,
+                ..
+            })
+        ),
+        "{error:?}"
+    );
+    assert!(!error.is_retryable(), "{error}");
+    assert!(matches!(c.state(), ConnectionState::Closed));
+    while let Ok(event) = events.try_recv() {
+        assert!(
+            !matches!(event, ConnectionEvent::Reconnecting { .. }),
+            "{event:?}"
+        );
+    }
+    // Later calls see why the client closed.
+    let again = guard("wait_connected", c.wait_connected())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(again, Error::Connect(ConnectError::Tls { .. })),
+        "{again:?}"
+    );
 }
 
 /// The loudly named option connects where verification would fail.
@@ -155,7 +250,7 @@ async fn reconnects_over_tls_after_a_broker_restart() {
         let mut events = c.events();
         broker.restart().unwrap();
         loop {
-            if let mqtide::ConnectionEvent::Connected { .. } =
+            if let ConnectionEvent::Connected { .. } =
                 guard("reconnect", events.recv()).await.unwrap()
             {
                 break;

@@ -13,7 +13,7 @@ mod support;
 
 use std::io::ErrorKind;
 
-use mqtide::{Client, ConnectError, Error, TlsOptions};
+use mqtide::{Client, ConnectError, Error, TlsFailure, TlsOptions};
 use mqtide_testkit::{Mosquitto, ServerCert, TlsListener, generate_tls};
 use support::guard;
 
@@ -46,7 +46,8 @@ async fn bad_cacert_is_refused_before_connecting() {
 /// certificate that CA signed; the broker requires client certificates.
 /// The broker's certificate does not verify (its signature is not the
 /// trusted CA's), so the client ends the handshake and the first
-/// connection fails with a message that says so.
+/// connection fails with `TlsFailure::BadSignature`, not retryable, and a
+/// message that says so.
 #[tokio::test]
 async fn fake_cacert_is_refused() {
     let broker = Mosquitto::builder()
@@ -70,8 +71,16 @@ async fn fake_cacert_is_refused() {
     )
     .await;
     let error = match result {
-        Err(Error::Connect(e @ ConnectError::Io { .. })) => e.to_string(),
-        Err(other) => panic!("expected a TLS handshake failure, got {other}"),
+        Err(Error::Connect(
+            e @ ConnectError::Tls {
+                failure: TlsFailure::BadSignature,
+                ..
+            },
+        )) => {
+            assert!(!e.is_retryable(), "{e}");
+            e.to_string()
+        }
+        Err(other) => panic!("expected a BadSignature TLS failure, got {other:?}"),
         Ok(_) => panic!("a fake CA must not verify the broker"),
     };
     assert!(

@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches};
-use mqtide::{Client, ConnectError, Error, ProtocolVersion, QoS, ReasonCode};
+use mqtide::{Client, ConnectError, Error, ProtocolVersion, QoS, ReasonCode, TlsFailure};
 
 use args::{Cli, Command};
 use properties::Properties;
@@ -94,17 +94,20 @@ fn hint(error: &Error) -> Option<&'static str> {
         _ => return None,
     };
     Some(match connect {
-        ConnectError::Io { source, .. } => {
-            let text = source.to_string();
-            if text.contains("unknown CA") {
+        ConnectError::Tls { failure, .. } => match failure {
+            TlsFailure::UnknownIssuer | TlsFailure::BadSignature => {
                 "trust the broker's CA with --cafile or --capath"
-            } else if text.contains("not valid for this host name") {
-                "connect by the host name the certificate was issued for (-h or -L), or, for a test broker only, --insecure"
-            } else if text.contains("client certificate") {
-                "the broker may want a client certificate: give --cert and --key"
-            } else {
-                "check the host and port (-h, -p or -L), and that the broker runs"
             }
+            TlsFailure::NotValidForName { .. } => {
+                "connect by the host name the certificate was issued for (-h or -L), or, for a test broker only, --insecure"
+            }
+            TlsFailure::HandshakeRejected { .. } => {
+                "the broker may want a client certificate: give --cert and --key"
+            }
+            _ => return None,
+        },
+        ConnectError::Io { .. } => {
+            "check the host and port (-h, -p or -L), and that the broker runs"
         }
         ConnectError::Timeout { .. } => {
             "check the host and port (-h, -p or -L); speaking TLS to a plain port (or the reverse) also hangs"

@@ -113,6 +113,17 @@ pub enum ConnectError {
     /// final data wrong (SCRAM: the broker does not know the password).
     #[error("enhanced authentication failed: {0}")]
     Auth(#[source] crate::auth::AuthError),
+    /// The TLS handshake failed: the broker's certificate did not verify,
+    /// or the broker refused ours. [`TlsFailure`] says which, and what to
+    /// do about it.
+    #[error("cannot connect to {addr}: {failure}")]
+    Tls {
+        /// Where we tried to connect.
+        addr: String,
+        /// What went wrong.
+        #[source]
+        failure: TlsFailure,
+    },
     /// The connection ended before CONNACK (the broker closed it, or broke
     /// the protocol).
     #[error("the connection to {addr} ended before CONNACK: {reason}")]
@@ -125,12 +136,105 @@ pub enum ConnectError {
 }
 
 impl ConnectError {
-    /// Whether trying again later may succeed (not for bad credentials).
+    /// Whether trying again later may succeed: not for bad credentials,
+    /// nor for a TLS certificate that does not verify (see
+    /// [`TlsFailure::is_retryable`]).
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Refused { reason_code, .. } => reason_code.is_transient_refusal(),
             Self::Timeout { .. } | Self::Io { .. } | Self::Lost { .. } => true,
+            Self::Tls { failure, .. } => failure.is_retryable(),
             Self::Auth(_) => false,
         }
+    }
+}
+
+/// Why a TLS handshake failed, sorted by what the user does about it.
+/// Each message says what to do.
+///
+/// A first connection that fails this way ends the client with
+/// [`ConnectError::Tls`]. A reconnect that fails this way is retried with
+/// the backoff, as any failed reconnect is; the
+/// [`DisconnectReason::Transport`](crate::DisconnectReason::Transport) it
+/// reports holds an `io::Error` whose inner error
+/// ([`get_ref`](std::io::Error::get_ref)) is this `TlsFailure`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsFailure {
+    /// No trusted CA issued the broker's certificate (a self-signed
+    /// certificate, or a private CA the client does not trust).
+    #[error(
+        "the broker's certificate is signed by an unknown CA; trust its CA with TlsOptions::ca_file"
+    )]
+    UnknownIssuer,
+    /// The broker's certificate was issued for other names than the one
+    /// the client connected by (or set with `TlsOptions::server_name`).
+    #[error(
+        "the broker's certificate is not valid for this host name{}; connect by the name it was issued for, or set TlsOptions::server_name",
+        issued_for(names)
+    )]
+    NotValidForName {
+        /// The names the certificate was issued for, when the verifier
+        /// said (else empty).
+        names: Vec<String>,
+    },
+    /// The broker's certificate has expired.
+    #[error(
+        "the broker's certificate has expired; the broker needs a new one (or this machine's clock is wrong)"
+    )]
+    Expired,
+    /// The broker's certificate is not valid yet.
+    #[error(
+        "the broker's certificate is not valid yet; check this machine's clock, or give the broker a certificate valid now"
+    )]
+    NotValidYet,
+    /// The broker's certificate names a trusted CA as its issuer, but that
+    /// CA's key did not sign it: the client trusts another CA of the same
+    /// name.
+    #[error(
+        "the broker's certificate names a trusted CA as its issuer but that CA's key did not sign it (a different CA with the same name?); trust the CA that signed it with TlsOptions::ca_file"
+    )]
+    BadSignature,
+    /// The broker's certificate did not verify for another reason (bad
+    /// encoding, wrong key usage, unsupported signature algorithm, …).
+    #[error("the broker's certificate did not verify: {0}")]
+    InvalidCertificate(String),
+    /// The broker ended the handshake with an alert: typically it requires
+    /// a client certificate, or does not accept the one given
+    /// (`TlsOptions::client_cert`).
+    #[error(
+        "the broker rejected the TLS handshake ({alert}): a client certificate may be required or not accepted"
+    )]
+    HandshakeRejected {
+        /// The TLS alert the broker sent, such as `CertificateRequired`,
+        /// `BadCertificate` or `UnknownCA`.
+        alert: String,
+    },
+    /// Any other handshake failure (the peer does not speak TLS, broke
+    /// the protocol, or offered nothing in common).
+    #[error("TLS handshake failed: {0}")]
+    Other(String),
+}
+
+impl TlsFailure {
+    /// Whether trying again later may succeed without changing anything.
+    ///
+    /// False for a certificate that does not verify and for a handshake
+    /// the broker rejected: the same certificates fail the same way until
+    /// someone changes the broker's certificate or the client's options.
+    /// True for [`Other`](Self::Other), which also covers a stream broken
+    /// on its way (a middlebox, a truncated connection), as for
+    /// [`ConnectError::Io`].
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Other(_))
+    }
+}
+
+/// `" (it was issued for a, b)"`, or nothing without names.
+fn issued_for(names: &[String]) -> String {
+    if names.is_empty() {
+        String::new()
+    } else {
+        format!(" (it was issued for {})", names.join(", "))
     }
 }

@@ -144,7 +144,7 @@ mod transport;
 
 pub use backoff::Backoff;
 pub use client::{Client, PendingAck, PublishBuilder, PublishOutcome};
-pub use error::{ConnectError, Error};
+pub use error::{ConnectError, Error, TlsFailure};
 pub use event_loop::Connection;
 pub use message::{Message, MessageStream, Subscription};
 pub use mqtide_proto as proto;

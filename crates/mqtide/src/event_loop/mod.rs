@@ -33,7 +33,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use crate::backoff::Backoff;
 use crate::client::{PublishOutcome, SubscribeOutcome};
 use crate::command::{Command, Reply};
-use crate::error::{ConnectError, Error};
+use crate::error::{ConnectError, Error, TlsFailure};
 use crate::message::Message;
 use crate::options::QueueFull;
 use crate::router::{RouteId, Router};
@@ -342,6 +342,18 @@ impl EventLoop {
     }
 
     fn connect_error(&self, reason: DisconnectReason, addr: String) -> ConnectError {
+        // A TLS failure the transport explained (`transport::tls::explain`)
+        // is reported as what it is, not as an I/O error.
+        if let DisconnectReason::Transport(source) = &reason
+            && let Some(failure) = source
+                .get_ref()
+                .and_then(|e| e.downcast_ref::<TlsFailure>())
+        {
+            return ConnectError::Tls {
+                addr,
+                failure: failure.clone(),
+            };
+        }
         match reason {
             DisconnectReason::Session(ConnectionError::Refused {
                 reason_code,
@@ -500,7 +512,8 @@ impl EventLoop {
 
     fn transport_lost(&mut self, error: io::Error) -> End {
         // Under TLS 1.3 a refused client certificate shows on the first
-        // read, not in the handshake: explain it the same way.
+        // read, not in the handshake: explain it the same way (a failed
+        // first connection then ends with `ConnectError::Tls`).
         #[cfg(feature = "tls")]
         let error = crate::transport::tls::explain(error);
         debug!(%error, "transport lost");

@@ -22,10 +22,15 @@ use tokio_rustls::rustls::{
 };
 
 use super::Transport;
-use crate::error::Error;
+use crate::error::{Error, TlsFailure};
 
 /// How to secure an `mqtts://` connection. The default verifies the
 /// broker's certificate against the system's roots and its host name.
+///
+/// A certificate that does not verify, or a broker that rejects the
+/// handshake, fails the first connection with
+/// [`ConnectError::Tls`](crate::ConnectError::Tls); its
+/// [`TlsFailure`] says what went wrong and what to do.
 #[derive(Clone, Default)]
 pub struct TlsOptions {
     ca_pem: Option<Vec<u8>>,
@@ -217,7 +222,10 @@ impl TlsSetup {
     }
 }
 
-/// Rewrites a handshake failure into a message that says what to do.
+/// Turns a TLS failure inside an I/O error into a [`TlsFailure`] inside
+/// it, which says what to do and which the event loop reports as
+/// [`ConnectError::Tls`](crate::ConnectError::Tls). Any other error, and
+/// one already explained, is returned as it is.
 pub(crate) fn explain(error: io::Error) -> io::Error {
     let Some(tls) = error
         .get_ref()
@@ -225,27 +233,49 @@ pub(crate) fn explain(error: io::Error) -> io::Error {
     else {
         return error;
     };
-    let message = match tls {
-        rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer) => {
-            "the broker's certificate is signed by an unknown CA; trust its CA with TlsOptions::ca_file".to_owned()
-        }
-        rustls::Error::InvalidCertificate(CertificateError::NotValidForName)
-        | rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext { .. }) => {
-            "the broker's certificate is not valid for this host name; connect by the name it was issued for, or set TlsOptions::server_name".to_owned()
-        }
-        rustls::Error::InvalidCertificate(CertificateError::BadSignature) => {
-            "the broker's certificate names a trusted CA as its issuer but that CA's key did not sign it (a different CA with the same name?)".to_owned()
-        }
-        rustls::Error::InvalidCertificate(CertificateError::Expired)
-        | rustls::Error::InvalidCertificate(CertificateError::ExpiredContext { .. }) => {
-            "the broker's certificate has expired".to_owned()
-        }
-        rustls::Error::AlertReceived(alert) => {
-            format!("the broker rejected the TLS handshake ({alert:?}): a client certificate may be required or not accepted")
-        }
-        other => format!("TLS handshake failed: {other}"),
-    };
-    io::Error::new(error.kind(), message)
+    io::Error::new(error.kind(), failure(tls))
+}
+
+/// What a rustls error means to the user.
+fn failure(error: &rustls::Error) -> TlsFailure {
+    match error {
+        rustls::Error::InvalidCertificate(certificate) => match certificate {
+            CertificateError::UnknownIssuer => TlsFailure::UnknownIssuer,
+            CertificateError::NotValidForName => TlsFailure::NotValidForName { names: Vec::new() },
+            CertificateError::NotValidForNameContext { presented, .. } => {
+                TlsFailure::NotValidForName {
+                    names: presented.iter().map(|name| plain_name(name)).collect(),
+                }
+            }
+            CertificateError::BadSignature => TlsFailure::BadSignature,
+            CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+                TlsFailure::Expired
+            }
+            CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+                TlsFailure::NotValidYet
+            }
+            other => TlsFailure::InvalidCertificate(other.to_string()),
+        },
+        rustls::Error::AlertReceived(alert) => TlsFailure::HandshakeRejected {
+            alert: format!("{alert:?}"),
+        },
+        other => TlsFailure::Other(other.to_string()),
+    }
+}
+
+/// A certificate name as webpki shows it (`DnsName("broker.example")`,
+/// `IpAddress(192.0.2.1)`) without the wrapping; any other form as it is.
+fn plain_name(shown: &str) -> String {
+    shown
+        .strip_prefix("DnsName(\"")
+        .and_then(|rest| rest.strip_suffix("\")"))
+        .or_else(|| {
+            shown
+                .strip_prefix("IpAddress(")
+                .and_then(|rest| rest.strip_suffix(')'))
+        })
+        .unwrap_or(shown)
+        .to_owned()
 }
 
 /// The verifier behind [`TlsOptions::dangerous_accept_any_certificate`]:
@@ -296,5 +326,105 @@ impl ServerCertVerifier for AcceptAnything {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The failure an explained error carries.
+    fn explained(error: rustls::Error) -> (io::ErrorKind, Option<TlsFailure>) {
+        let error = explain(io::Error::new(io::ErrorKind::InvalidData, error));
+        let failure = error
+            .get_ref()
+            .and_then(|e| e.downcast_ref::<TlsFailure>())
+            .cloned();
+        (error.kind(), failure)
+    }
+
+    #[test]
+    fn certificate_errors_become_what_to_do() {
+        let name = ServerName::try_from("localhost").unwrap();
+        for (error, expected, retryable) in [
+            (
+                rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
+                TlsFailure::UnknownIssuer,
+                false,
+            ),
+            (
+                rustls::Error::InvalidCertificate(CertificateError::NotValidForNameContext {
+                    expected: name,
+                    presented: vec![
+                        "DnsName(\"wrong-host.invalid\")".into(),
+                        "IpAddress(192.0.2.1)".into(),
+                    ],
+                }),
+                TlsFailure::NotValidForName {
+                    names: vec!["wrong-host.invalid".into(), "192.0.2.1".into()],
+                },
+                false,
+            ),
+            (
+                rustls::Error::InvalidCertificate(CertificateError::NotValidForName),
+                TlsFailure::NotValidForName { names: Vec::new() },
+                false,
+            ),
+            (
+                rustls::Error::InvalidCertificate(CertificateError::Expired),
+                TlsFailure::Expired,
+                false,
+            ),
+            (
+                rustls::Error::InvalidCertificate(CertificateError::NotValidYet),
+                TlsFailure::NotValidYet,
+                false,
+            ),
+            (
+                rustls::Error::InvalidCertificate(CertificateError::BadSignature),
+                TlsFailure::BadSignature,
+                false,
+            ),
+            (
+                rustls::Error::InvalidCertificate(CertificateError::Revoked),
+                TlsFailure::InvalidCertificate(CertificateError::Revoked.to_string()),
+                false,
+            ),
+            (
+                rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired),
+                TlsFailure::HandshakeRejected {
+                    alert: "CertificateRequired".into(),
+                },
+                false,
+            ),
+            (
+                rustls::Error::NoCertificatesPresented,
+                TlsFailure::Other(rustls::Error::NoCertificatesPresented.to_string()),
+                true,
+            ),
+        ] {
+            let shown = error.to_string();
+            let (kind, failure) = explained(error);
+            assert_eq!(kind, io::ErrorKind::InvalidData, "{shown}");
+            assert_eq!(failure.as_ref(), Some(&expected), "{shown}");
+            assert_eq!(expected.is_retryable(), retryable, "{shown}");
+        }
+    }
+
+    /// Other I/O errors pass through, and explaining twice changes nothing.
+    #[test]
+    fn other_errors_pass_through() {
+        let reset = explain(io::ErrorKind::ConnectionReset.into());
+        assert_eq!(reset.kind(), io::ErrorKind::ConnectionReset);
+        assert!(reset.get_ref().is_none());
+        let once = explain(io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
+        ));
+        let twice = explain(once);
+        assert_eq!(
+            twice.get_ref().and_then(|e| e.downcast_ref::<TlsFailure>()),
+            Some(&TlsFailure::UnknownIssuer)
+        );
     }
 }

@@ -53,13 +53,18 @@ pub(crate) async fn upgrade(
 }
 
 /// Says what a failed upgrade means, with the HTTP status when the server
-/// refused it.
+/// refused it. An I/O error of the TLS stream under `wss://` (a broker
+/// that refuses the client certificate shows it on the first read, under
+/// TLS 1.3) is explained as for `mqtts://`.
 fn explain(error: tungstenite::Error) -> io::Error {
     match error {
         tungstenite::Error::Http(response) => io::Error::new(
             io::ErrorKind::ConnectionRefused,
             format!("WebSocket upgrade refused: HTTP {}", response.status()),
         ),
+        #[cfg(feature = "tls")]
+        tungstenite::Error::Io(e) => super::tls::explain(e),
+        #[cfg(not(feature = "tls"))]
         tungstenite::Error::Io(e) => e,
         other => io::Error::other(format!("WebSocket: {other}")),
     }
@@ -161,6 +166,29 @@ mod tests {
             unflushed: None,
         };
         (stream, theirs)
+    }
+
+    /// `wss://`: a TLS alert read through the WebSocket (under TLS 1.3 a
+    /// refused client certificate arrives after the handshake, during the
+    /// upgrade or later) is typed as for `mqtts://`.
+    #[cfg(feature = "tls")]
+    #[test]
+    fn a_tls_failure_under_the_websocket_is_typed() {
+        use tokio_rustls::rustls;
+
+        use crate::error::TlsFailure;
+
+        let alert = rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired);
+        let error = explain(tungstenite::Error::Io(io::Error::new(
+            io::ErrorKind::InvalidData,
+            alert,
+        )));
+        assert_eq!(
+            error.get_ref().and_then(|e| e.downcast_ref::<TlsFailure>()),
+            Some(&TlsFailure::HandshakeRejected {
+                alert: "CertificateRequired".into()
+            })
+        );
     }
 
     /// [MQTT-6.0.0-1]: binary frames (and pings between them) are read as
