@@ -338,7 +338,7 @@ impl Client {
         match self
             .call(|reply| Command::Disconnect {
                 reason_code,
-                properties,
+                properties: Box::new(properties),
                 timeout,
                 reply,
             })
@@ -552,7 +552,7 @@ impl PublishBuilder {
         };
         self.client
             .send(Command::Publish {
-                publish: self.publish,
+                publish: Box::new(self.publish),
                 alias: self.alias,
                 reply,
                 stored,

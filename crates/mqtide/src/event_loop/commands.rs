@@ -131,7 +131,7 @@ impl EventLoop {
                 alias,
                 reply,
                 stored,
-            } => match self.session.publish_with(publish, alias, now) {
+            } => match self.session.publish_with(*publish, alias, now) {
                 Ok(id) => {
                     self.pending.insert(id, Pending::Publish(reply));
                     // Answered by the commit that stores it.
@@ -200,7 +200,7 @@ impl EventLoop {
                 properties,
                 timeout,
                 reply,
-            } => self.begin_close(reason_code, properties, timeout, Some(reply)),
+            } => self.begin_close(reason_code, *properties, timeout, Some(reply)),
         }
     }
 

@@ -81,9 +81,14 @@ impl Connection {
     /// Runs the client until it closes (after `disconnect`, when every
     /// handle is dropped, or when a connection fails and reconnecting is
     /// off).
-    pub async fn run(self) {
+    pub fn run(self) -> impl Future<Output = ()> + Send + 'static {
+        // Not an `async fn`: one taking `self` by value keeps a second copy
+        // of it beside the moved-in one for the future's whole life, and
+        // the event loop is 2 KiB. The async block holds it once, and
+        // `EventLoop::run` borrows it.
         let span = info_span!("mqtide", broker = %self.event_loop.servers.connector().addr);
-        self.event_loop.run().instrument(span).await;
+        let mut event_loop = self.event_loop;
+        async move { event_loop.run().instrument(span).await }
     }
 }
 
@@ -254,7 +259,7 @@ impl EventLoop {
         }
     }
 
-    async fn run(mut self) {
+    async fn run(&mut self) {
         // Commands issued before the loop started (a `messages()` stream
         // asked for before connecting) are taken before the first packet
         // arrives, so nothing the broker sends at once misses them.
