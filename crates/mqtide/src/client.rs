@@ -206,7 +206,7 @@ impl Client {
         let outcome = self
             .call(|reply| Command::Subscribe {
                 filters,
-                properties,
+                properties: Box::new(properties),
                 sender,
                 reply,
             })
@@ -240,7 +240,7 @@ impl Client {
     ) -> Result<(), Error> {
         self.call(|reply| Command::Unsubscribe {
             filters,
-            properties,
+            properties: Box::new(properties),
             reply,
         })
         .await

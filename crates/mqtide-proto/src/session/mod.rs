@@ -270,8 +270,12 @@ impl Session {
             next_token: 0,
             redeliver: HashSet::new(),
             store_changes: Vec::new(),
-            transmit: VecDeque::new(),
-            events: VecDeque::new(),
+            // One slot each up front: the first push would otherwise
+            // allocate four (the standard library's smallest growth), and
+            // an idle client (a CONNECT, then a PINGREQ now and then) never
+            // needs more than one. A busy one grows past it once.
+            transmit: VecDeque::with_capacity(1),
+            events: VecDeque::with_capacity(1),
             timers: TimerTable::default(),
         }
     }

@@ -147,7 +147,7 @@ impl EventLoop {
                 sender,
                 reply,
             } => {
-                let mut properties = properties;
+                let mut properties = *properties;
                 if self.subscription_ids && properties.subscription_identifier.is_none() {
                     properties.subscription_identifier = self.next_subscription_id();
                 }
@@ -174,7 +174,7 @@ impl EventLoop {
                 filters,
                 properties,
                 reply,
-            } => match self.session.unsubscribe(filters.clone(), properties, now) {
+            } => match self.session.unsubscribe(filters.clone(), *properties, now) {
                 Ok(id) => {
                     self.pending
                         .insert(id, Pending::Unsubscribe(reply, filters));
