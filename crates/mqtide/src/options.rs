@@ -12,7 +12,7 @@ use mqtide_proto::{
 
 use crate::backoff::Backoff;
 use crate::error::Error;
-use crate::event_loop::Servers;
+use crate::event_loop::{MakeConnector, Servers};
 use crate::take_once::TakeOnce;
 #[cfg(feature = "tls")]
 use crate::transport::tls::TlsOptions;
@@ -456,12 +456,11 @@ impl ClientBuilder {
         if self.shuffle {
             fastrand::shuffle(&mut connectors);
         }
-        let template = self.clone();
-        let servers = Servers::new(
-            connectors,
-            Box::new(move |addr| template.connector(addr)),
-            self.follow_redirects,
-        );
+        let make = self.follow_redirects.then(|| {
+            let template = self.clone();
+            Box::new(move |addr| template.connector(addr)) as MakeConnector
+        });
+        let servers = Servers::new(connectors, make);
         let mut session = self.session.clone();
         if let Some(will) = &self.will {
             let topic = TopicName::new(will.topic.as_str())

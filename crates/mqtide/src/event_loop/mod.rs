@@ -13,7 +13,7 @@ mod events;
 mod persist;
 mod servers;
 
-pub(crate) use servers::Servers;
+pub(crate) use servers::{MakeConnector, Servers};
 
 use std::collections::{HashMap, VecDeque};
 use std::io;

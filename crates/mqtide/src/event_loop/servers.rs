@@ -25,8 +25,10 @@ pub(crate) struct Servers {
     /// A temporary redirection ("use another server"): the next attempt
     /// only.
     detour: Option<Connector>,
-    make: MakeConnector,
-    follow_redirects: bool,
+    /// Builds connectors for the servers a broker redirects us to; `None`
+    /// when following redirections is off (it holds a copy of the
+    /// builder, which an idle client has no use for).
+    make: Option<MakeConnector>,
     redirects: u32,
 }
 
@@ -41,13 +43,12 @@ impl fmt::Debug for Servers {
 
 impl Servers {
     /// `list` must not be empty (the builder always has one URL).
-    pub(crate) fn new(list: Vec<Connector>, make: MakeConnector, follow_redirects: bool) -> Self {
+    pub(crate) fn new(list: Vec<Connector>, make: Option<MakeConnector>) -> Self {
         Self {
             list,
             current: 0,
             detour: None,
             make,
-            follow_redirects,
             redirects: 0,
         }
     }
@@ -95,10 +96,10 @@ impl Servers {
             _ => return None,
         };
         let reference = reference?;
-        if !self.follow_redirects {
+        let Some(make) = &self.make else {
             tracing::info!(%reference, "the broker redirects us; following redirections is off");
             return None;
-        }
+        };
         if self.redirects >= MAX_REDIRECTS {
             tracing::warn!(%reference, "too many redirections in a row; not following");
             return None;
@@ -107,7 +108,7 @@ impl Servers {
             tracing::warn!(%reference, "cannot use the broker's server reference");
             return None;
         };
-        let connector = match (self.make)(addr) {
+        let connector = match make(addr) {
             Ok(connector) => connector,
             Err(e) => {
                 tracing::warn!(%reference, %e, "cannot connect where the broker redirects us");
