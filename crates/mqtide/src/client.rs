@@ -21,7 +21,7 @@ use crate::error::Error;
 use crate::event_loop::{Connection, EventLoop};
 use crate::message::{Message, MessageStream, Subscription};
 use crate::options::ClientBuilder;
-use crate::state::{ConnectionEvent, ConnectionState};
+use crate::state::{ConnectionEvent, ConnectionState, Events};
 
 /// Reports how the first connection attempt went.
 type FirstConnect = oneshot::Receiver<Result<(), crate::ConnectError>>;
@@ -43,7 +43,7 @@ struct Inner {
     state: watch::Receiver<ConnectionState>,
     /// What the broker said in the last CONNACK.
     server: watch::Receiver<Option<Arc<mqtide_proto::Connected>>>,
-    events: broadcast::Sender<ConnectionEvent>,
+    events: Events,
     stream_capacity: usize,
     /// Whether a session store backs the client.
     durable: bool,
@@ -96,7 +96,7 @@ pub(crate) struct ClientParts {
     pub(crate) commands: mpsc::Sender<Command>,
     pub(crate) state: watch::Receiver<ConnectionState>,
     pub(crate) server: watch::Receiver<Option<Arc<mqtide_proto::Connected>>>,
-    pub(crate) events: broadcast::Sender<ConnectionEvent>,
+    pub(crate) events: Events,
     pub(crate) why_closed: Arc<std::sync::OnceLock<Error>>,
     pub(crate) stream_capacity: usize,
     pub(crate) restored: Option<crate::store::Restored>,
@@ -359,7 +359,7 @@ impl Client {
         self.inner.state.clone()
     }
 
-    /// Connection events from now on. A receiver that falls more than 64
+    /// Connection events from now on. A receiver that falls more than 16
     /// events behind skips the oldest (`RecvError::Lagged`).
     pub fn events(&self) -> broadcast::Receiver<ConnectionEvent> {
         self.inner.events.subscribe()
@@ -435,15 +435,14 @@ impl ClientBuilder {
         let (commands_tx, commands_rx) = mpsc::channel(self.command_capacity);
         let (state_tx, state_rx) = watch::channel(ConnectionState::Connecting);
         let (server_tx, server_rx) = watch::channel(None);
-        // Events are rare; a receiver that falls 16 behind sees `Lagged`.
-        let (events_tx, _) = broadcast::channel(16);
+        let events = Events::default();
         let (first_tx, first_rx) = oneshot::channel();
         let why_closed = Arc::new(std::sync::OnceLock::new());
         let client = Client::new(ClientParts {
             commands: commands_tx,
             state: state_rx,
             server: server_rx,
-            events: events_tx.clone(),
+            events: events.clone(),
             why_closed: Arc::clone(&why_closed),
             stream_capacity: self.stream_capacity,
             restored,
@@ -455,7 +454,7 @@ impl ClientBuilder {
             commands: commands_rx,
             state: state_tx,
             server: server_tx,
-            events: events_tx,
+            events,
             reconnect: self.reconnect,
             connect_timeout: self.connect_timeout,
             queue_full: self.queue_full,

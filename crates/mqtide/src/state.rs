@@ -2,10 +2,11 @@
 //! [`ConnectionState`] through a `watch`, and [`ConnectionEvent`]s.
 
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use mqtide_proto::ConnectionError;
+use tokio::sync::broadcast;
 
 /// Why a connection ended.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -83,4 +84,32 @@ pub enum ConnectionEvent {
         /// How long the client waits first.
         delay: Duration,
     },
+}
+
+/// How many connection events a receiver may fall behind before it sees
+/// `RecvError::Lagged`. Events are rare.
+const EVENTS_CAPACITY: usize = 16;
+
+/// The connection-event channel, shared by the client handles and the
+/// event loop. A broadcast channel allocates all its slots when it is
+/// made, so it is made when the first receiver asks for it: a client
+/// nobody watches keeps none, and events sent before that went to no
+/// receiver anyway.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Events(Arc<OnceLock<broadcast::Sender<ConnectionEvent>>>);
+
+impl Events {
+    /// A receiver of the events from now on.
+    pub(crate) fn subscribe(&self) -> broadcast::Receiver<ConnectionEvent> {
+        self.0
+            .get_or_init(|| broadcast::channel(EVENTS_CAPACITY).0)
+            .subscribe()
+    }
+
+    /// Sends `event` to the current receivers, if there are any.
+    pub(crate) fn send(&self, event: ConnectionEvent) {
+        if let Some(sender) = self.0.get() {
+            let _ = sender.send(event);
+        }
+    }
 }

@@ -27,7 +27,7 @@ impl EventLoop {
                 self.state.send_replace(ConnectionState::Connected {
                     session_present: connected.session_present,
                 });
-                let _ = self.events.send(ConnectionEvent::Connected {
+                self.events.send(ConnectionEvent::Connected {
                     session_present: connected.session_present,
                 });
                 if let Some(first) = self.first_connect.take() {

@@ -26,7 +26,7 @@ use mqtide_proto::{
     TopicFilter,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
-use tokio::sync::{broadcast, mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{Instrument, debug, info, info_span, warn};
 
@@ -37,7 +37,7 @@ use crate::error::{ConnectError, Error, TlsFailure};
 use crate::message::Message;
 use crate::options::QueueFull;
 use crate::router::{RouteId, Router};
-use crate::state::{ConnectionEvent, ConnectionState, DisconnectReason};
+use crate::state::{ConnectionEvent, ConnectionState, DisconnectReason, Events};
 use crate::store::{SessionStore, StoreError, StoredSubscription};
 use crate::transport::Transport;
 
@@ -98,7 +98,7 @@ pub(crate) struct Setup {
     pub(crate) commands: mpsc::Receiver<Command>,
     pub(crate) state: watch::Sender<ConnectionState>,
     pub(crate) server: watch::Sender<Option<Arc<mqtide_proto::Connected>>>,
-    pub(crate) events: broadcast::Sender<ConnectionEvent>,
+    pub(crate) events: Events,
     pub(crate) reconnect: Option<Backoff>,
     pub(crate) connect_timeout: Duration,
     pub(crate) queue_full: QueueFull,
@@ -162,7 +162,7 @@ pub(crate) struct EventLoop {
     commands_open: bool,
     state: watch::Sender<ConnectionState>,
     server: watch::Sender<Option<Arc<mqtide_proto::Connected>>>,
-    events: broadcast::Sender<ConnectionEvent>,
+    events: Events,
     reconnect: Option<Backoff>,
     connect_timeout: Duration,
     queue_full: QueueFull,
@@ -272,7 +272,7 @@ impl EventLoop {
                 End::Shutdown => break,
                 End::Lost(reason) => reason,
             };
-            let _ = self.events.send(ConnectionEvent::Disconnected {
+            self.events.send(ConnectionEvent::Disconnected {
                 reason: reason.clone(),
             });
             let tried = self.servers.connector().addr.to_string();
@@ -285,7 +285,7 @@ impl EventLoop {
             let redirected = self.servers.follow(&reason);
             if let Some((server, permanent)) = &redirected {
                 info!(%server, permanent, "the broker redirects us");
-                let _ = self.events.send(ConnectionEvent::Redirected {
+                self.events.send(ConnectionEvent::Redirected {
                     server: server.clone(),
                     permanent: *permanent,
                 });
@@ -333,7 +333,7 @@ impl EventLoop {
                 attempt: attempt.max(1),
                 reason,
             });
-            let _ = self.events.send(ConnectionEvent::Reconnecting {
+            self.events.send(ConnectionEvent::Reconnecting {
                 attempt: attempt.max(1),
                 delay,
             });
