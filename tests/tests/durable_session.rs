@@ -31,6 +31,47 @@ fn level(version: ProtocolVersion) -> &'static str {
     }
 }
 
+/// A child process that is killed (and reaped) when this is dropped, on
+/// every way out of a test, a failed assertion or hang guard included: a
+/// child left running would hold the harness's stderr open.
+struct ChildGuard(Child);
+
+impl ChildGuard {
+    /// Kills the child (SIGKILL) and reaps it.
+    fn kill(&mut self) {
+        self.0.kill().expect("kill durable_child");
+        self.0.wait().expect("reap durable_child");
+    }
+
+    /// Whether the child is still running, or how it ended.
+    fn state(&mut self) -> String {
+        match self.0.try_wait() {
+            Ok(None) => "still running".into(),
+            Ok(Some(status)) => format!("exited: {status}"),
+            Err(e) => format!("unknown: {e}"),
+        }
+    }
+
+    /// Waits for the child to exit on its own (polling, so that the hang
+    /// guard around it can give up and drop the guard).
+    async fn exit(&mut self) -> std::process::ExitStatus {
+        loop {
+            if let Some(status) = self.0.try_wait().expect("wait for durable_child") {
+                return status;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        // Already reaped, or gone: nothing to do.
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn spawn_child(
     mode: &str,
     url: &str,
@@ -38,8 +79,9 @@ fn spawn_child(
     id: &str,
     version: ProtocolVersion,
     last: &str,
-) -> Child {
-    Command::new(CHILD)
+    stdout: Stdio,
+) -> ChildGuard {
+    let child = Command::new(CHILD)
         .args([
             mode,
             url,
@@ -48,10 +90,11 @@ fn spawn_child(
             level(version),
             last,
         ])
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(Stdio::inherit())
         .spawn()
-        .expect("start durable_child")
+        .expect("start durable_child");
+    ChildGuard(child)
 }
 
 /// A seed from the clock, printed so that a failing run can be replayed
@@ -124,20 +167,15 @@ async fn publisher_crashes(version: ProtocolVersion) {
 
     let id = format!("crash-pub-{}", level(version));
     for _ in 0..KILLS {
-        let mut child = spawn_child("publish", &url, &store, &id, version, &COUNT.to_string());
+        let count = COUNT.to_string();
+        let mut child = spawn_child("publish", &url, &store, &id, version, &count, Stdio::null());
         tokio::time::sleep(Duration::from_millis(rng.u64(20..200))).await;
-        child.kill().unwrap();
-        child.wait().unwrap();
+        child.kill();
     }
     // The last run finishes, with every acknowledgement.
-    let mut child = spawn_child("publish", &url, &store, &id, version, &COUNT.to_string());
-    let status = guard(
-        "the last publisher run",
-        tokio::task::spawn_blocking(move || child.wait()),
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let count = COUNT.to_string();
+    let mut child = spawn_child("publish", &url, &store, &id, version, &count, Stdio::null());
+    let status = guard("the last publisher run", child.exit()).await;
     assert!(status.success(), "the last publisher run failed: {status}");
 
     // Every message arrives; wait for the rest of the QoS 1 duplicates too.
@@ -175,50 +213,96 @@ enum Record {
     Acknowledged(u64),
 }
 
-fn read_records(path: &Path) -> Vec<Record> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    text.lines()
-        .filter_map(|line| {
-            let mut parts = line.split(' ');
-            match (parts.next(), parts.next(), parts.next()) {
-                (Some("R"), Some(n), Some(dup)) => Some(Record::Received {
-                    n: n.parse().ok()?,
-                    dup: dup == "1",
+/// What the subscriber's record file holds.
+struct Records {
+    records: Vec<Record>,
+    /// Lines a kill cut short (the next run marks them ` cut`): dropped.
+    /// A cut `R` line's message was not acknowledged, so it comes again.
+    cut: Vec<String>,
+}
+
+impl Records {
+    fn read(path: &Path) -> Self {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let mut records = Vec::new();
+        let mut cut = Vec::new();
+        // A last line without its end is still being written: skipped
+        // until it has one.
+        for line in text
+            .split_inclusive('\n')
+            .filter_map(|l| l.strip_suffix('\n'))
+        {
+            let parts: Vec<&str> = line.split(' ').collect();
+            let record = match parts.as_slice() {
+                ["R", n, dup @ ("0" | "1")] => n.parse().ok().map(|n| Record::Received {
+                    n,
+                    dup: *dup == "1",
                 }),
-                (Some("A"), Some(n), None) => Some(Record::Acknowledged(n.parse().ok()?)),
-                // A line cut short by the kill.
+                ["A", n] => n.parse().ok().map(Record::Acknowledged),
                 _ => None,
+            };
+            match record {
+                Some(record) => records.push(record),
+                None => cut.push(line.to_string()),
             }
-        })
-        .collect()
+        }
+        Self { records, cut }
+    }
+
+    /// The messages received at least once.
+    fn received(&self) -> HashSet<u64> {
+        self.records
+            .iter()
+            .filter_map(|r| match r {
+                Record::Received { n, .. } => Some(*n),
+                Record::Acknowledged(_) => None,
+            })
+            .collect()
+    }
+
+    /// What the records say, for a failure message.
+    fn describe(&self) -> String {
+        let received = self.received();
+        let missing: Vec<u64> = (0..COUNT).filter(|n| !received.contains(n)).collect();
+        let acknowledged = self
+            .records
+            .iter()
+            .filter(|r| matches!(r, Record::Acknowledged(_)))
+            .count();
+        format!(
+            "{} records ({acknowledged} acknowledgements), {} distinct messages, missing {missing:?}, lines cut by a kill {:?}",
+            self.records.len(),
+            received.len(),
+            self.cut
+        )
+    }
 }
 
 async fn subscriber_crashes(version: ProtocolVersion) {
     let mut rng = fastrand::Rng::with_seed(seed());
     let broker = Mosquitto::builder().persistence(true).start().unwrap();
     let url = broker.url();
-    let dir = tempfile::tempdir().unwrap();
+    // Kept if the test fails (for the record and the store); removed at the end.
+    let mut dir = tempfile::tempdir().unwrap();
+    dir.disable_cleanup(true);
     let store = dir.path().join("subscriber.redb");
     let record = dir.path().join("record.txt");
+    eprintln!("{version}: record file {}", record.display());
     let id = format!("crash-sub-{}", level(version));
     let record_arg = record.display().to_string();
 
     // The first run subscribes; wait until it has.
-    let mut child = Command::new(CHILD)
-        .args([
-            "subscribe",
-            &url,
-            &store.display().to_string(),
-            &id,
-            level(version),
-            &record_arg,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    guard(
+    let mut child = spawn_child(
+        "subscribe",
+        &url,
+        &store,
+        &id,
+        version,
+        &record_arg,
+        Stdio::piped(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let line = guard(
         "the subscriber subscribing",
         tokio::task::spawn_blocking(move || {
             use std::io::BufRead;
@@ -227,6 +311,12 @@ async fn subscriber_crashes(version: ProtocolVersion) {
     )
     .await
     .unwrap();
+    // Without its subscription the broker keeps nothing for the later runs.
+    assert!(
+        matches!(&line, Some(Ok(line)) if line == "subscribed"),
+        "the first subscriber run did not subscribe (it printed {line:?}, it is {})",
+        child.state()
+    );
 
     let publisher = guard(
         "publisher connect",
@@ -259,30 +349,38 @@ async fn subscriber_crashes(version: ProtocolVersion) {
 
     for _ in 0..KILLS {
         tokio::time::sleep(Duration::from_millis(rng.u64(20..200))).await;
-        child.kill().unwrap();
-        child.wait().unwrap();
-        child = spawn_child("subscribe", &url, &store, &id, version, &record_arg);
+        child.kill();
+        child = spawn_child(
+            "subscribe",
+            &url,
+            &store,
+            &id,
+            version,
+            &record_arg,
+            Stdio::null(),
+        );
     }
     let publisher = guard("publishing", publishing).await.unwrap();
     // The last run receives the rest.
-    guard("the subscriber recording every message", async {
-        loop {
-            let received: HashSet<u64> = read_records(&record)
-                .iter()
-                .filter_map(|r| match r {
-                    Record::Received { n, .. } => Some(*n),
-                    Record::Acknowledged(_) => None,
-                })
-                .collect();
-            if received.len() == COUNT as usize {
-                break;
-            }
+    let recorded = async {
+        while Records::read(&record).received().len() < COUNT as usize {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-    })
-    .await;
-    child.kill().unwrap();
-    child.wait().unwrap();
+    };
+    if tokio::time::timeout(support::GUARD, recorded)
+        .await
+        .is_err()
+    {
+        panic!(
+            "hang guard: the last subscriber run did not record every message within {:?} \
+             (every publish was acknowledged); the last run is {}; {}; files kept in {}",
+            support::GUARD,
+            child.state(),
+            Records::read(&record).describe(),
+            dir.path().display()
+        );
+    }
+    child.kill();
     guard("publisher disconnect", publisher.disconnect())
         .await
         .unwrap();
@@ -290,21 +388,26 @@ async fn subscriber_crashes(version: ProtocolVersion) {
     // What the application saw: everything; a QoS 2 message again only as
     // a redelivery (DUP) of one whose acknowledgement had not been
     // committed; never after its acknowledgement.
-    let records = read_records(&record);
+    let records = Records::read(&record);
     let mut acknowledged = HashSet::new();
     let mut arrivals = Vec::new();
     let mut redelivered = 0;
     let mut first_seen = HashSet::new();
-    for r in &records {
+    for r in &records.records {
         match r {
             Record::Received { n, dup } => {
                 let n = *n;
                 assert!(
                     !(qos_of(n) == QoS::ExactlyOnce && acknowledged.contains(&n)),
-                    "QoS 2 message {n} delivered again after its acknowledgement was committed"
+                    "QoS 2 message {n} delivered again after its acknowledgement was committed; files kept in {}",
+                    dir.path().display()
                 );
                 if !first_seen.insert(n) {
-                    assert!(*dup, "message {n} delivered again without DUP");
+                    assert!(
+                        *dup,
+                        "message {n} delivered again without DUP; files kept in {}",
+                        dir.path().display()
+                    );
                     redelivered += 1;
                     if qos_of(n) == QoS::ExactlyOnce {
                         continue;
@@ -320,11 +423,16 @@ async fn subscriber_crashes(version: ProtocolVersion) {
     }
     check_arrivals(
         &arrivals,
-        &format!("subscriber killed {KILLS} times ({version})"),
+        &format!(
+            "subscriber killed {KILLS} times ({version}; files kept in {})",
+            dir.path().display()
+        ),
     );
     eprintln!(
-        "{version}: {redelivered} unacknowledged messages delivered again across {KILLS} kills"
+        "{version}: {redelivered} unacknowledged messages delivered again across {KILLS} kills ({} lines cut by a kill)",
+        records.cut.len()
     );
+    dir.disable_cleanup(false);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
