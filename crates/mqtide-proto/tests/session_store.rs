@@ -153,6 +153,40 @@ each_version! {
 }
 
 each_version! {
+    /// An acknowledgement is stored when the application gives it, even
+    /// when its PUBREC must wait: behind an earlier unacknowledged message,
+    /// or for a connection.
+    fn an_acknowledgement_is_stored_before_its_pubrec_can_go(version: ProtocolVersion) {
+        let mut store = StoredSession::default();
+        let mut h = Harness::connected_with(durable_config(version), ConnAck::new(false));
+        for id in [7, 8, 9] {
+            h.deliver(incoming("t", QoS::ExactlyOnce, id));
+        }
+        let tokens: Vec<_> = h
+            .take_events()
+            .into_iter()
+            .map(|e| match e {
+                Event::Message(m) => m.ack.unwrap(),
+                other => panic!("expected a message, got {other:?}"),
+            })
+            .collect();
+        // Out of order: 8's PUBREC waits for 7's.
+        h.session.ack(tokens[1], h.now).unwrap();
+        h.drain();
+        h.expect_nothing_sent();
+        persist(&mut h, &mut store);
+        assert_eq!(store.incoming.get(&8), Some(&IncomingState::Acknowledged));
+        // Offline: nothing can be sent, the acknowledgement is stored.
+        h.session.handle_connection_lost(h.now);
+        h.drain();
+        h.session.ack(tokens[2], h.now).unwrap();
+        persist(&mut h, &mut store);
+        assert_eq!(store.incoming.get(&9), Some(&IncomingState::Acknowledged));
+        assert_eq!(store.incoming.get(&7), Some(&IncomingState::Received));
+    }
+}
+
+each_version! {
     /// When the server kept no session, resumed flows fail with
     /// `SessionLost` (not resent as new) and the store forgets them.
     fn a_lost_server_session_empties_the_store(version: ProtocolVersion) {

@@ -44,6 +44,14 @@ impl Session {
             .find(|p| p.token == token.0 && p.acked.is_none())
             .ok_or(UsageError::UnknownAckToken)?;
         entry.acked = Some(reason_code);
+        let (qos, packet_id) = (entry.qos, entry.packet_id);
+        // Stored now, not when the PUBREC can go out (it waits for earlier
+        // messages' acknowledgements and for a connection): once the
+        // application's acknowledgement is committed, a crash must not
+        // bring the message back.
+        if qos == QoS::ExactlyOnce && !reason_code.is_error() {
+            self.record(|| StoreChange::IncomingAcknowledged { packet_id });
+        }
         self.flush_acks(now);
         Ok(())
     }
@@ -66,11 +74,10 @@ impl Session {
             } else {
                 // A failure on PUBREC ends the flow: no PUBREL follows.
                 let packet_id = pending.packet_id;
+                // A success was stored when the application acknowledged.
                 if reason_code.is_error() {
                     self.incoming_qos2.release(packet_id);
                     self.record(|| StoreChange::IncomingReleased { packet_id });
-                } else {
-                    self.record(|| StoreChange::IncomingAcknowledged { packet_id });
                 }
                 Packet::PubRec(ack)
             };
