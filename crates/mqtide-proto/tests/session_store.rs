@@ -7,7 +7,7 @@ mod harness;
 
 use harness::{Harness, ack, incoming, pid};
 use mqtide_proto::{
-    AckMode, ConnAck, Event, IncomingState, Packet, ProtocolVersion, QoS, RequestError,
+    AckMode, AckToken, ConnAck, Event, IncomingState, Packet, ProtocolVersion, QoS, RequestError,
     RestoreError, Session, SessionConfig, StoreChange, StoredPublish, StoredSession,
 };
 
@@ -28,6 +28,17 @@ fn persist(h: &mut Harness, store: &mut StoredSession) {
     for change in h.session.drain_store_changes() {
         store.apply(&change);
     }
+}
+
+/// The acknowledgement tokens of the messages delivered so far, in order.
+fn ack_tokens(h: &mut Harness) -> Vec<AckToken> {
+    h.take_events()
+        .into_iter()
+        .map(|e| match e {
+            Event::Message(m) => m.ack.unwrap(),
+            other => panic!("expected a message, got {other:?}"),
+        })
+        .collect()
 }
 
 /// A new process: a session restored from `store`, not yet connected.
@@ -106,14 +117,7 @@ each_version! {
         let mut h = Harness::connected_with(durable_config(version), ConnAck::new(false));
         h.deliver(incoming("t", QoS::ExactlyOnce, 7));
         h.deliver(incoming("t", QoS::ExactlyOnce, 8));
-        let tokens: Vec<_> = h
-            .take_events()
-            .into_iter()
-            .map(|e| match e {
-                Event::Message(m) => m.ack.unwrap(),
-                other => panic!("expected a message, got {other:?}"),
-            })
-            .collect();
+        let tokens = ack_tokens(&mut h);
         h.session.ack(tokens[0], h.now).unwrap();
         h.drain();
         persist(&mut h, &mut store);
@@ -162,14 +166,7 @@ each_version! {
         for id in [7, 8, 9] {
             h.deliver(incoming("t", QoS::ExactlyOnce, id));
         }
-        let tokens: Vec<_> = h
-            .take_events()
-            .into_iter()
-            .map(|e| match e {
-                Event::Message(m) => m.ack.unwrap(),
-                other => panic!("expected a message, got {other:?}"),
-            })
-            .collect();
+        let tokens = ack_tokens(&mut h);
         // Out of order: 8's PUBREC waits for 7's.
         h.session.ack(tokens[1], h.now).unwrap();
         h.drain();
