@@ -89,6 +89,9 @@ impl Publish {
 }
 
 impl Body for Publish {
+    // Inlined into `encode_body`: returned through memory, the sizes cost a
+    // store-forwarding stall that was a fifth of a PUBLISH encode.
+    #[inline(always)]
     fn measure(&self, version: ProtocolVersion) -> Result<Sizes, EncodeError> {
         if (self.qos == QoS::AtMostOnce) != self.packet_id.is_none() {
             return Err(EncodeError::PacketIdMismatch);
@@ -112,6 +115,7 @@ impl Body for Publish {
         })
     }
 
+    #[inline(always)]
     fn write(&self, version: ProtocolVersion, sizes: &Sizes, buf: &mut BytesMut) {
         put_binary(buf, self.topic.as_bytes());
         if let Some(id) = self.packet_id {

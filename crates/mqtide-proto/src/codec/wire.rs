@@ -203,13 +203,14 @@ fn any_word(bytes: &[u8], test: impl Fn(u64) -> u64) -> bool {
         }
         return test(w) != 0;
     }
+    // Whole words as arrays (no length check per word), so the loop is a
+    // plain reduction the compiler can unroll and vectorise.
+    let (words, tail) = bytes.as_chunks::<8>();
     let mut found = 0;
-    let chunks = bytes.chunks_exact(8);
-    let partial = !chunks.remainder().is_empty();
-    for chunk in chunks {
-        found |= test(word(chunk));
+    for w in words {
+        found |= test(u64::from_le_bytes(*w));
     }
-    if partial {
+    if !tail.is_empty() {
         found |= test(word(&bytes[bytes.len() - 8..]));
     }
     found != 0
@@ -249,6 +250,7 @@ pub(crate) const fn var_int_len(value: usize) -> usize {
 
 /// Appends a variable byte integer. The caller has checked `value <=
 /// VAR_INT_MAX`.
+#[inline]
 pub(crate) fn put_var_int(buf: &mut BytesMut, value: usize) {
     let mut value = value;
     loop {
@@ -266,6 +268,7 @@ pub(crate) fn put_var_int(buf: &mut BytesMut, value: usize) {
 
 /// Appends binary data or a string with its two-byte length. The caller has
 /// checked the length fits (see [`field_len`]).
+#[inline]
 pub(crate) fn put_binary(buf: &mut BytesMut, data: &[u8]) {
     buf.put_u16(data.len() as u16);
     buf.put_slice(data);
