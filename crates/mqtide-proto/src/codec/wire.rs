@@ -203,8 +203,8 @@ fn any_word(bytes: &[u8], test: impl Fn(u64) -> u64) -> bool {
         }
         return test(w) != 0;
     }
-    // Whole words as arrays (no length check per word), so the loop is a
-    // plain reduction the compiler can unroll and vectorise.
+    // Whole words as arrays: no slice-to-array conversion (and its length
+    // check) per word.
     let (words, tail) = bytes.as_chunks::<8>();
     let mut found = 0;
     for w in words {
