@@ -40,6 +40,7 @@ use crate::router::{RouteId, Router};
 use crate::state::{ConnectionEvent, ConnectionState, DisconnectReason, Events};
 use crate::store::{SessionStore, StoreError, StoredSubscription};
 use crate::transport::Transport;
+use persist::COMMAND_BATCH;
 
 /// Initial read buffer; it grows for larger packets.
 const READ_MIN: usize = 1024;
@@ -160,6 +161,9 @@ pub(crate) struct EventLoop {
     session: Session,
     commands: mpsc::Receiver<Command>,
     commands_open: bool,
+    /// The session queue filled, and commands wait until it has room for a
+    /// batch: see [`EventLoop::accepting`].
+    queue_refilling: bool,
     state: watch::Sender<ConnectionState>,
     server: watch::Sender<Option<Arc<mqtide_proto::Connected>>>,
     events: Events,
@@ -226,6 +230,7 @@ impl EventLoop {
             session: setup.session,
             commands: setup.commands,
             commands_open: true,
+            queue_refilling: false,
             state: setup.state,
             server: setup.server,
             events: setup.events,
@@ -509,10 +514,32 @@ impl EventLoop {
         }
     }
 
-    fn accepting(&self) -> bool {
-        self.commands_open
-            && self.closing.is_none()
-            && (self.queue_full == QueueFull::Error || self.session.queue_space() > 0)
+    /// Whether to take commands now. Once the session queue has filled,
+    /// commands wait until a quarter of it is free again: the queue then
+    /// drains as acknowledgements arrive, and a publisher waiting for room
+    /// in the command channel is woken once per batch, not once for every
+    /// message the window lets out (a thread wake-up each, on a
+    /// multi-threaded runtime).
+    fn accepting(&mut self) -> bool {
+        if !self.commands_open || self.closing.is_some() {
+            return false;
+        }
+        if self.queue_full == QueueFull::Error {
+            return true;
+        }
+        let space = self.session.queue_space();
+        if space == 0 {
+            self.queue_refilling = true;
+            return false;
+        }
+        if self.queue_refilling {
+            let resume = (self.session.config().queue_capacity / 4).clamp(1, COMMAND_BATCH);
+            if space < resume {
+                return false;
+            }
+            self.queue_refilling = false;
+        }
+        true
     }
 
     fn transport_lost(&mut self, error: io::Error) -> End {

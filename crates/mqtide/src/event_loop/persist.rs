@@ -17,7 +17,7 @@ use crate::store::{StoreBatch, StoreError, StoredSubscription};
 /// The most commands taken in one turn of the loop after the first: enough
 /// for a burst of publishes to share one commit and one write, few enough
 /// that reading the socket is not starved.
-const COMMAND_BATCH: usize = 256;
+pub(super) const COMMAND_BATCH: usize = 256;
 
 impl EventLoop {
     /// Takes commands that are already waiting, up to a batch.
