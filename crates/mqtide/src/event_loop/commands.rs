@@ -11,8 +11,49 @@ use super::{Closing, End, EventLoop, Pending};
 use crate::client::{PublishOutcome, SubscribeOutcome};
 use crate::command::{Command, Reply};
 use crate::error::Error;
+use crate::options::QueueFull;
+
+/// The most commands taken in one turn of the loop: enough for a burst of
+/// publishes to share one commit and one write, few enough that reading
+/// the socket is not starved.
+pub(super) const COMMAND_BATCH: usize = 256;
 
 impl EventLoop {
+    /// How many commands to take from the channel at once: a batch, but
+    /// never more than the session queue has room for, so that every
+    /// command taken can be handled at once.
+    pub(super) fn intake_limit(&self) -> usize {
+        match self.queue_full {
+            QueueFull::Error => COMMAND_BATCH,
+            QueueFull::Wait => self.session.queue_space().clamp(1, COMMAND_BATCH),
+        }
+    }
+
+    /// Handles the commands taken from the channel (`recv_many` into
+    /// `intake`, stored last first), as long as the loop accepts them; a
+    /// disconnect among them leaves the rest for `shut_down` to fail, as
+    /// it fails those still in the channel. `recv_many` gives the
+    /// channel's permits back in one go, so a publisher waiting for room
+    /// is woken once for the whole batch.
+    pub(super) fn take_intake(&mut self) {
+        while !self.intake.is_empty() && self.accepting() {
+            if let Some(command) = self.intake.pop() {
+                self.command(Some(command));
+            }
+        }
+    }
+
+    /// `recv_many` took `count` commands into `intake` (0: every handle
+    /// is gone).
+    pub(super) fn took(&mut self, count: usize) {
+        if count == 0 {
+            self.command(None);
+        } else {
+            self.intake.reverse();
+            self.take_intake();
+        }
+    }
+
     pub(super) fn completed(
         &mut self,
         id: RequestId,

@@ -40,7 +40,7 @@ use crate::router::{RouteId, Router};
 use crate::state::{ConnectionEvent, ConnectionState, DisconnectReason, Events};
 use crate::store::{SessionStore, StoreError, StoredSubscription};
 use crate::transport::Transport;
-use persist::COMMAND_BATCH;
+use commands::COMMAND_BATCH;
 
 /// Initial read buffer; it grows for larger packets.
 const READ_MIN: usize = 1024;
@@ -164,6 +164,8 @@ pub(crate) struct EventLoop {
     /// The session queue filled, and commands wait until it has room for a
     /// batch: see [`EventLoop::accepting`].
     queue_refilling: bool,
+    /// Commands taken from the channel and not yet handled, last first.
+    intake: Vec<Command>,
     state: watch::Sender<ConnectionState>,
     server: watch::Sender<Option<Arc<mqtide_proto::Connected>>>,
     events: Events,
@@ -231,6 +233,7 @@ impl EventLoop {
             commands: setup.commands,
             commands_open: true,
             queue_refilling: false,
+            intake: Vec::new(),
             state: setup.state,
             server: setup.server,
             events: setup.events,
@@ -466,7 +469,9 @@ impl EventLoop {
                 .and_then(|d| d.targets.first())
                 .map(|(_, s)| s.clone());
             let commit_due = self.commit_due;
-            let accepting = self.accepting() && write_buf.len() < WRITE_HIGH_WATER;
+            let accepting =
+                self.intake.is_empty() && self.accepting() && write_buf.len() < WRITE_HIGH_WATER;
+            let intake_limit = self.intake_limit();
             tokio::select! {
                 result = writer.write_buf(write_buf), if !write_buf.is_empty() => {
                     match result {
@@ -491,9 +496,8 @@ impl EventLoop {
                     }
                 }
                 _ = async { blocked.as_ref()?.reserve().await.ok().map(drop) }, if blocked.is_some() => {}
-                command = self.commands.recv(), if accepting => {
-                    self.command(command);
-                    self.more_commands();
+                count = self.commands.recv_many(&mut self.intake, intake_limit), if accepting => {
+                    self.took(count);
                 }
                 () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
                     self.session.handle_timeout(Instant::now().into_std());
@@ -565,13 +569,13 @@ impl EventLoop {
             if self.closing.is_some() || !self.commands_open || self.store_failed.is_some() {
                 return false;
             }
-            let accepting = self.accepting();
+            let accepting = self.intake.is_empty() && self.accepting();
+            let intake_limit = self.intake_limit();
             let commit_due = self.commit_due;
             tokio::select! {
                 () = sleep_until(until) => return true,
-                command = self.commands.recv(), if accepting => {
-                    self.command(command);
-                    self.more_commands();
+                count = self.commands.recv_many(&mut self.intake, intake_limit), if accepting => {
+                    self.took(count);
                 }
                 () = sleep_until(commit_due.unwrap_or_else(Instant::now)), if commit_due.is_some() => {
                     self.commit().await;
@@ -584,6 +588,9 @@ impl EventLoop {
     /// to push into streams, and a pending disconnect to start.
     fn process(&mut self, write_buf: &mut BytesMut) {
         loop {
+            // Commands left from a batch, once there is room for them
+            // (acknowledgements handled below free the queue).
+            self.take_intake();
             // Write-ahead: while the session has recorded changes not yet
             // committed, no message reaches a stream (`deliver` checks) and
             // no byte reaches the socket; the loop commits, then comes back.
@@ -631,6 +638,9 @@ impl EventLoop {
             let _ = reply.send(Ok(()));
         }
         self.commands.close();
+        for command in self.intake.drain(..) {
+            commands::fail_command(command);
+        }
         while let Ok(command) = self.commands.try_recv() {
             commands::fail_command(command);
         }

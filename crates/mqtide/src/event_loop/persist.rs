@@ -14,25 +14,7 @@ use tracing::error;
 use super::{End, EventLoop};
 use crate::store::{StoreBatch, StoreError, StoredSubscription};
 
-/// The most commands taken in one turn of the loop after the first: enough
-/// for a burst of publishes to share one commit and one write, few enough
-/// that reading the socket is not starved.
-pub(super) const COMMAND_BATCH: usize = 256;
-
 impl EventLoop {
-    /// Takes commands that are already waiting, up to a batch.
-    pub(super) fn more_commands(&mut self) {
-        for _ in 0..COMMAND_BATCH {
-            if !self.accepting() {
-                break;
-            }
-            match self.commands.try_recv() {
-                Ok(command) => self.command(Some(command)),
-                Err(_) => break,
-            }
-        }
-    }
-
     /// Whether changes wait for a commit: until they are committed nothing
     /// is written to the socket and no message reaches a stream.
     pub(super) fn store_pending(&self) -> bool {
