@@ -1,6 +1,7 @@
 //! The session store's part of the loop: committing what the session
-//! recorded before it reaches the network or the application, and taking
-//! commands in batches so that one commit (one fsync) covers many.
+//! recorded before it reaches the network or the application. Commands
+//! are taken in batches (`commands.rs`), so one commit (one fsync) covers
+//! many.
 //!
 //! Commits run on a blocking thread while the loop awaits them. With a
 //! commit interval (group commit) the loop does not wait for the commit
