@@ -19,14 +19,19 @@ use crate::options::QueueFull;
 pub(super) const COMMAND_BATCH: usize = 256;
 
 impl EventLoop {
-    /// How many commands to take from the channel at once: a batch, but
-    /// never more than the session queue has room for, so that every
-    /// command taken can be handled at once.
-    pub(super) fn intake_limit(&self) -> usize {
-        match self.queue_full {
+    /// How many commands to take from the channel now, or `None` when the
+    /// loop takes none (the intake still holds some, or `accepting` says
+    /// no): a batch, but never more than the session queue has room for,
+    /// so that every command taken can be handled at once. Never 0, which
+    /// `recv_many` would answer with 0, the sign of a closed channel.
+    pub(super) fn intake_room(&mut self) -> Option<usize> {
+        if !self.intake.is_empty() || !self.accepting() {
+            return None;
+        }
+        Some(match self.queue_full {
             QueueFull::Error => COMMAND_BATCH,
             QueueFull::Wait => self.session.queue_space().clamp(1, COMMAND_BATCH),
-        }
+        })
     }
 
     /// Handles the commands taken from the channel (`recv_many` into

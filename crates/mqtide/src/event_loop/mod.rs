@@ -469,9 +469,9 @@ impl EventLoop {
                 .and_then(|d| d.targets.first())
                 .map(|(_, s)| s.clone());
             let commit_due = self.commit_due;
-            let accepting =
-                self.intake.is_empty() && self.accepting() && write_buf.len() < WRITE_HIGH_WATER;
-            let intake_limit = self.intake_limit();
+            let intake = self
+                .intake_room()
+                .filter(|_| write_buf.len() < WRITE_HIGH_WATER);
             tokio::select! {
                 result = writer.write_buf(write_buf), if !write_buf.is_empty() => {
                     match result {
@@ -496,7 +496,7 @@ impl EventLoop {
                     }
                 }
                 _ = async { blocked.as_ref()?.reserve().await.ok().map(drop) }, if blocked.is_some() => {}
-                count = self.commands.recv_many(&mut self.intake, intake_limit), if accepting => {
+                count = self.commands.recv_many(&mut self.intake, intake.unwrap_or(1)), if intake.is_some() => {
                     self.took(count);
                 }
                 () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
@@ -569,12 +569,11 @@ impl EventLoop {
             if self.closing.is_some() || !self.commands_open || self.store_failed.is_some() {
                 return false;
             }
-            let accepting = self.intake.is_empty() && self.accepting();
-            let intake_limit = self.intake_limit();
+            let intake = self.intake_room();
             let commit_due = self.commit_due;
             tokio::select! {
                 () = sleep_until(until) => return true,
-                count = self.commands.recv_many(&mut self.intake, intake_limit), if accepting => {
+                count = self.commands.recv_many(&mut self.intake, intake.unwrap_or(1)), if intake.is_some() => {
                     self.took(count);
                 }
                 () = sleep_until(commit_due.unwrap_or_else(Instant::now)), if commit_due.is_some() => {
