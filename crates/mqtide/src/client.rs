@@ -11,8 +11,8 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use mqtide_proto::{
     AckProperties, DisconnectProperties, PayloadFormat, Publish, PublishProperties, QoS,
-    ReasonCode, SubscribeProperties, SubscriptionOptions, TopicAliasUse, TopicFilter, TopicName,
-    UnsubscribeProperties, UsageError,
+    ReasonCode, SubscribeProperties, SubscriptionOptions, TopicAliasUse, TopicFilter,
+    UnsubscribeProperties, UsageError, check_topic_name,
 };
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -161,7 +161,7 @@ impl Client {
     /// [`send`](PublishBuilder::send) to wait only until it is queued.
     pub fn publish(&self, topic: impl Into<String>, payload: impl Into<Bytes>) -> PublishBuilder {
         let topic = topic.into();
-        let error = TopicName::new(topic.as_str())
+        let error = check_topic_name(&topic)
             .err()
             .map(|e| Error::Usage(UsageError::InvalidTopic(e)));
         PublishBuilder {

@@ -20,6 +20,8 @@ pub(crate) struct Router {
     /// 5.0: the subscription identifier each route subscribed with.
     by_subscription_id: HashMap<u32, RouteId>,
     next_id: RouteId,
+    /// Reused by [`targets`](Self::targets) to collect route ids.
+    scratch: Vec<RouteId>,
 }
 
 #[derive(Debug)]
@@ -96,26 +98,35 @@ impl Router {
         }
     }
 
-    /// The streams a message goes to, each once. A 5.0 message that names
-    /// the subscriptions it matched (subscription identifiers) goes to
-    /// those only: a broker sending one copy per overlapping subscription
-    /// then gives each stream exactly one. Otherwise the topic decides.
+    /// Fills `targets` (emptied first) with the streams a message goes
+    /// to, each once. A 5.0 message that names the subscriptions it
+    /// matched (subscription identifiers) goes to those only: a broker
+    /// sending one copy per overlapping subscription then gives each
+    /// stream exactly one. Otherwise the topic decides. Routing allocates
+    /// nothing once `targets` and the router's scratch have grown to the
+    /// number of matching streams.
     pub(crate) fn targets(
-        &self,
+        &mut self,
         topic: &str,
         subscription_ids: &[SubscriptionId],
-    ) -> Vec<(RouteId, mpsc::Sender<Message>)> {
-        let known: Vec<RouteId> = subscription_ids
-            .iter()
-            .filter_map(|sid| self.by_subscription_id.get(&sid.get()).copied())
-            .collect();
-        let mut ids = Vec::new();
-        if !known.is_empty() && known.len() == subscription_ids.len() {
+        targets: &mut Vec<(RouteId, mpsc::Sender<Message>)>,
+    ) {
+        targets.clear();
+        let ids = &mut self.scratch;
+        ids.clear();
+        let named = !subscription_ids.is_empty()
+            && subscription_ids
+                .iter()
+                .all(|sid| self.by_subscription_id.contains_key(&sid.get()));
+        if named {
             // A second SUBSCRIBE to the same filter replaces the broker's
             // subscription, identifier included: every stream subscribed
             // to a filter of a named subscription gets the copy.
-            for id in &known {
-                let Some(route) = self.routes.get(id) else {
+            for sid in subscription_ids {
+                let Some(route) = self.by_subscription_id.get(&sid.get()) else {
+                    continue;
+                };
+                let Some(route) = self.routes.get(route) else {
                     continue;
                 };
                 for (other, candidate) in &self.routes {
@@ -129,12 +140,11 @@ impl Router {
         }
         ids.sort_unstable();
         ids.dedup();
-        let mut targets: Vec<_> = ids
-            .into_iter()
-            .filter_map(|id| self.routes.get(&id).map(|r| (id, r.sender.clone())))
-            .collect();
+        targets.extend(
+            ids.iter()
+                .filter_map(|id| self.routes.get(id).map(|r| (*id, r.sender.clone()))),
+        );
         targets.extend(self.catch_all.iter().cloned());
-        targets
     }
 
     /// Drops every registration: every stream ends.

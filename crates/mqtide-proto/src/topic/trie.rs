@@ -104,8 +104,7 @@ impl<T> FilterTrie<T> {
     /// Calls `visit` once for every value whose filter matches `topic`.
     pub fn for_each_match<'a>(&'a self, topic: &str, mut visit: impl FnMut(&'a T)) {
         let dollar = topic.starts_with('$');
-        let levels: Vec<&str> = topic.split('/').collect();
-        visit_matches(&self.root, &levels, !dollar, &mut visit);
+        visit_matches(&self.root, Some(topic), !dollar, &mut visit);
     }
 
     /// Every value whose filter matches `topic`.
@@ -116,20 +115,28 @@ impl<T> FilterTrie<T> {
     }
 }
 
+/// Visits the values under `node` that match `levels`, the topic's levels
+/// not yet walked (`None` once every level is: a topic has at least one
+/// level, `""` included). Walking the topic in place, rather than splitting
+/// it into a vector first, keeps routing free of allocations.
 fn visit_matches<'a, T>(
     node: &'a Node<T>,
-    levels: &[&str],
+    levels: Option<&str>,
     wildcards_allowed: bool,
     visit: &mut impl FnMut(&'a T),
 ) {
     if wildcards_allowed {
         node.hash.iter().for_each(&mut *visit);
     }
-    let Some((level, rest)) = levels.split_first() else {
+    let Some(levels) = levels else {
         node.exact.iter().for_each(visit);
         return;
     };
-    if let Some(child) = node.children.get(*level) {
+    let (level, rest) = match levels.split_once('/') {
+        Some((level, rest)) => (level, Some(rest)),
+        None => (levels, None),
+    };
+    if let Some(child) = node.children.get(level) {
         visit_matches(child, rest, true, visit);
     }
     if let Some(plus) = node.plus.as_deref().filter(|_| wildcards_allowed) {

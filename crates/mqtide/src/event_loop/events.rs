@@ -53,9 +53,11 @@ impl EventLoop {
                     && connected.properties.subscription_identifier_available != Some(false);
             }
             Event::Message(message) => {
-                let targets = self.router.targets(
+                let mut targets = self.spare_targets.pop().unwrap_or_default();
+                self.router.targets(
                     &message.publish.topic,
                     &message.publish.properties.subscription_identifiers,
+                    &mut targets,
                 );
                 let message = Message {
                     publish: message.publish,
@@ -116,6 +118,7 @@ impl EventLoop {
                 continue;
             }
             if let Some(delivery) = self.deliveries.pop_front() {
+                self.spare_targets.push(delivery.targets);
                 self.delivered(delivery.message.token, delivery.taken);
             }
         }

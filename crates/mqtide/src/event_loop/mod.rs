@@ -127,11 +127,15 @@ enum Pending {
     Resubscribe,
 }
 
+/// The streams a message goes to.
+type Targets = Vec<(RouteId, mpsc::Sender<Message>)>;
+
 /// A message on its way into the streams that want it.
 #[derive(Debug)]
 struct Delivery {
     message: Message,
-    targets: Vec<(RouteId, mpsc::Sender<Message>)>,
+    /// The streams still to take it, in order.
+    targets: Targets,
     /// Whether any stream has taken it.
     taken: bool,
 }
@@ -177,6 +181,9 @@ pub(crate) struct EventLoop {
     router: Router,
     pending: HashMap<RequestId, Pending>,
     deliveries: VecDeque<Delivery>,
+    /// The emptied target lists of finished deliveries, reused so that
+    /// routing a message allocates nothing.
+    spare_targets: Vec<Targets>,
     /// Subscriptions to restore when the broker lost the session.
     subscriptions: Vec<(Vec<(TopicFilter, SubscriptionOptions)>, SubscribeProperties)>,
     closing: Option<Closing>,
@@ -245,6 +252,7 @@ impl EventLoop {
             router: Router::default(),
             pending: HashMap::new(),
             deliveries: VecDeque::new(),
+            spare_targets: Vec::new(),
             subscriptions,
             closing: None,
             ended: None,
