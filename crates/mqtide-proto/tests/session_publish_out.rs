@@ -47,6 +47,22 @@ each_version! {
 }
 
 each_version! {
+    /// The PUBLISH of a flight is encoded from the flight when it is
+    /// written. A broken broker that acknowledges it before then completes
+    /// it, and the answered message is not written after its answer.
+    fn a_flight_answered_before_it_is_written_is_not_written(version: ProtocolVersion) {
+        let mut h = Harness::connected(version);
+        let mut p = Publish::new("a/b", Bytes::from_static(b"x"));
+        p.qos = QoS::AtLeastOnce;
+        let id = h.session.publish(p, h.now).unwrap();
+        h.deliver(Packet::PubAck(ack(pid(1))));
+        assert_eq!(published(h.expect_completed(id)), ReasonCode::Success);
+        h.expect_nothing_sent();
+        assert_eq!(h.session.inflight(), 0);
+    }
+}
+
+each_version! {
     /// QoS 2: PUBLISH, PUBREC, PUBREL, PUBCOMP; completes on PUBCOMP only
     /// (spec §4.3.3).
     fn qos2_completes_on_pubcomp(version: ProtocolVersion) {

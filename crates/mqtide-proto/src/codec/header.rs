@@ -252,7 +252,7 @@ fn check_remaining(body: usize) -> Result<(), EncodeError> {
 
 /// Measures, then writes header and body in one reserved stretch of `buf`.
 #[inline]
-fn encode_body<B: Body>(
+pub(super) fn encode_body<B: Body>(
     body: &B,
     first: u8,
     version: ProtocolVersion,

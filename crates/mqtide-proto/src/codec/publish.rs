@@ -54,6 +54,14 @@ impl Publish {
         super::header::total_len(self.measure(version)?.body)
     }
 
+    /// Appends this PUBLISH to `buf`, encoded for `version`: the same
+    /// bytes as [`Packet::encode`](super::Packet::encode) of it, without
+    /// moving it into a [`Packet`](super::Packet). On error nothing is
+    /// written.
+    pub fn encode(&self, version: ProtocolVersion, buf: &mut BytesMut) -> Result<(), EncodeError> {
+        super::header::encode_body(self, self.first_byte(), version, buf)
+    }
+
     /// The first byte of the fixed header: type and DUP/QoS/RETAIN flags.
     pub(super) fn first_byte(&self) -> u8 {
         0x30 | (u8::from(self.dup) << 3) | ((self.qos as u8) << 1) | u8::from(self.retain)

@@ -43,30 +43,36 @@ impl OutboundAliases {
     /// Rewrites `publish` to use an alias: the empty topic with a known
     /// alias, or the full topic with a newly assigned one.
     pub(crate) fn apply(&mut self, publish: &mut Publish) {
-        if self.maximum == 0 || publish.topic.is_empty() {
-            return;
+        if let Some((alias, known)) = self.assign(&publish.topic) {
+            publish.properties.topic_alias = Some(alias);
+            if known {
+                publish.topic = ByteString::new();
+            }
+        }
+    }
+
+    /// The alias `topic` travels under, and whether the server already
+    /// knows it (the topic may then be left out); `None` when it must go
+    /// without one.
+    pub(crate) fn assign(&mut self, topic: &ByteString) -> Option<(NonZeroU16, bool)> {
+        if self.maximum == 0 || topic.is_empty() {
+            return None;
         }
         self.clock += 1;
-        if let Some((alias, last_use)) = self.by_topic.get_mut(&publish.topic) {
+        if let Some((alias, last_use)) = self.by_topic.get_mut(topic) {
             self.by_use.remove(last_use);
             *last_use = self.clock;
-            self.by_use.insert(self.clock, publish.topic.clone());
-            publish.properties.topic_alias = Some(*alias);
-            publish.topic = ByteString::new();
-            return;
+            self.by_use.insert(self.clock, topic.clone());
+            return Some((*alias, true));
         }
         let alias = if self.by_topic.len() < usize::from(self.maximum) {
             NonZeroU16::new(self.by_topic.len() as u16 + 1)
         } else {
             self.evict_oldest()
-        };
-        let Some(alias) = alias else {
-            return;
-        };
-        self.by_topic
-            .insert(publish.topic.clone(), (alias, self.clock));
-        self.by_use.insert(self.clock, publish.topic.clone());
-        publish.properties.topic_alias = Some(alias);
+        }?;
+        self.by_topic.insert(topic.clone(), (alias, self.clock));
+        self.by_use.insert(self.clock, topic.clone());
+        Some((alias, false))
     }
 
     fn evict_oldest(&mut self) -> Option<NonZeroU16> {

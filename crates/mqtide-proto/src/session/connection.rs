@@ -5,8 +5,8 @@
 use std::time::Instant;
 
 use super::{
-    AfterWrite, Connected, ConnectionError, Event, Limits, ProtocolError, Session, Stage, State,
-    StoreChange, Timer, UsageError,
+    AfterWrite, Connected, ConnectionError, Event, Limits, Outgoing, ProtocolError, Session, Stage,
+    State, StoreChange, Timer, TopicAliasUse, UsageError,
 };
 use bytestring::ByteString;
 
@@ -88,7 +88,7 @@ impl Session {
             },
         );
         fitted?;
-        self.send(packet.into(), AfterWrite::EndConnection, now);
+        self.send(Packet::from(packet), AfterWrite::EndConnection, now);
         Ok(())
     }
 
@@ -149,7 +149,7 @@ impl Session {
         );
         fitted?;
         self.auth_challenge = false;
-        self.send(auth.into(), AfterWrite::Nothing, now);
+        self.send(Packet::from(auth), AfterWrite::Nothing, now);
         Ok(())
     }
 
@@ -253,14 +253,15 @@ impl Session {
             };
             let packet = match flight.stage {
                 Stage::PublishedQoS1 | Stage::PublishedQoS2 => {
-                    let mut publish = flight.publish.clone();
-                    publish.dup = true;
-                    let fits = publish
+                    // Written from the flight, with the full topic.
+                    flight.publish.dup = true;
+                    let fits = flight
+                        .publish
                         .encoded_len(self.config.protocol)
                         .map_err(UsageError::from)
                         .and_then(|size| super::outbound::check_size(&self.limits, size));
                     match fits {
-                        Ok(()) => Packet::Publish(publish),
+                        Ok(()) => Outgoing::Flight(id, TopicAliasUse::Never),
                         Err(error) => {
                             let request = flight.request;
                             let qos1 = flight.stage == Stage::PublishedQoS1;
@@ -277,11 +278,11 @@ impl Session {
                             if qos1 {
                                 continue;
                             }
-                            Packet::PubRel(crate::Ack::new(id))
+                            Packet::PubRel(crate::Ack::new(id)).into()
                         }
                     }
                 }
-                Stage::Released | Stage::Abandoned => Packet::PubRel(crate::Ack::new(id)),
+                Stage::Released | Stage::Abandoned => Packet::PubRel(crate::Ack::new(id)).into(),
             };
             self.send(packet, AfterWrite::Nothing, now);
         }
@@ -343,8 +344,10 @@ impl Session {
         let was_open = matches!(self.state, State::Connecting | State::Connected);
         self.end_connection(error.into());
         if was_open && self.config.protocol.is_v5() {
-            self.transmit
-                .push_back((Disconnect::new(reason_code).into(), AfterWrite::Nothing));
+            self.transmit.push_back((
+                Packet::from(Disconnect::new(reason_code)).into(),
+                AfterWrite::Nothing,
+            ));
         }
     }
 

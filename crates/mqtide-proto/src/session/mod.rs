@@ -111,6 +111,26 @@ enum AfterWrite {
     EndConnection,
 }
 
+/// A packet waiting for [`Session::poll_transmit`].
+#[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "boxing the packet would allocate per packet to save queue slots"
+)]
+enum Outgoing {
+    Packet(Packet),
+    /// The PUBLISH of the flight under this identifier, encoded from the
+    /// flight itself: a message in flight is held once, not a second time
+    /// for the write queue. The alias (if any) is chosen as it is written.
+    Flight(PacketId, TopicAliasUse),
+}
+
+impl From<Packet> for Outgoing {
+    fn from(packet: Packet) -> Self {
+        Self::Packet(packet)
+    }
+}
+
 /// An incoming QoS 1/2 message the application has yet to acknowledge
 /// (manual mode).
 #[derive(Debug)]
@@ -210,7 +230,7 @@ pub struct Session {
     // Outputs.
     /// Changes for a durable store (only with `config.durable`).
     store_changes: Vec<StoreChange>,
-    transmit: VecDeque<(Packet, AfterWrite)>,
+    transmit: VecDeque<(Outgoing, AfterWrite)>,
     events: VecDeque<Event>,
     timers: TimerTable,
 }
@@ -370,9 +390,13 @@ impl Session {
             let Some((packet, after)) = self.transmit.pop_front() else {
                 break;
             };
+            let encoded = match packet {
+                Outgoing::Packet(packet) => packet.encode(self.config.protocol, buf),
+                Outgoing::Flight(id, alias) => self.encode_flight(id, alias, buf),
+            };
             // Every packet was measured when it was queued; encoding a
             // packet of our own cannot fail unless a rule was missed.
-            if let Err(error) = packet.encode(self.config.protocol, buf) {
+            if let Err(error) = encoded {
                 debug_assert!(false, "queued an unencodable packet: {error}");
                 continue;
             }
@@ -385,6 +409,47 @@ impl Session {
             }
         }
         buf.len() - start
+    }
+
+    /// Writes the PUBLISH of a flight, under a topic alias if `alias`
+    /// allows one. Nothing is written for a flight the server has already
+    /// answered (a broken server may acknowledge what it has not seen).
+    fn encode_flight(
+        &mut self,
+        id: PacketId,
+        alias: TopicAliasUse,
+        buf: &mut BytesMut,
+    ) -> Result<(), crate::EncodeError> {
+        let version = self.config.protocol;
+        let Some(flight) = self
+            .inflight
+            .get_mut(&id)
+            .filter(|f| matches!(f.stage, Stage::PublishedQoS1 | Stage::PublishedQoS2))
+        else {
+            return Ok(());
+        };
+        let publish = &mut flight.publish;
+        let assigned = match alias {
+            TopicAliasUse::Auto => self.aliases_out.assign(&publish.topic),
+            TopicAliasUse::Never => None,
+        };
+        let Some((alias, known)) = assigned else {
+            return publish.encode(version, buf);
+        };
+        // The flight keeps the full topic (aliases do not outlive the
+        // connection; resends might): it is lent to this encoding only.
+        publish.properties.topic_alias = Some(alias);
+        let topic = if known {
+            std::mem::take(&mut publish.topic)
+        } else {
+            ByteString::new()
+        };
+        let encoded = publish.encode(version, buf);
+        publish.properties.topic_alias = None;
+        if known {
+            publish.topic = topic;
+        }
+        encoded
     }
 
     /// The next event for the application.
@@ -409,8 +474,8 @@ impl Session {
 
     /// Queues a packet for `poll_transmit` and re-arms the keep-alive: it
     /// counts from the last packet sent.
-    fn send(&mut self, packet: Packet, after: AfterWrite, now: Instant) {
-        self.transmit.push_back((packet, after));
+    fn send(&mut self, packet: impl Into<Outgoing>, after: AfterWrite, now: Instant) {
+        self.transmit.push_back((packet.into(), after));
         if self.state == State::Connected && self.limits.keep_alive > 0 {
             let interval = std::time::Duration::from_secs(self.limits.keep_alive.into());
             self.timers.set(Timer::KeepAlive, now + interval);

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use super::{
-    AfterWrite, Completion, Control, Limits, OutFlight, ProtocolError, QoSPolicy, Queued,
+    AfterWrite, Completion, Control, Limits, OutFlight, Outgoing, ProtocolError, QoSPolicy, Queued,
     RequestError, RequestId, Session, Stage, State, StoreChange, TopicAliasUse, UsageError,
 };
 use crate::{
@@ -305,16 +305,11 @@ impl Session {
                         request,
                         seq,
                         packet_id,
-                        publish: publish.clone(),
+                        publish,
                         stage,
                     };
                     self.inflight.insert(packet_id, flight);
-                    // The flight keeps the full topic: aliases do not
-                    // outlive the connection, resends might.
-                    if alias == TopicAliasUse::Auto {
-                        self.aliases_out.apply(&mut publish);
-                    }
-                    self.send(Packet::Publish(publish), AfterWrite::Nothing, now);
+                    self.send(Outgoing::Flight(packet_id, alias), AfterWrite::Nothing, now);
                 }
                 Queued::Subscribe(request, mut packet) => {
                     packet.packet_id = packet_id;
