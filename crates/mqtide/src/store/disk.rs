@@ -99,6 +99,9 @@ impl DiskStoreBuilder {
     /// when another process has it open.
     pub fn open(self) -> Result<DiskStore, StoreError> {
         let path = self.path;
+        if !path.try_exists().map_err(|e| io_error(&path, e))? {
+            create_whole(&path)?;
+        }
         let db = Database::create(&path).map_err(|e| db_error(&path, e))?;
         Ok(DiskStore {
             db,
@@ -455,6 +458,66 @@ fn describe(identity: &StoreIdentity) -> String {
         identity.client_id,
         identity.protocol.level()
     )
+}
+
+/// Creates a new store at `path` so that a process killed at any point
+/// leaves either no file there or a whole, empty database.
+///
+/// redb sizes a new file before it writes the header's magic number, so a
+/// kill in between leaves a file it refuses for ever ("magic number
+/// mismatch") though nothing was ever stored in it. So the database is
+/// made under a name of this process's own beside `path` and linked to
+/// `path` only when it is whole; the link fails rather than replace a
+/// store another process made first, and then that one is opened. A file
+/// system without hard links gets a rename. A kill before the link leaves
+/// only the side file, which a later creation by the same process id
+/// replaces.
+fn create_whole(path: &Path) -> Result<(), StoreError> {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let side = path.with_file_name(format!(".{name}.{}.creating", std::process::id()));
+    match std::fs::remove_file(&side) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_error(&side, e)),
+    }
+    drop(Database::create(&side).map_err(|e| db_error(&side, e))?);
+    let linked = match std::fs::hard_link(&side, path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(_) => std::fs::rename(&side, path),
+    };
+    linked.map_err(|e| io_error(path, e))?;
+    match std::fs::remove_file(&side) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_error(&side, e)),
+    }
+    sync_parent(path)
+}
+
+/// The new name reaches the disk with its directory.
+#[cfg(unix)]
+fn sync_parent(path: &Path) -> Result<(), StoreError> {
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| io_error(dir, e))
+}
+
+/// Windows has no handle on a directory to sync; NTFS journals the name.
+#[cfg(not(unix))]
+fn sync_parent(_: &Path) -> Result<(), StoreError> {
+    Ok(())
+}
+
+fn io_error(path: &Path, e: std::io::Error) -> StoreError {
+    StoreError::Io {
+        path: path.to_path_buf(),
+        detail: e.to_string().into(),
+    }
 }
 
 fn db_error(path: &Path, e: impl Into<redb::Error>) -> StoreError {

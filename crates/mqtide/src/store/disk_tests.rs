@@ -261,3 +261,25 @@ fn group_commit_loses_nothing() {
     let loaded = DiskStore::open(&path).unwrap().load(&identity()).unwrap();
     assert_eq!(loaded.session.outgoing.len(), 3);
 }
+
+#[test]
+fn a_new_store_is_made_whole_beside_its_path_and_leaves_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.redb");
+    // What a creation killed before its link leaves: replaced, not used.
+    let side = dir
+        .path()
+        .join(format!(".s.redb.{}.creating", std::process::id()));
+    std::fs::write(&side, [0u8; 4096]).unwrap();
+    let mut store = DiskStore::open(&path).unwrap();
+    store.load(&identity()).unwrap();
+    let expected = fill(&mut store);
+    drop(store);
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["s.redb"]);
+    let loaded = DiskStore::open(&path).unwrap().load(&identity()).unwrap();
+    assert_eq!(loaded, expected);
+}
