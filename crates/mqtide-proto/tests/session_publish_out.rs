@@ -9,7 +9,7 @@ use std::num::{NonZeroU16, NonZeroU32};
 use bytes::Bytes;
 use harness::{Harness, ack, pid};
 use mqtide_proto::{
-    Completion, ConnAck, Packet, ProtocolVersion, Publish, QoS, QoSPolicy, ReasonCode,
+    Completion, ConnAck, Event, Packet, ProtocolVersion, Publish, QoS, QoSPolicy, ReasonCode,
     RequestError, SessionConfig, UsageError,
 };
 
@@ -244,6 +244,41 @@ fn limits_learnt_after_queueing_fail_the_request() {
         Err(RequestError::NotAllowed(UsageError::QoSNotSupported { .. }))
     ));
     h.expect_nothing_sent();
+}
+
+/// A publish waiting for the window was checked under one connection's
+/// limits; the next connection's limits check it again before it goes.
+#[test]
+fn a_publish_waiting_for_the_window_is_checked_again_under_new_limits() {
+    let mut connack = ConnAck::new(false);
+    connack.properties.receive_maximum = NonZeroU16::new(1);
+    let mut h = Harness::connected_with(Harness::config(ProtocolVersion::V5), connack);
+    h.publish("first", b"x", QoS::ExactlyOnce);
+    let waiting = h.publish("second", b"x", QoS::ExactlyOnce);
+    assert_eq!(h.expect_publish().topic, "first");
+    h.expect_nothing_sent();
+    assert_eq!(h.session.queued(), 1);
+    h.lose_connection();
+    h.take_events();
+
+    let mut connack = ConnAck::new(false);
+    connack.properties.receive_maximum = NonZeroU16::new(1);
+    connack.properties.maximum_qos = Some(QoS::AtLeastOnce);
+    h.session.handle_connected(h.now);
+    h.drain();
+    assert!(matches!(h.expect_sent(), Packet::Connect(_)));
+    h.deliver(connack);
+    let refused = h.take_events().into_iter().any(|event| {
+        matches!(
+            event,
+            Event::Completed {
+                id,
+                outcome: Err(RequestError::NotAllowed(UsageError::QoSNotSupported { .. })),
+            } if id == waiting
+        )
+    });
+    assert!(refused, "the waiting QoS 2 publish is refused under maximum QoS 1");
+    assert_eq!(h.session.queued(), 0);
 }
 
 #[test]

@@ -32,6 +32,7 @@ impl Session {
         self.connection_reported = true;
         self.auth_challenge = false;
         self.limits = Limits::unknown(&self.config);
+        self.limits_epoch += 1;
         let connect = Packet::from(self.config.connect());
         if let Err(error) = self.config.check_connect(&connect) {
             return self.end_connection(ConnectionError::InvalidConfig(error));
@@ -185,6 +186,7 @@ impl Session {
             let id = id.clone();
             self.record(|| StoreChange::ClientIdAssigned(id));
         }
+        self.limits_epoch += 1;
         self.limits = Limits {
             keep_alive: props.server_keep_alive.unwrap_or(self.config.keep_alive),
             send_window: if self.config.protocol.is_v5() {

@@ -61,6 +61,10 @@ enum Queued {
         stored: bool,
         publish: Publish,
         alias: TopicAliasUse,
+        /// The [`Session::limits_epoch`] it was last checked under, if any:
+        /// one checked under the current limits waiting for the window is
+        /// neither checked again nor moved each time the queue is pumped.
+        checked: Option<u64>,
     },
     Subscribe(RequestId, Subscribe),
     Unsubscribe(RequestId, Unsubscribe),
@@ -214,6 +218,8 @@ pub struct Session {
 
     // What the server allows (from CONNACK).
     limits: Limits,
+    /// Counts the changes of `limits`.
+    limits_epoch: u64,
 
     // Incoming.
     /// QoS 2 packet identifiers received and not yet released (PUBREL).
@@ -271,6 +277,7 @@ impl Session {
     pub fn new(config: SessionConfig) -> Self {
         Self {
             limits: Limits::unknown(&config),
+            limits_epoch: 0,
             config,
             state: State::Idle,
             connection_reported: false,

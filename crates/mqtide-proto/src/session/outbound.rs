@@ -78,6 +78,7 @@ impl Session {
             stored,
             publish,
             alias,
+            checked: Some(self.limits_epoch),
         });
         self.pump(now);
         Ok(request)
@@ -212,6 +213,17 @@ impl Session {
                     held += 1;
                     continue;
                 }
+                // Already checked under these limits and waiting for the
+                // window: it stays where it is.
+                Some(Queued::Publish {
+                    publish, checked, ..
+                }) if *checked == Some(self.limits_epoch)
+                    && publish.qos != QoS::AtMostOnce
+                    && self.window_full() =>
+                {
+                    held = 1;
+                    continue;
+                }
                 Some(_) => {}
             }
             let Some(queued) = self.queue.remove(held) else {
@@ -224,14 +236,19 @@ impl Session {
                     stored,
                     mut publish,
                     alias,
+                    checked,
                 } => {
-                    // The limits may have changed since the publish was queued.
-                    if let Err(e) = check_publish(
-                        &self.limits,
-                        self.config.qos_policy,
-                        self.config.protocol,
-                        &mut publish,
-                    ) {
+                    // The limits may have changed since the publish was
+                    // last checked.
+                    let recheck = checked != Some(self.limits_epoch);
+                    if recheck
+                        && let Err(e) = check_publish(
+                            &self.limits,
+                            self.config.qos_policy,
+                            self.config.protocol,
+                            &mut publish,
+                        )
+                    {
                         self.forget_stored(seq, stored);
                         self.complete(request, Err(RequestError::NotAllowed(e)));
                         continue;
@@ -252,8 +269,9 @@ impl Session {
                         stored,
                         publish,
                         alias,
+                        checked: Some(self.limits_epoch),
                     };
-                    if self.inflight.len() >= usize::from(self.limits.send_window) {
+                    if self.window_full() {
                         self.queue.push_front(queued);
                         held = 1;
                         continue;
@@ -292,6 +310,7 @@ impl Session {
                     stored,
                     mut publish,
                     alias,
+                    checked: _,
                 } => {
                     publish.packet_id = Some(packet_id);
                     let stage = match publish.qos {
@@ -369,6 +388,12 @@ impl Session {
             }
             self.pump(now);
         }
+    }
+
+    /// Whether the server's receive maximum (3.1.1: our in-flight
+    /// setting) holds back the next QoS 1/2 publish.
+    fn window_full(&self) -> bool {
+        self.inflight.len() >= usize::from(self.limits.send_window)
     }
 
     fn stage_of(&self, id: PacketId) -> Option<Stage> {

@@ -228,6 +228,7 @@ impl Session {
                     stored: true,
                     publish,
                     alias: TopicAliasUse::Auto,
+                    checked: None,
                 });
                 continue;
             };
