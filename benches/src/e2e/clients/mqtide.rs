@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use mqtide::{Client, ProtocolVersion, QoS};
+use mqtide::{Client, ClientBuilder, Connection, ProtocolVersion, QoS};
+use tokio::sync::oneshot;
 
 use super::{EchoSpec, Held, KEEP_ALIVE, LATENCY_WARMUP};
 use crate::e2e::flow::{FlowOutcome, FlowSpec, Sink, Target, payload, sequence};
@@ -20,14 +21,26 @@ fn qos(level: u8) -> QoS {
     }
 }
 
-async fn connect(target: &Target, id: &str) -> Result<Client, String> {
+fn builder(target: &Target, id: &str) -> ClientBuilder {
     Client::builder(&target.url())
         .protocol(ProtocolVersion::V3_1_1)
         .client_id(id)
         .keep_alive(KEEP_ALIVE)
+}
+
+/// Connects, with the event loop in a spawned task.
+async fn connect(target: &Target, id: &str) -> Result<Client, String> {
+    builder(target, id)
         .connect()
         .await
         .map_err(|e| format!("mqtide connect: {e}"))
+}
+
+/// The client and its connection, for the caller to drive.
+fn build(target: &Target, id: &str) -> Result<(Client, Connection), String> {
+    builder(target, id)
+        .build()
+        .map_err(|e| format!("mqtide build: {e}"))
 }
 
 pub(super) async fn flow(target: &Target, spec: &FlowSpec) -> Result<FlowOutcome, String> {
@@ -67,63 +80,92 @@ pub(super) async fn flow(target: &Target, spec: &FlowSpec) -> Result<FlowOutcome
     Ok(outcome)
 }
 
+/// Like rumqttc's requester, which polls its own event loop, each side of
+/// the round trip drives its connection in the task that uses it
+/// (`ClientBuilder::build` and `Connection::run`, not a spawned event
+/// loop): a request and its echo then wake tasks, not threads.
 pub(super) async fn round_trips(target: &Target, spec: &EchoSpec) -> Result<Vec<Duration>, String> {
     let level = qos(spec.qos);
-    let echo = connect(target, &format!("{}-echo", spec.id)).await?;
-    let mut requests = echo
-        .subscribe(&spec.request_topic, level)
-        .await
-        .map_err(|e| format!("mqtide subscribe: {e}"))?;
-    let requester = connect(target, &format!("{}-req", spec.id)).await?;
-    let mut responses = requester
-        .subscribe(&spec.response_topic, level)
-        .await
-        .map_err(|e| format!("mqtide subscribe: {e}"))?;
+    let (echo, echo_connection) = build(target, &format!("{}-echo", spec.id))?;
+    let (subscribed, echo_ready) = oneshot::channel();
     let echoing = tokio::spawn({
         let echo = echo.clone();
-        let topic = spec.response_topic.clone();
+        let request_topic = spec.request_topic.clone();
+        let response_topic = spec.response_topic.clone();
         async move {
-            while let Some(request) = requests.next().await {
-                match echo
-                    .publish(topic.as_str(), request.payload().clone())
-                    .qos(level)
-                    .send()
-                    .await
-                {
-                    Ok(pending) => drop(pending),
-                    Err(_) => break,
+            let work = async {
+                let mut requests = match echo.subscribe(&request_topic, level).await {
+                    Ok(requests) => {
+                        let _ = subscribed.send(Ok(()));
+                        requests
+                    }
+                    Err(e) => {
+                        let _ = subscribed.send(Err(format!("mqtide subscribe: {e}")));
+                        return;
+                    }
+                };
+                while let Some(request) = requests.next().await {
+                    let sent = echo
+                        .publish(response_topic.as_str(), request.payload().clone())
+                        .qos(level)
+                        .send()
+                        .await;
+                    if sent.is_err() {
+                        break;
+                    }
                 }
+            };
+            tokio::select! {
+                () = echo_connection.run() => {}
+                () = work => {}
             }
         }
     });
-    let mut samples = Vec::with_capacity(usize::try_from(spec.count).unwrap_or(0));
-    for seq in 0..LATENCY_WARMUP + spec.count {
-        let sent = Instant::now();
-        let pending = requester
-            .publish(spec.request_topic.as_str(), payload(seq, 16))
-            .qos(level)
-            .send()
+    echo_ready
+        .await
+        .map_err(|_| "mqtide: the echo task ended".to_owned())??;
+    let (requester, connection) = build(target, &format!("{}-req", spec.id))?;
+    let measure = async {
+        let mut responses = requester
+            .subscribe(&spec.response_topic, level)
             .await
-            .map_err(|e| format!("mqtide publish: {e}"))?;
-        drop(pending);
-        loop {
-            let response = responses
-                .next()
+            .map_err(|e| format!("mqtide subscribe: {e}"))?;
+        let mut samples = Vec::with_capacity(usize::try_from(spec.count).unwrap_or(0));
+        for seq in 0..LATENCY_WARMUP + spec.count {
+            let sent = Instant::now();
+            let pending = requester
+                .publish(spec.request_topic.as_str(), payload(seq, 16))
+                .qos(level)
+                .send()
                 .await
-                .ok_or("mqtide: the response stream ended")?;
-            // A QoS 1 redelivery of an earlier response is skipped.
-            if sequence(response.payload()) == Some(seq) {
-                break;
+                .map_err(|e| format!("mqtide publish: {e}"))?;
+            drop(pending);
+            loop {
+                let response = responses
+                    .next()
+                    .await
+                    .ok_or("mqtide: the response stream ended")?;
+                // A QoS 1 redelivery of an earlier response is skipped.
+                if sequence(response.payload()) == Some(seq) {
+                    break;
+                }
+            }
+            if seq >= LATENCY_WARMUP {
+                samples.push(sent.elapsed());
             }
         }
-        if seq >= LATENCY_WARMUP {
-            samples.push(sent.elapsed());
-        }
-    }
-    echoing.abort();
-    let _ = requester.disconnect().await;
+        Ok(samples)
+    };
+    let measure = async {
+        let samples = measure.await;
+        // Ends the connection, which then ends `run`.
+        let _ = requester.disconnect().await;
+        samples
+    };
+    let ((), samples) = tokio::join!(connection.run(), measure);
     let _ = echo.disconnect().await;
-    Ok(samples)
+    let _ = tokio::time::timeout(Duration::from_secs(5), echoing).await;
+    samples
 }
 
 pub(super) async fn connect_disconnect(target: &Target, id: &str) -> Result<(), String> {
