@@ -277,7 +277,10 @@ fn a_publish_waiting_for_the_window_is_checked_again_under_new_limits() {
             } if id == waiting
         )
     });
-    assert!(refused, "the waiting QoS 2 publish is refused under maximum QoS 1");
+    assert!(
+        refused,
+        "the waiting QoS 2 publish is refused under maximum QoS 1"
+    );
     assert_eq!(h.session.queued(), 0);
 }
 

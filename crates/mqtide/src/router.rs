@@ -2,9 +2,8 @@
 //! subscription's filters in a topic trie, plus the catch-all streams of
 //! `Client::messages`.
 
-use std::collections::HashMap;
-
 use mqtide_proto::{FilterTrie, SubscriptionId, TopicFilter};
+use rustc_hash::FxHashMap;
 use tokio::sync::mpsc;
 
 use crate::message::Message;
@@ -15,10 +14,10 @@ pub(crate) type RouteId = u64;
 #[derive(Debug, Default)]
 pub(crate) struct Router {
     trie: FilterTrie<RouteId>,
-    routes: HashMap<RouteId, Route>,
+    routes: FxHashMap<RouteId, Route>,
     catch_all: Vec<(RouteId, mpsc::Sender<Message>)>,
     /// 5.0: the subscription identifier each route subscribed with.
-    by_subscription_id: HashMap<u32, RouteId>,
+    by_subscription_id: FxHashMap<u32, RouteId>,
     next_id: RouteId,
     /// Reused by [`targets`](Self::targets) to collect route ids.
     scratch: Vec<RouteId>,

@@ -3,10 +3,11 @@
 //! ([MQTT-3.3.2-9]),
 //! replacing the least recently used one when all are taken.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::num::NonZeroU16;
 
 use bytestring::ByteString;
+use rustc_hash::FxHashMap;
 
 use crate::Publish;
 
@@ -25,7 +26,7 @@ pub enum TopicAliasUse {
 pub(crate) struct OutboundAliases {
     /// The server's Topic Alias Maximum; 0 means no aliases.
     maximum: u16,
-    by_topic: HashMap<ByteString, (NonZeroU16, u64)>,
+    by_topic: FxHashMap<ByteString, (NonZeroU16, u64)>,
     /// Topics by last use, oldest first.
     by_use: BTreeMap<u64, ByteString>,
     clock: u64,

@@ -15,11 +15,12 @@ mod timer;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::BytesMut;
 use bytestring::ByteString;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 pub use alias::TopicAliasUse;
 pub use config::{AckMode, QoSPolicy, SessionConfig};
@@ -211,8 +212,8 @@ pub struct Session {
     /// How many of the queued requests are SUBSCRIBE or UNSUBSCRIBE (which
     /// may pass publishes the send window holds back).
     queued_controls: usize,
-    inflight: HashMap<PacketId, OutFlight>,
-    controls: HashMap<PacketId, Control>,
+    inflight: FxHashMap<PacketId, OutFlight>,
+    controls: FxHashMap<PacketId, Control>,
     ids: PacketIdPool,
     aliases_out: OutboundAliases,
 
@@ -226,12 +227,12 @@ pub struct Session {
     incoming_qos2: PacketIdPool,
     /// Incoming QoS 1 messages not yet acknowledged (manual mode).
     incoming_qos1_unacked: usize,
-    aliases_in: HashMap<u16, ByteString>,
+    aliases_in: FxHashMap<u16, ByteString>,
     pending_acks: VecDeque<PendingAck>,
     next_token: u64,
     /// Restored QoS 2 identifiers the application never acknowledged: a
     /// resend of one is delivered again.
-    redeliver: HashSet<PacketId>,
+    redeliver: FxHashSet<PacketId>,
 
     // Outputs.
     /// Changes for a durable store (only with `config.durable`).
@@ -286,16 +287,16 @@ impl Session {
             next_seq: 0,
             queue: VecDeque::new(),
             queued_controls: 0,
-            inflight: HashMap::new(),
-            controls: HashMap::new(),
+            inflight: FxHashMap::default(),
+            controls: FxHashMap::default(),
             ids: PacketIdPool::default(),
             aliases_out: OutboundAliases::default(),
             incoming_qos2: PacketIdPool::default(),
             incoming_qos1_unacked: 0,
-            aliases_in: HashMap::new(),
+            aliases_in: FxHashMap::default(),
             pending_acks: VecDeque::new(),
             next_token: 0,
-            redeliver: HashSet::new(),
+            redeliver: FxHashSet::default(),
             store_changes: Vec::new(),
             // One slot each up front: the first push would otherwise
             // allocate four (the standard library's smallest growth), and

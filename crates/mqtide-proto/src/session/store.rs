@@ -12,9 +12,10 @@
 //! without losing an accepted publish or delivering an acknowledged QoS 2
 //! message twice.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use bytestring::ByteString;
+use rustc_hash::FxHashSet;
 
 use super::{OutFlight, Queued, Session, SessionConfig, Stage, TopicAliasUse};
 use crate::{PacketId, Publish, QoS};
@@ -253,7 +254,7 @@ impl Session {
             };
             session.inflight.insert(packet_id, flight);
         }
-        let mut redeliver = HashSet::new();
+        let mut redeliver = FxHashSet::default();
         for (id, state) in stored.incoming {
             let packet_id = PacketId::new(id).ok_or(RestoreError::ZeroPacketId)?;
             session.incoming_qos2.mark(packet_id);

@@ -2,7 +2,7 @@
 //! subscription that matches it in time proportional to the topic's depth,
 //! not to the number of subscriptions.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use super::TopicFilter;
 
@@ -20,7 +20,7 @@ pub struct FilterTrie<T> {
 #[derive(Debug, Clone)]
 struct Node<T> {
     /// Children by literal level.
-    children: HashMap<Box<str>, Self>,
+    children: FxHashMap<Box<str>, Self>,
     /// The child for a `+` level.
     plus: Option<Box<Self>>,
     /// Values of filters that end here with `/#` (or are `#`).
@@ -32,7 +32,7 @@ struct Node<T> {
 impl<T> Default for Node<T> {
     fn default() -> Self {
         Self {
-            children: HashMap::new(),
+            children: FxHashMap::default(),
             plus: None,
             hash: Vec::new(),
             exact: Vec::new(),

@@ -15,7 +15,7 @@ mod servers;
 
 pub(crate) use servers::{MakeConnector, Servers};
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +25,7 @@ use mqtide_proto::{
     ConnectionError, ReasonCode, RequestId, Session, SubscribeProperties, SubscriptionOptions,
     TopicFilter,
 };
+use rustc_hash::FxHashMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until, timeout};
@@ -179,7 +180,7 @@ pub(crate) struct EventLoop {
     manual_acks: bool,
     first_connect: Option<oneshot::Sender<Result<(), ConnectError>>>,
     router: Router,
-    pending: HashMap<RequestId, Pending>,
+    pending: FxHashMap<RequestId, Pending>,
     deliveries: VecDeque<Delivery>,
     /// The emptied target lists of finished deliveries, reused so that
     /// routing a message allocates nothing.
@@ -250,7 +251,7 @@ impl EventLoop {
             manual_acks: setup.manual_acks,
             first_connect: Some(setup.first_connect),
             router: Router::default(),
-            pending: HashMap::new(),
+            pending: FxHashMap::default(),
             deliveries: VecDeque::new(),
             spare_targets: Vec::new(),
             subscriptions,
