@@ -311,7 +311,7 @@ pub(crate) fn string_len(s: &str, what: &'static str) -> Result<usize, EncodeErr
 pub(crate) fn topic_name_len(topic: &str) -> Result<usize, EncodeError> {
     let bytes = topic.as_bytes();
     let len = field_len(bytes, "topic name")?;
-    if any_word(bytes, null_or_wildcard) {
+    if has_null_or_wildcard(bytes) {
         return Err(if bytes.contains(&0) {
             TopicError::NullCharacter
         } else {
@@ -320,6 +320,12 @@ pub(crate) fn topic_name_len(topic: &str) -> Result<usize, EncodeError> {
         .into());
     }
     Ok(len)
+}
+
+/// Whether `bytes` hold U+0000, `+` or `#`: what a topic name may not.
+#[inline]
+pub(crate) fn has_null_or_wildcard(bytes: &[u8]) -> bool {
+    any_word(bytes, null_or_wildcard)
 }
 
 #[cfg(test)]

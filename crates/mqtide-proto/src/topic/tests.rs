@@ -241,3 +241,30 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// `check_topic_name`'s one-scan fast path gives the verdict, and the
+    /// error, of the rules read one by one: empty, too long, U+0000, then
+    /// a wildcard.
+    #[test]
+    fn topic_name_check_agrees_with_the_rules_one_by_one(
+        topic in prop_oneof![
+            "[a/+#\u{0}é$]{0,40}",
+            Just("a".repeat(65_536)),
+            Just(format!("{}+", "a".repeat(65_535))),
+        ],
+    ) {
+        let expected = if topic.is_empty() {
+            Err(TopicError::Empty)
+        } else if topic.len() > 65_535 {
+            Err(TopicError::TooLong(topic.len()))
+        } else if topic.contains('\0') {
+            Err(TopicError::NullCharacter)
+        } else if topic.contains(['+', '#']) {
+            Err(TopicError::WildcardInTopicName)
+        } else {
+            Ok(())
+        };
+        prop_assert_eq!(check_topic_name(&topic), expected, "{:?}", topic);
+    }
+}

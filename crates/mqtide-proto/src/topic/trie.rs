@@ -132,8 +132,10 @@ fn visit_matches<'a, T>(
         node.exact.iter().for_each(visit);
         return;
     };
-    let (level, rest) = match levels.split_once('/') {
-        Some((level, rest)) => (level, Some(rest)),
+    // A byte loop: levels are short, and `split_once('/')` goes through a
+    // general searcher that costs more than the level's bytes.
+    let (level, rest) = match levels.bytes().position(|b| b == b'/') {
+        Some(i) => (&levels[..i], Some(&levels[i + 1..])),
         None => (levels, None),
     };
     if let Some(child) = node.children.get(level) {
