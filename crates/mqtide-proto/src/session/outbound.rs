@@ -209,149 +209,160 @@ impl Session {
             }
             match self.queue.get(held) {
                 None => break,
-                Some(Queued::Publish { .. }) if held > 0 => {
-                    held += 1;
-                    continue;
-                }
-                // Already checked under these limits and waiting for the
-                // window: it stays where it is.
-                Some(Queued::Publish {
-                    publish, checked, ..
-                }) if *checked == Some(self.limits_epoch)
-                    && publish.qos != QoS::AtMostOnce
-                    && self.window_full() =>
-                {
-                    held = 1;
-                    continue;
-                }
-                Some(_) => {}
-            }
-            let Some(queued) = self.queue.remove(held) else {
-                break;
-            };
-            let queued = match queued {
-                Queued::Publish {
-                    request,
-                    seq,
-                    stored,
-                    mut publish,
-                    alias,
-                    checked,
-                } => {
-                    // The limits may have changed since the publish was
-                    // last checked.
-                    let recheck = checked != Some(self.limits_epoch);
-                    if recheck
-                        && let Err(e) = check_publish(
-                            &self.limits,
-                            self.config.qos_policy,
-                            self.config.protocol,
-                            &mut publish,
-                        )
-                    {
-                        self.forget_stored(seq, stored);
-                        self.complete(request, Err(RequestError::NotAllowed(e)));
-                        continue;
-                    }
-                    if publish.qos == QoS::AtMostOnce {
-                        // (Downgraded, if it was stored.)
-                        self.forget_stored(seq, stored);
-                        publish.packet_id = None;
-                        if alias == TopicAliasUse::Auto {
-                            self.aliases_out.apply(&mut publish);
-                        }
-                        self.send(Packet::Publish(publish), AfterWrite::Complete(request), now);
-                        continue;
-                    }
-                    let queued = Queued::Publish {
-                        request,
-                        seq,
-                        stored,
-                        publish,
-                        alias,
-                        checked: Some(self.limits_epoch),
-                    };
-                    if self.window_full() {
-                        self.queue.push_front(queued);
+                Some(Queued::Publish { .. }) if held > 0 => held += 1,
+                Some(Queued::Publish { .. }) => {
+                    if !self.pump_publish(now) {
                         held = 1;
-                        continue;
                     }
-                    queued
                 }
-                // The limits may have changed since it was queued.
-                Queued::Subscribe(request, packet) => {
-                    self.queued_controls -= 1;
-                    if let Err(e) = self.check_subscribe(&packet) {
-                        self.complete(request, Err(RequestError::NotAllowed(e)));
-                        continue;
+                Some(_) => {
+                    if !self.pump_control(held, now) {
+                        break;
                     }
-                    Queued::Subscribe(request, packet)
-                }
-                Queued::Unsubscribe(request, packet) => {
-                    self.queued_controls -= 1;
-                    if let Err(e) = self.check_unsubscribe(&packet) {
-                        self.complete(request, Err(RequestError::NotAllowed(e)));
-                        continue;
-                    }
-                    Queued::Unsubscribe(request, packet)
-                }
-            };
-            let Some(packet_id) = self.ids.allocate() else {
-                if !matches!(queued, Queued::Publish { .. }) {
-                    self.queued_controls += 1;
-                }
-                self.queue.insert(held, queued);
-                break;
-            };
-            match queued {
-                Queued::Publish {
-                    request,
-                    seq,
-                    stored,
-                    mut publish,
-                    alias,
-                    checked: _,
-                } => {
-                    publish.packet_id = Some(packet_id);
-                    let stage = match publish.qos {
-                        QoS::AtLeastOnce => Stage::PublishedQoS1,
-                        _ => Stage::PublishedQoS2,
-                    };
-                    if stored {
-                        self.record(|| StoreChange::PublishSent { seq, packet_id });
-                    }
-                    let flight = OutFlight {
-                        request,
-                        seq,
-                        packet_id,
-                        publish,
-                        stage,
-                    };
-                    self.inflight.insert(packet_id, flight);
-                    self.send(Outgoing::Flight(packet_id, alias), AfterWrite::Nothing, now);
-                }
-                Queued::Subscribe(request, mut packet) => {
-                    packet.packet_id = packet_id;
-                    self.track_control(
-                        packet_id,
-                        request,
-                        PacketType::SubAck,
-                        packet.filters.len(),
-                    );
-                    self.send(Packet::Subscribe(packet), AfterWrite::Nothing, now);
-                }
-                Queued::Unsubscribe(request, mut packet) => {
-                    packet.packet_id = packet_id;
-                    self.track_control(
-                        packet_id,
-                        request,
-                        PacketType::UnsubAck,
-                        packet.filters.len(),
-                    );
-                    self.send(Packet::Unsubscribe(packet), AfterWrite::Nothing, now);
                 }
             }
         }
+    }
+
+    /// Moves the publish at the head of the queue on: refused, written
+    /// (QoS 0) or into flight. False when it has to wait for the window or
+    /// for a packet identifier; then it stays where it is.
+    ///
+    /// It is checked and waits in place, and moves once, straight into its
+    /// flight: a PUBLISH is a few hundred bytes, and each move of it was a
+    /// copy on every message.
+    fn pump_publish(&mut self, now: Instant) -> bool {
+        let epoch = self.limits_epoch;
+        let Some(Queued::Publish {
+            publish, checked, ..
+        }) = self.queue.front_mut()
+        else {
+            return false;
+        };
+        // The limits may have changed since the publish was last checked.
+        if *checked != Some(epoch) {
+            let verdict = check_publish(
+                &self.limits,
+                self.config.qos_policy,
+                self.config.protocol,
+                publish,
+            );
+            *checked = Some(epoch);
+            if let Err(e) = verdict {
+                if let Some(Queued::Publish {
+                    request,
+                    seq,
+                    stored,
+                    ..
+                }) = self.queue.pop_front()
+                {
+                    self.forget_stored(seq, stored);
+                    self.complete(request, Err(RequestError::NotAllowed(e)));
+                }
+                return true;
+            }
+        }
+        let at_most_once = publish.qos == QoS::AtMostOnce;
+        let packet_id = if at_most_once {
+            None
+        } else if self.window_full() {
+            return false;
+        } else {
+            match self.ids.allocate() {
+                Some(id) => Some(id),
+                // Running out of identifiers stops everything.
+                None => return false,
+            }
+        };
+        let Some(Queued::Publish {
+            request,
+            seq,
+            stored,
+            mut publish,
+            alias,
+            checked: _,
+        }) = self.queue.pop_front()
+        else {
+            return false;
+        };
+        let Some(packet_id) = packet_id else {
+            // (Downgraded, if it was stored.)
+            self.forget_stored(seq, stored);
+            publish.packet_id = None;
+            if alias == TopicAliasUse::Auto {
+                self.aliases_out.apply(&mut publish);
+            }
+            self.send(Packet::Publish(publish), AfterWrite::Complete(request), now);
+            return true;
+        };
+        publish.packet_id = Some(packet_id);
+        let stage = match publish.qos {
+            QoS::AtLeastOnce => Stage::PublishedQoS1,
+            _ => Stage::PublishedQoS2,
+        };
+        if stored {
+            self.record(|| StoreChange::PublishSent { seq, packet_id });
+        }
+        let flight = OutFlight {
+            request,
+            seq,
+            packet_id,
+            publish,
+            stage,
+        };
+        self.inflight.insert(packet_id, flight);
+        self.send(Outgoing::Flight(packet_id, alias), AfterWrite::Nothing, now);
+        true
+    }
+
+    /// Sends the SUBSCRIBE or UNSUBSCRIBE at `index` of the queue, or
+    /// refuses it. False when no packet identifier is left: then it stays
+    /// where it is and everything waits.
+    fn pump_control(&mut self, index: usize, now: Instant) -> bool {
+        let Some(queued) = self.queue.remove(index) else {
+            return false;
+        };
+        self.queued_controls -= 1;
+        // The limits may have changed since it was queued.
+        let checked = match &queued {
+            Queued::Subscribe(_, packet) => self.check_subscribe(packet),
+            Queued::Unsubscribe(_, packet) => self.check_unsubscribe(packet),
+            Queued::Publish { .. } => Ok(()),
+        };
+        if let Err(e) = checked {
+            if let Queued::Subscribe(request, _) | Queued::Unsubscribe(request, _) = queued {
+                self.complete(request, Err(RequestError::NotAllowed(e)));
+            }
+            return true;
+        }
+        let Some(packet_id) = self.ids.allocate() else {
+            self.queued_controls += 1;
+            self.queue.insert(index, queued);
+            return false;
+        };
+        match queued {
+            Queued::Subscribe(request, mut packet) => {
+                packet.packet_id = packet_id;
+                self.track_control(packet_id, request, PacketType::SubAck, packet.filters.len());
+                self.send(Packet::Subscribe(packet), AfterWrite::Nothing, now);
+            }
+            Queued::Unsubscribe(request, mut packet) => {
+                packet.packet_id = packet_id;
+                self.track_control(
+                    packet_id,
+                    request,
+                    PacketType::UnsubAck,
+                    packet.filters.len(),
+                );
+                self.send(Packet::Unsubscribe(packet), AfterWrite::Nothing, now);
+            }
+            Queued::Publish { .. } => {
+                self.ids.release(packet_id);
+                self.queue.insert(index, queued);
+                return false;
+            }
+        }
+        true
     }
 
     /// A stored publish left the queue without a flow of its own.
