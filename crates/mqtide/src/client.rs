@@ -166,7 +166,7 @@ impl Client {
             .map(|e| Error::Usage(UsageError::InvalidTopic(e)));
         PublishBuilder {
             client: self.clone(),
-            publish: Publish::new(topic, payload),
+            publish: Box::new(Publish::new(topic, payload)),
             alias: TopicAliasUse::Auto,
             error,
         }
@@ -474,7 +474,10 @@ impl ClientBuilder {
 #[derive(Debug)]
 pub struct PublishBuilder {
     client: Client,
-    publish: Publish,
+    /// Boxed from the start (the command carries it boxed): the builder
+    /// is moved by every call on it, and an inline PUBLISH made each move
+    /// a copy of a few hundred bytes.
+    publish: Box<Publish>,
     alias: TopicAliasUse,
     error: Option<Error>,
 }
@@ -551,7 +554,7 @@ impl PublishBuilder {
         };
         self.client
             .send(Command::Publish {
-                publish: Box::new(self.publish),
+                publish: self.publish,
                 alias: self.alias,
                 reply,
                 stored,
