@@ -64,7 +64,8 @@ impl EventLoop {
                     token: message.ack,
                 };
                 self.deliveries.push_back(Delivery {
-                    message,
+                    token: message.token,
+                    message: Some(message),
                     targets,
                     taken: false,
                 });
@@ -100,13 +101,32 @@ impl EventLoop {
         }
         while let Some(delivery) = self.deliveries.front_mut() {
             while let Some((route, sender)) = delivery.targets.first() {
-                match sender.try_send(delivery.message.clone()) {
+                // The last stream takes the message itself: no clone, and
+                // no copy left behind to drop.
+                let last = delivery.targets.len() == 1;
+                let message = if last {
+                    delivery.message.take()
+                } else {
+                    delivery.message.clone()
+                };
+                let Some(message) = message else {
+                    break;
+                };
+                match sender.try_send(message) {
                     Ok(()) => {
                         delivery.targets.remove(0);
                         delivery.taken = true;
                     }
-                    Err(mpsc::error::TrySendError::Full(_)) => return,
-                    Err(mpsc::error::TrySendError::Closed(_)) => {
+                    Err(mpsc::error::TrySendError::Full(message)) => {
+                        if last {
+                            delivery.message = Some(message);
+                        }
+                        return;
+                    }
+                    Err(mpsc::error::TrySendError::Closed(message)) => {
+                        if last {
+                            delivery.message = Some(message);
+                        }
                         let route = *route;
                         delivery.targets.remove(0);
                         self.router.remove(route);
@@ -119,7 +139,7 @@ impl EventLoop {
             }
             if let Some(delivery) = self.deliveries.pop_front() {
                 self.spare_targets.push(delivery.targets);
-                self.delivered(delivery.message.token, delivery.taken);
+                self.delivered(delivery.token, delivery.taken);
             }
         }
     }

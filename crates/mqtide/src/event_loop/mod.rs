@@ -22,8 +22,8 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use mqtide_proto::{
-    ConnectionError, ReasonCode, RequestId, Session, SubscribeProperties, SubscriptionOptions,
-    TopicFilter,
+    AckToken, ConnectionError, ReasonCode, RequestId, Session, SubscribeProperties,
+    SubscriptionOptions, TopicFilter,
 };
 use rustc_hash::FxHashMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
@@ -134,7 +134,11 @@ type Targets = Vec<(RouteId, mpsc::Sender<Message>)>;
 /// A message on its way into the streams that want it.
 #[derive(Debug)]
 struct Delivery {
-    message: Message,
+    /// Cloned into each stream but the last, which takes it: `None` only
+    /// once it has.
+    message: Option<Message>,
+    /// The message's acknowledgement, once every stream has it.
+    token: Option<AckToken>,
     /// The streams still to take it, in order.
     targets: Targets,
     /// Whether any stream has taken it.
