@@ -110,6 +110,9 @@ impl EventLoop {
                     delivery.message.clone()
                 };
                 let Some(message) = message else {
+                    // Only the last stream takes it, so this cannot be;
+                    // were it so, the delivery ends rather than spin.
+                    delivery.targets.clear();
                     break;
                 };
                 match sender.try_send(message) {
