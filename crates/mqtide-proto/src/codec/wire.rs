@@ -115,7 +115,7 @@ impl Reader {
     #[inline]
     pub(crate) fn topic_name(&mut self) -> Result<ByteString, DecodeError> {
         let raw = self.binary()?;
-        if !any_word(&raw, null_or_wildcard) {
+        if !has_null_or_wildcard(&raw) {
             return ByteString::try_from(raw).map_err(|_| DecodeError::InvalidUtf8);
         }
         utf8(raw)?;

@@ -319,34 +319,32 @@ impl Session {
     /// refuses it. False when no packet identifier is left: then it stays
     /// where it is and everything waits.
     fn pump_control(&mut self, index: usize, now: Instant) -> bool {
-        let Some(queued) = self.queue.remove(index) else {
-            return false;
-        };
-        self.queued_controls -= 1;
         // The limits may have changed since it was queued.
-        let checked = match &queued {
-            Queued::Subscribe(_, packet) => self.check_subscribe(packet),
-            Queued::Unsubscribe(_, packet) => self.check_unsubscribe(packet),
-            Queued::Publish { .. } => Ok(()),
+        let checked = match self.queue.get(index) {
+            Some(Queued::Subscribe(_, packet)) => self.check_subscribe(packet),
+            Some(Queued::Unsubscribe(_, packet)) => self.check_unsubscribe(packet),
+            Some(Queued::Publish { .. }) | None => return false,
         };
         if let Err(e) = checked {
-            if let Queued::Subscribe(request, _) | Queued::Unsubscribe(request, _) = queued {
+            self.queued_controls -= 1;
+            if let Some(Queued::Subscribe(request, _) | Queued::Unsubscribe(request, _)) =
+                self.queue.remove(index)
+            {
                 self.complete(request, Err(RequestError::NotAllowed(e)));
             }
             return true;
         }
         let Some(packet_id) = self.ids.allocate() else {
-            self.queued_controls += 1;
-            self.queue.insert(index, queued);
             return false;
         };
-        match queued {
-            Queued::Subscribe(request, mut packet) => {
+        self.queued_controls -= 1;
+        match self.queue.remove(index) {
+            Some(Queued::Subscribe(request, mut packet)) => {
                 packet.packet_id = packet_id;
                 self.track_control(packet_id, request, PacketType::SubAck, packet.filters.len());
                 self.send(Packet::Subscribe(packet), AfterWrite::Nothing, now);
             }
-            Queued::Unsubscribe(request, mut packet) => {
+            Some(Queued::Unsubscribe(request, mut packet)) => {
                 packet.packet_id = packet_id;
                 self.track_control(
                     packet_id,
@@ -356,11 +354,8 @@ impl Session {
                 );
                 self.send(Packet::Unsubscribe(packet), AfterWrite::Nothing, now);
             }
-            Queued::Publish { .. } => {
-                self.ids.release(packet_id);
-                self.queue.insert(index, queued);
-                return false;
-            }
+            // A control stands at `index`: matched above.
+            Some(Queued::Publish { .. }) | None => {}
         }
         true
     }
