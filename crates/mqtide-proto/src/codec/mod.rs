@@ -43,7 +43,7 @@ pub use publish::Publish;
 pub use reason::ReasonCode;
 pub use subscribe::{RetainHandling, Subscribe, SubscriptionOptions, Unsubscribe};
 pub use wire::VAR_INT_MAX;
-pub(crate) use wire::has_null_or_wildcard;
+pub(crate) use wire::{has_null, has_null_or_wildcard};
 
 /// A packet identifier: never 0 ([MQTT-2.2.1-3]).
 pub type PacketId = NonZeroU16;

@@ -297,7 +297,7 @@ pub(crate) fn field_len(data: &[u8], what: &'static str) -> Result<usize, Encode
 #[inline]
 pub(crate) fn string_len(s: &str, what: &'static str) -> Result<usize, EncodeError> {
     let len = field_len(s.as_bytes(), what)?;
-    if any_word(s.as_bytes(), zero_byte) {
+    if has_null(s.as_bytes()) {
         return Err(EncodeError::NullCharacter { what });
     }
     Ok(len)
@@ -320,6 +320,12 @@ pub(crate) fn topic_name_len(topic: &str) -> Result<usize, EncodeError> {
         .into());
     }
     Ok(len)
+}
+
+/// Whether `bytes` hold U+0000, which no MQTT string may.
+#[inline]
+pub(crate) fn has_null(bytes: &[u8]) -> bool {
+    any_word(bytes, zero_byte)
 }
 
 /// Whether `bytes` hold U+0000, `+` or `#`: what a topic name may not.

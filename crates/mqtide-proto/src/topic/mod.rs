@@ -53,7 +53,7 @@ fn check_common(topic: &str) -> Result<(), TopicError> {
     if topic.len() > usize::from(u16::MAX) {
         return Err(TopicError::TooLong(topic.len()));
     }
-    if topic.contains('\0') {
+    if crate::codec::has_null(topic.as_bytes()) {
         return Err(TopicError::NullCharacter);
     }
     Ok(())
