@@ -111,6 +111,12 @@ fn invalid_topic_filters_say_why() {
         ("a+", E::MisplacedSingleLevelWildcard),
         ("a/+b/c", E::MisplacedSingleLevelWildcard),
         ("a\0", E::NullCharacter),
+        // U+0000 in a later word, in the tail, and before a misplaced
+        // wildcard (the null character is named first).
+        ("sensors/building-7/\0/x", E::NullCharacter),
+        ("sensors/building-7/floor/x\0", E::NullCharacter),
+        ("a#/b\0", E::NullCharacter),
+        ("$share/g\0/a", E::NullCharacter),
         ("$share/", E::InvalidSharedSubscription),
         ("$share/group", E::InvalidSharedSubscription),
         ("$share/group/", E::InvalidSharedSubscription),
