@@ -156,7 +156,7 @@ impl Reader {
 /// Validates an MQTT UTF-8 string without copying it.
 #[inline]
 pub(crate) fn utf8(raw: Bytes) -> Result<ByteString, DecodeError> {
-    if any_word(&raw, zero_byte) {
+    if has_null(&raw) {
         return Err(DecodeError::NullCharacter);
     }
     ByteString::try_from(raw).map_err(|_| DecodeError::InvalidUtf8)
