@@ -37,6 +37,8 @@
 
 mod broker_process;
 mod fault_proxy;
+#[cfg(test)]
+mod mosquitto_tests;
 mod nats;
 mod rabbitmq;
 mod tls;
@@ -359,6 +361,9 @@ impl Mosquitto {
     }
 
     fn spawn(&mut self) -> Result<(), StartError> {
+        // The log is appended to across restarts: only what this process
+        // writes after `logged` tells whether it is the one listening.
+        let logged = self.log().len();
         let log = File::options()
             .create(true)
             .append(true)
@@ -373,7 +378,7 @@ impl Mosquitto {
             .spawn()
             .map_err(io_err("spawning mosquitto"))?;
         self.child = Some(child);
-        self.wait_listening()
+        self.wait_listening(logged)
     }
 
     /// Stops the broker gracefully (SIGTERM: a persistent broker saves its
@@ -397,9 +402,24 @@ impl Mosquitto {
 
     /// Stops the broker gracefully and starts it again on the same port,
     /// with the same configuration and (if persistent) state.
+    ///
+    /// While it is down, another process may take the port (a client's
+    /// ephemeral port, or another test's broker): the start is retried a
+    /// few times before that is an error.
     pub fn restart(&mut self) -> Result<(), StartError> {
         self.stop();
-        self.spawn()
+        let mut attempt = 1;
+        loop {
+            match self.spawn() {
+                Err(StartError::NotListening { log, .. })
+                    if log.contains("in use") && attempt < PORT_ATTEMPTS =>
+                {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Freezes the broker (SIGSTOP): connections stay open but nothing
@@ -419,9 +439,16 @@ impl Mosquitto {
             .map_err(io_err("resuming mosquitto"))
     }
 
-    /// Polls until the listener accepts a connection, the process exits, or
-    /// [`START_TIMEOUT`] passes.
-    fn wait_listening(&mut self) -> Result<(), StartError> {
+    /// Polls until this process says it is running and its listener accepts
+    /// a connection, the process exits, or [`START_TIMEOUT`] passes.
+    ///
+    /// A connection alone proves nothing: when the port was taken by
+    /// another test's broker in the moment after [`free_port`] let it go,
+    /// that broker accepts while ours is exiting with "Address already in
+    /// use", and a test would run against a broker that vanishes when the
+    /// other test ends. Mosquitto logs "running" only once every listener
+    /// is bound, so the log written after `logged` settles it.
+    fn wait_listening(&mut self, logged: usize) -> Result<(), StartError> {
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             let exited = match &mut self.child {
@@ -434,7 +461,11 @@ impl Mosquitto {
                     log: self.log(),
                 });
             }
-            if TcpStream::connect(self.addr()).is_ok() {
+            let running = self
+                .log()
+                .get(logged..)
+                .is_some_and(|log| log.contains(" running"));
+            if running && TcpStream::connect(self.addr()).is_ok() {
                 return Ok(());
             }
             if Instant::now() > deadline {
