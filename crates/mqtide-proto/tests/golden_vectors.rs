@@ -874,7 +874,7 @@ fn publish_v5() {
                     correlation_data: Some(Bytes::from_static(&[1, 2, 3])),
                     content_type: Some("text/plain".into()),
                     user_properties: vec![user("a", "b")],
-                    subscription_identifiers: vec![sub_id(1), sub_id(128), sub_id(268_435_455)],
+                    subscription_identifiers: [sub_id(1), sub_id(128), sub_id(268_435_455)].into(),
                 },
                 b"{}",
             ),

@@ -13,7 +13,9 @@ use std::num::NonZeroU16;
 
 use allocation_counter::{AllocationInfo, measure};
 use bytes::{Bytes, BytesMut};
-use mqtide_proto::{MAX_PACKET_SIZE, Packet, PayloadFormat, ProtocolVersion, Publish, QoS};
+use mqtide_proto::{
+    MAX_PACKET_SIZE, Packet, PayloadFormat, ProtocolVersion, Publish, QoS, SubscriptionId,
+};
 
 const PAYLOAD_LEN: usize = 256;
 
@@ -109,6 +111,35 @@ fn decoding_v3_1_1_publish_does_not_allocate_per_packet() {
 #[test]
 fn decoding_v5_publish_with_properties_does_not_allocate_per_packet() {
     assert_no_per_packet_allocation(ProtocolVersion::V5);
+}
+
+/// A PUBLISH from the server carries the identifiers of the subscriptions
+/// it matched, and mqtide's client gives every 5.0 subscription one (to
+/// route messages without matching filters), so this is the PUBLISH a 5.0
+/// client receives: one or two identifiers must not cost an allocation.
+#[test]
+fn decoding_v5_publish_with_subscription_identifiers_does_not_allocate_per_packet() {
+    let version = ProtocolVersion::V5;
+    for ids in [&[3][..], &[3, 268_435_455]] {
+        let with_ids = |i| {
+            let mut publish = publish(version, i);
+            for &id in ids {
+                let id = SubscriptionId::new(id).expect("in range");
+                publish.properties.subscription_identifiers.push(id);
+            }
+            publish
+        };
+        let few = count_decode(version, FEW, with_ids);
+        let many = count_decode(version, MANY, with_ids);
+        eprintln!(
+            "{version}, {} subscription identifiers: {FEW} decodes made {} allocations, {MANY} made {}",
+            ids.len(),
+            few.count_total,
+            many.count_total
+        );
+        assert!(many.count_total <= 1, "{} ids: {many:?}", ids.len());
+        assert_eq!(many.count_total, few.count_total, "{} ids", ids.len());
+    }
 }
 
 /// The counter is really installed and sees the codec's allocations: a

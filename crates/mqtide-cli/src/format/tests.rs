@@ -77,7 +77,7 @@ fn properties() {
         response_topic: Some("re/ply".into()),
         correlation_data: Some(Bytes::from_static(b"id-1")),
         user_properties: vec![("k".into(), "v".into()), ("k".into(), "w".into())],
-        subscription_identifiers: vec![SubscriptionId::new(5).unwrap()],
+        subscription_identifiers: [SubscriptionId::new(5).unwrap()].into(),
         topic_alias: NonZeroU16::new(3),
     };
     let m = view(b"x", &p);

@@ -22,6 +22,7 @@ mod properties;
 mod publish;
 mod reason;
 mod subscribe;
+mod subscription_id;
 mod wire;
 
 use std::fmt;
@@ -36,12 +37,13 @@ pub use error::{DecodeError, EncodeError};
 pub use header::PacketType;
 pub use properties::{
     AckProperties, AuthProperties, ConnAckProperties, ConnectProperties, DisconnectProperties,
-    PayloadFormat, PropertyId, PublishProperties, SubscribeProperties, SubscriptionId,
-    UnsubscribeProperties, UserProperty, WillProperties,
+    PayloadFormat, PropertyId, PublishProperties, SubscribeProperties, UnsubscribeProperties,
+    UserProperty, WillProperties,
 };
 pub use publish::Publish;
 pub use reason::ReasonCode;
 pub use subscribe::{RetainHandling, Subscribe, SubscriptionOptions, Unsubscribe};
+pub use subscription_id::{SubscriptionId, SubscriptionIds};
 pub use wire::VAR_INT_MAX;
 pub(crate) use wire::{has_null, has_null_or_wildcard};
 

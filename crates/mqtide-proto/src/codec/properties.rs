@@ -14,9 +14,8 @@ use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 
 use super::error::{DecodeError, EncodeError};
-use super::wire::{
-    Reader, VAR_INT_MAX, field_len, put_binary, put_var_int, string_len, var_int_len,
-};
+use super::subscription_id::{SubscriptionId, SubscriptionIds};
+use super::wire::{Reader, field_len, put_binary, put_var_int, string_len};
 use super::{ProtocolVersion, QoS, Secret};
 
 macro_rules! property_ids {
@@ -117,7 +116,7 @@ pub(crate) trait PropValue: Sized {
     fn write(&self, buf: &mut BytesMut);
 }
 
-fn invalid(property: PropertyId, value: u32) -> DecodeError {
+pub(super) fn invalid(property: PropertyId, value: u32) -> DecodeError {
     DecodeError::InvalidPropertyValue { property, value }
 }
 
@@ -202,42 +201,6 @@ impl PropValue for NonZeroU32 {
     }
 }
 
-/// A subscription identifier: 1 to 268,435,455, sent as a variable byte
-/// integer (spec §3.8.2.1.2; 0 is a protocol error).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SubscriptionId(NonZeroU32);
-
-impl SubscriptionId {
-    /// The largest subscription identifier.
-    pub const MAX: u32 = VAR_INT_MAX;
-
-    /// A subscription identifier, if `value` is in 1..=268,435,455.
-    pub const fn new(value: u32) -> Option<Self> {
-        match NonZeroU32::new(value) {
-            Some(v) if value <= Self::MAX => Some(Self(v)),
-            _ => None,
-        }
-    }
-
-    /// The identifier's value.
-    pub const fn get(self) -> u32 {
-        self.0.get()
-    }
-}
-
-impl PropValue for SubscriptionId {
-    fn read(r: &mut Reader, id: PropertyId) -> Result<Self, DecodeError> {
-        let value = r.var_int()?;
-        Self::new(value).ok_or_else(|| invalid(id, value))
-    }
-    fn value_len(&self, _: &'static str) -> Result<usize, EncodeError> {
-        Ok(var_int_len(self.get() as usize))
-    }
-    fn write(&self, buf: &mut BytesMut) {
-        put_var_int(buf, self.get() as usize);
-    }
-}
-
 impl PropValue for ByteString {
     fn read(r: &mut Reader, _: PropertyId) -> Result<Self, DecodeError> {
         r.string()
@@ -292,6 +255,13 @@ impl PropValue for (ByteString, ByteString) {
 
 /// Declares a property struct: `once` fields are `Option`s (a repeat is a
 /// protocol error), `many` fields are `Vec`s.
+/// The type of a repeatable property's field: a `Vec` of its values, or
+/// the list type named after `as`.
+macro_rules! list_of {
+    ($item:ty) => { Vec<$item> };
+    ($item:ty, $list:ty) => { $list };
+}
+
 macro_rules! properties {
     (
         $(#[$doc:meta])*
@@ -299,14 +269,14 @@ macro_rules! properties {
             $( $(#[$fdoc:meta])* $field:ident: $ty:ty = $id:ident, )*
         }
         many {
-            $( $(#[$mdoc:meta])* $mfield:ident: $mty:ty = $mid:ident, )*
+            $( $(#[$mdoc:meta])* $mfield:ident: $mty:ty $(as $list:ty)? = $mid:ident, )*
         }
     ) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Default, PartialEq, Eq)]
         pub struct $name {
             $( $(#[$fdoc])* pub $field: Option<$ty>, )*
-            $( $(#[$mdoc])* pub $mfield: Vec<$mty>, )*
+            $( $(#[$mdoc])* pub $mfield: list_of!($mty $(, $list)?), )*
         }
 
         impl $name {
@@ -531,7 +501,7 @@ properties! {
         user_properties: UserProperty = UserProperty,
         /// The identifiers of the subscriptions that matched (server to
         /// client only).
-        subscription_identifiers: SubscriptionId = SubscriptionIdentifier,
+        subscription_identifiers: SubscriptionId as SubscriptionIds = SubscriptionIdentifier,
     }
 }
 

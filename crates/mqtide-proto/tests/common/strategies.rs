@@ -526,7 +526,8 @@ fn publish_properties_without_alias() -> impl Strategy<Value = PublishProperties
         user_properties(),
         prop_oneof![
             2 => Just(Vec::new()),
-            1 => vec(subscription_id(), 1..4),
+            // Past four, the list no longer fits inline.
+            1 => vec(subscription_id(), 1..7),
         ],
     )
         .prop_map(
@@ -546,7 +547,7 @@ fn publish_properties_without_alias() -> impl Strategy<Value = PublishProperties
                 correlation_data,
                 content_type,
                 user_properties,
-                subscription_identifiers,
+                subscription_identifiers: subscription_identifiers.into(),
             },
         )
 }
