@@ -185,7 +185,7 @@ impl Packet {
         buf.advance(header);
         let frame = buf.split_to(remaining as usize).freeze();
         let body = Reader::new(frame, packet.name());
-        decode_body(packet, first & 0x0f, body, version).map(Some)
+        decode_body(packet, first & 0x0f, body, version)
     }
 
     /// Appends the packet to `buf`, encoded for `version`. On error nothing
@@ -276,7 +276,7 @@ fn decode_body(
     flags: u8,
     mut r: Reader,
     version: ProtocolVersion,
-) -> Result<Packet, DecodeError> {
+) -> Result<Option<Packet>, DecodeError> {
     let decoded = match packet {
         PacketType::Connect => Packet::Connect(Box::new(Connect::decode(&mut r)?)),
         PacketType::ConnAck => Packet::ConnAck(Box::new(ConnAck::decode(&mut r, version)?)),
@@ -295,5 +295,5 @@ fn decode_body(
         PacketType::Auth => Packet::Auth(Auth::decode(&mut r)?),
     };
     r.finish()?;
-    Ok(decoded)
+    Ok(Some(decoded))
 }
