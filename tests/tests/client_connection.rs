@@ -35,6 +35,38 @@ async fn refused_connection_reports_the_reason() {
     }
 }
 
+/// A caller that gives up on `connect()` (drops the future, as a timeout
+/// does) ends the attempt: the socket closes, nothing lingers.
+#[tokio::test]
+async fn a_dropped_connect_closes_its_socket() {
+    use tokio::io::AsyncReadExt;
+
+    // A "broker" that reads the CONNECT and never answers.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("mqtt://{}", listener.local_addr().unwrap());
+    let (got_connect, connect_sent) = tokio::sync::oneshot::channel();
+    let broker = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut first = [0u8; 1];
+        socket.read_exact(&mut first).await.unwrap();
+        assert_eq!(first[0], 0x10, "the first packet is a CONNECT");
+        got_connect.send(()).unwrap();
+        // Whatever else comes, the stream must end.
+        let mut rest = Vec::new();
+        socket.read_to_end(&mut rest).await.unwrap();
+    });
+
+    let attempt = Client::builder(&url).client_id("dropped").connect();
+    tokio::select! {
+        result = attempt => panic!("connect ended though nobody answered: {:?}", result.err()),
+        sent = connect_sent => sent.unwrap(),
+    }
+    // `attempt` is dropped here: the broker's read must see the end.
+    guard("the broker seeing the socket close", broker)
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn unreachable_broker_is_an_io_error_and_bad_urls_fail_early() {
     let port = std::net::TcpListener::bind("127.0.0.1:0")

@@ -387,10 +387,25 @@ impl ClientBuilder {
     /// Connects: resolves once the broker accepted the first connection
     /// (CONNACK), with the event loop running in a spawned task. Must be
     /// called within a tokio runtime.
+    ///
+    /// The event loop makes the first connection in the caller's task and
+    /// moves to a task of its own once it has an answer: the handshake
+    /// needs no hop between runtime threads (each a futex wake-up). If
+    /// this future is dropped before the answer, the connection attempt
+    /// ends with it.
     pub async fn connect(self) -> Result<Client, Error> {
-        let (client, connection, first) = self.build_parts()?;
-        tokio::spawn(connection.run());
-        match first.await {
+        let (client, connection, mut first) = self.build_parts()?;
+        let mut run = Box::pin(connection.run());
+        let answer = tokio::select! {
+            biased;
+            answer = &mut first => {
+                tokio::spawn(run);
+                answer
+            }
+            // The loop ended without a connection: its answer is sent.
+            () = &mut run => first.await,
+        };
+        match answer {
             Ok(Ok(())) => Ok(client),
             Ok(Err(e)) => Err(Error::Connect(e)),
             Err(_) => Err(Error::Closed),
