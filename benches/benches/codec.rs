@@ -21,6 +21,9 @@
 //!   decode: the refill, the split and freeze of the packet and one slice
 //!   of it). It is what no codec can undercut here, so it bounds the ratio
 //!   any codec could reach against rumqttc.
+//! - The 3.1.1 PUBLISH groups have a fourth row, `minimal`: a hand-written
+//!   encoder and decoder for that one packet that does only what the spec
+//!   demands (`codec/minimal.rs`), the best a conforming codec could do.
 //!
 //! Run with `cargo bench -p benches --bench codec`.
 
@@ -34,6 +37,9 @@ use mqtide_proto as mq;
 use rumqttc::mqttbytes::{self as r4q, v4 as r4};
 use rumqttc::v5::mqttbytes as r5q;
 use rumqttc::v5::mqttbytes::v5 as r5;
+
+#[path = "codec/minimal.rs"]
+mod minimal;
 
 const TOPIC: &str = "sensors/building-7/floor-3/temperature";
 const PAYLOAD_LEN: usize = 256;
@@ -203,8 +209,23 @@ fn wire<C: Codec>(p: &C::Packet) -> Vec<u8> {
 
 /// Checks both libraries agree on the packet, then benches encode and
 /// decode of it in `<name>_encode` and `<name>_decode`.
-fn compare<A: Codec, B: Codec>(c: &mut Criterion, name: &str, a: &A::Packet, b: &B::Packet) {
+/// With `minimal`, each group also gets that packet's `minimal` row (checked
+/// like the others against the same bytes).
+fn compare<A: Codec, B: Codec>(
+    c: &mut Criterion,
+    name: &str,
+    a: &A::Packet,
+    b: &B::Packet,
+    minimal: Option<&minimal::Publish>,
+) {
     let bytes = wire::<A>(a);
+    if let Some(m) = minimal {
+        let mut buf = BytesMut::new();
+        m.encode(&mut buf, MAX_SIZE).expect("encodes");
+        assert_eq!(&buf[..], &bytes[..], "{name}: minimal encodes differently");
+        let decoded = minimal::Publish::decode(&mut buf, MAX_SIZE).expect("decodes");
+        assert_eq!(decoded.as_ref(), Some(m), "{name}: minimal");
+    }
     assert_eq!(
         bytes,
         wire::<B>(b),
@@ -217,12 +238,18 @@ fn compare<A: Codec, B: Codec>(c: &mut Criterion, name: &str, a: &A::Packet, b: 
     group.bench_function("mqtide", |bench| encode_loop::<A>(bench, a));
     group.bench_function("rumqttc", |bench| encode_loop::<B>(bench, b));
     group.bench_function("floor", |bench| encode_floor(bench, &bytes));
+    if let Some(m) = minimal {
+        group.bench_function("minimal", |bench| minimal_encode_loop(bench, m));
+    }
     group.finish();
 
     let mut group = c.benchmark_group(format!("{name}_decode"));
     group.bench_function("mqtide", |bench| decode_loop::<A>(bench, &bytes));
     group.bench_function("rumqttc", |bench| decode_loop::<B>(bench, &bytes));
     group.bench_function("floor", |bench| decode_floor(bench, &bytes));
+    if minimal.is_some() {
+        group.bench_function("minimal", |bench| minimal_decode_loop(bench, &bytes));
+    }
     group.finish();
 }
 
@@ -243,6 +270,26 @@ fn decode_loop<C: Codec>(bench: &mut criterion::Bencher<'_>, wire: &[u8]) {
         // Dropped here, before the next refill, so the buffer's storage is
         // unique again and `extend_from_slice` reuses it.
         black_box(C::decode(&mut buf));
+    });
+}
+
+fn minimal_encode_loop(bench: &mut criterion::Bencher<'_>, packet: &minimal::Publish) {
+    let mut buf = BytesMut::with_capacity(4096);
+    bench.iter(|| {
+        buf.clear();
+        black_box(packet)
+            .encode(&mut buf, MAX_SIZE)
+            .expect("encodes");
+        black_box(&buf);
+    });
+}
+
+fn minimal_decode_loop(bench: &mut criterion::Bencher<'_>, wire: &[u8]) {
+    let mut buf = BytesMut::with_capacity(4096);
+    bench.iter(|| {
+        buf.clear();
+        buf.extend_from_slice(black_box(wire));
+        black_box(minimal::Publish::decode(&mut buf, MAX_SIZE).expect("decodes"));
     });
 }
 
@@ -273,10 +320,23 @@ fn decode_floor(bench: &mut criterion::Bencher<'_>, wire: &[u8]) {
 
 fn benches(c: &mut Criterion) {
     use mq::ProtocolVersion::{V3_1_1, V5};
-    compare::<Mqtide<false>, Rumqttc4>(c, "publish_v311", &mq_publish(V3_1_1), &r4_publish());
-    compare::<Mqtide<true>, Rumqttc5>(c, "publish_v5", &mq_publish(V5), &r5_publish());
-    compare::<Mqtide<false>, Rumqttc4>(c, "subscribe_v311", &mq_subscribe(V3_1_1), &r4_subscribe());
-    compare::<Mqtide<true>, Rumqttc5>(c, "subscribe_v5", &mq_subscribe(V5), &r5_subscribe());
+    let minimal = minimal::Publish::new(TOPIC, PUBLISH_ID, payload()).expect("a valid topic");
+    compare::<Mqtide<false>, Rumqttc4>(
+        c,
+        "publish_v311",
+        &mq_publish(V3_1_1),
+        &r4_publish(),
+        Some(&minimal),
+    );
+    compare::<Mqtide<true>, Rumqttc5>(c, "publish_v5", &mq_publish(V5), &r5_publish(), None);
+    compare::<Mqtide<false>, Rumqttc4>(
+        c,
+        "subscribe_v311",
+        &mq_subscribe(V3_1_1),
+        &r4_subscribe(),
+        None,
+    );
+    compare::<Mqtide<true>, Rumqttc5>(c, "subscribe_v5", &mq_subscribe(V5), &r5_subscribe(), None);
 }
 
 criterion_group! {
