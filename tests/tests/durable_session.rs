@@ -1,7 +1,7 @@
 //! Durable sessions against a real Mosquitto (persistence on): client
 //! processes with a disk store killed with SIGKILL at random points and
-//! started again with the same store; and a memory store handing a
-//! session from one client to the next.
+//! started again with the same store. The memory store's hand-over is in
+//! `memory_store.rs`.
 
 mod support;
 
@@ -10,8 +10,6 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use mqtide::store::MemoryStore;
 use mqtide::{ProtocolVersion, QoS};
 use mqtide_testkit::Mosquitto;
 use support::{client, guard, next};
@@ -443,103 +441,4 @@ async fn a_subscriber_killed_at_random_points_gets_qos2_once_after_acknowledging
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_subscriber_killed_at_random_points_gets_qos2_once_after_acknowledging_v5() {
     subscriber_crashes(ProtocolVersion::V5).await;
-}
-
-/// A memory store hands a session from a client that vanished (its task
-/// aborted mid-flight, the broker paused) to a new client: the publishes
-/// it had committed are delivered, QoS 2 exactly once.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_memory_store_hands_publishes_to_the_next_client() {
-    for version in support::VERSIONS {
-        let broker = Mosquitto::builder().persistence(true).start().unwrap();
-        let url = broker.url();
-        let subscriber = guard("connect", client(&url, version, "mem-sub").connect())
-            .await
-            .unwrap();
-        let mut stream = guard("subscribe", subscriber.subscribe("mem/#", QoS::ExactlyOnce))
-            .await
-            .unwrap();
-        let store = MemoryStore::new();
-        let mut builder = client(&url, version, "mem-pub").session_store(store.clone());
-        if version == ProtocolVersion::V5 {
-            builder = builder.session_expiry(Duration::from_secs(600));
-        }
-        let (first, connection) = builder.clone().build().unwrap();
-        let task = tokio::spawn(connection.run());
-        guard("first connect", first.wait_connected())
-            .await
-            .unwrap();
-        // The broker stops answering: the publishes are committed, not acknowledged.
-        broker.pause().unwrap();
-        for n in 0..10u8 {
-            let qos = if n.is_multiple_of(2) {
-                QoS::AtLeastOnce
-            } else {
-                QoS::ExactlyOnce
-            };
-            drop(
-                guard("send", first.publish("mem/t", vec![n]).qos(qos).send())
-                    .await
-                    .unwrap(),
-            );
-        }
-        assert_eq!(store.snapshot().session.outgoing.len(), 10);
-        task.abort();
-        drop(first);
-        broker.resume().unwrap();
-
-        // A builder's store serves one client.
-        let error = builder.clone().build().unwrap_err();
-        assert!(
-            error.to_string().contains("already serves another client"),
-            "{error}"
-        );
-        let mut builder = client(&url, version, "mem-pub").session_store(store.clone());
-        if version == ProtocolVersion::V5 {
-            builder = builder.session_expiry(Duration::from_secs(600));
-        }
-        let second = guard("second connect", builder.connect()).await.unwrap();
-        assert_eq!(
-            second.restored().map(|r| (r.last_accepted, r.publishes)),
-            Some((10, 10))
-        );
-        // The broker may have taken some publishes of the vanished client
-        // before it paused: QoS 1 ones may come twice, QoS 2 ones never.
-        let mut got: BTreeMap<u8, usize> = BTreeMap::new();
-        while got.len() < 10 {
-            let m = next(&mut stream).await;
-            *got.entry(m.payload()[0]).or_default() += 1;
-        }
-        guard("disconnect", second.disconnect()).await.unwrap();
-        assert!(store.snapshot().session.outgoing.is_empty());
-        while let Ok(Some(m)) =
-            tokio::time::timeout(Duration::from_millis(300), stream.next()).await
-        {
-            *got.entry(m.payload()[0]).or_default() += 1;
-        }
-        let twice: Vec<_> = got.iter().filter(|(n, c)| *n % 2 == 1 && **c > 1).collect();
-        assert!(
-            twice.is_empty(),
-            "{version}: QoS 2 delivered twice: {twice:?}"
-        );
-    }
-}
-
-/// Options that cannot keep a session are refused when the client is built.
-#[test]
-fn a_store_needs_a_session_the_broker_keeps() {
-    let error = mqtide::Client::builder("mqtt://127.0.0.1:1")
-        .protocol(ProtocolVersion::V5)
-        .session_store(MemoryStore::new())
-        .build()
-        .unwrap_err();
-    assert!(error.to_string().contains("session_expiry"), "{error}");
-    let error = mqtide::Client::builder("mqtt://127.0.0.1:1")
-        .protocol(ProtocolVersion::V3_1_1)
-        .client_id("")
-        .clean_start(true)
-        .session_store(MemoryStore::new())
-        .build()
-        .unwrap_err();
-    assert!(error.to_string().contains("client id"), "{error}");
 }

@@ -434,8 +434,10 @@ impl EventLoop {
         let end = self
             .drive_connection(&mut reader, &mut writer, &mut read_buf, &mut write_buf)
             .await;
-        // Best effort: the last bytes (our DISCONNECT) reach the broker.
-        if !write_buf.is_empty() {
+        // Best effort: the last bytes (our DISCONNECT) reach the broker;
+        // none once the store failed, for they may depend on what it
+        // could not commit.
+        if !write_buf.is_empty() && self.store_failed.is_none() {
             let _ = timeout(FLUSH_TIMEOUT, writer.write_all(&write_buf)).await;
         }
         let _ = timeout(FLUSH_TIMEOUT, writer.shutdown()).await;

@@ -105,9 +105,10 @@ pub struct StoreBatch<'a> {
 /// Where a client keeps its durable session state. The event loop calls
 /// [`load`](Self::load) once when the client is built and
 /// [`commit`](Self::commit) before every write to the socket that depends
-/// on a change; both block the loop (on a multi-threaded runtime, through
-/// `block_in_place`), so a commit's latency is the latency of every step
-/// of the protocol.
+/// on a change. `load` runs in `build`; each commit runs on a blocking
+/// thread (`spawn_blocking`) while the loop waits for it, so a commit's
+/// latency is the latency of every step of the protocol. A commit the
+/// loop stopped waiting for (its task aborted) still runs to its end.
 pub trait SessionStore: Send + fmt::Debug + 'static {
     /// The state stored for `identity`, empty for a new store (which from
     /// now on belongs to `identity`).
@@ -177,6 +178,12 @@ pub enum StoreError {
     /// client built earlier from it (or a clone of it).
     #[error("this builder's session store already serves another client; give each client its own")]
     InUse,
+    /// A client built later on the same store took its session over; this
+    /// client may commit nothing more, so it stops.
+    #[error(
+        "the session store was taken over by a client built on it later; a store serves one client at a time, so this one stops"
+    )]
+    TakenOver,
     /// Reading or writing the store failed.
     #[error("session store {path}: {detail}")]
     Io {
