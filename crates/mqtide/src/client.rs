@@ -307,6 +307,12 @@ impl Client {
 
     /// Waits (up to 10 s) for in-flight publishes, sends DISCONNECT and
     /// closes the client. Every stream ends.
+    ///
+    /// It returns once the DISCONNECT, and every packet before it (QoS 0
+    /// publishes included, which are complete once encoded), has been
+    /// written to the connection and the client is closed: a program may
+    /// exit then and lose nothing it sent. If those last bytes cannot be
+    /// written (within 2 s), it fails with [`Error::ConnectionLost`].
     pub async fn disconnect(&self) -> Result<(), Error> {
         self.disconnect_with(
             ReasonCode::Success,

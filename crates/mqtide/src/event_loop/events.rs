@@ -80,9 +80,8 @@ impl EventLoop {
                     End::Lost(DisconnectReason::Auth(e))
                 } else if matches!(reason, ConnectionError::Disconnected) && self.closing.is_some()
                 {
-                    if let Some(reply) = self.closing.as_mut().and_then(|c| c.reply.take()) {
-                        let _ = reply.send(Ok(()));
-                    }
+                    // Answered once the DISCONNECT is on the socket
+                    // (`connection`), not now that it is only encoded.
                     End::Shutdown
                 } else {
                     End::Lost(DisconnectReason::Session(reason))

@@ -67,6 +67,16 @@ const PENDING_DELIVERIES: usize = 1024;
 /// How long a closing connection may take to flush its last bytes.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// The result of a write at a connection's end, under `FLUSH_TIMEOUT`.
+fn flush(result: Result<io::Result<()>, tokio::time::error::Elapsed>) -> io::Result<()> {
+    result.unwrap_or_else(|_| {
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the last bytes could not be written in time",
+        ))
+    })
+}
+
 /// The client's event loop, as a future to drive: see
 /// [`ClientBuilder::build`](crate::ClientBuilder::build).
 #[derive(Debug)]
@@ -437,10 +447,32 @@ impl EventLoop {
         // Best effort: the last bytes (our DISCONNECT) reach the broker;
         // none once the store failed, for they may depend on what it
         // could not commit.
-        if !write_buf.is_empty() && self.store_failed.is_none() {
-            let _ = timeout(FLUSH_TIMEOUT, writer.write_all(&write_buf)).await;
+        let mut flushed = Ok(());
+        if self.store_failed.is_none() {
+            let last_bytes = async {
+                if !write_buf.is_empty() {
+                    writer.write_all(&write_buf).await?;
+                }
+                // TLS may still hold records the socket did not take.
+                writer.flush().await
+            };
+            flushed = flush(timeout(FLUSH_TIMEOUT, last_bytes).await);
         }
         let _ = timeout(FLUSH_TIMEOUT, writer.shutdown()).await;
+        // A disconnect is answered once its DISCONNECT (and every packet
+        // before it) is written, here if that failed and in `shut_down`
+        // if not: a program that exits when `disconnect` returns loses
+        // nothing it sent.
+        if let Err(e) = flushed
+            && let Some(reply) = self
+                .closing
+                .as_mut()
+                .filter(|c| c.sent)
+                .and_then(|c| c.reply.take())
+        {
+            let reason = DisconnectReason::Transport(Arc::new(e));
+            let _ = reply.send(Err(Error::ConnectionLost(reason)));
+        }
         self.session
             .handle_connection_lost(Instant::now().into_std());
         // Messages still waiting for room in their streams stay: a QoS 2
@@ -648,9 +680,6 @@ impl EventLoop {
                 Pending::Resubscribe => {}
             }
         }
-        if let Some(reply) = self.closing.as_mut().and_then(|c| c.reply.take()) {
-            let _ = reply.send(Ok(()));
-        }
         self.commands.close();
         for command in self.intake.drain(..) {
             commands::fail_command(command);
@@ -661,6 +690,11 @@ impl EventLoop {
         self.router.clear();
         self.deliveries.clear();
         self.state.send_replace(ConnectionState::Closed);
+        // Last: once `disconnect` returns, the client is closed and every
+        // stream has ended.
+        if let Some(reply) = self.closing.as_mut().and_then(|c| c.reply.take()) {
+            let _ = reply.send(Ok(()));
+        }
         info!("client closed");
     }
 }
