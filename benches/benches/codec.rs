@@ -21,9 +21,10 @@
 //!   decode: the refill, the split and freeze of the packet and one slice
 //!   of it). It is what no codec can undercut here, so it bounds the ratio
 //!   any codec could reach against rumqttc.
-//! - The 3.1.1 PUBLISH groups have a fourth row, `minimal`: a hand-written
+//! - The PUBLISH groups have a fourth row, `minimal`: a hand-written
 //!   encoder and decoder for that one packet that does only what the spec
-//!   demands (`codec/minimal.rs`), the best a conforming codec could do.
+//!   demands (`codec/minimal.rs` for 3.1.1, `codec/minimal_v5.rs` for
+//!   5.0), the best a conforming codec could do.
 //!
 //! Run with `cargo bench -p benches --bench codec`.
 
@@ -40,6 +41,8 @@ use rumqttc::v5::mqttbytes::v5 as r5;
 
 #[path = "codec/minimal.rs"]
 mod minimal;
+#[path = "codec/minimal_v5.rs"]
+mod minimal_v5;
 
 const TOPIC: &str = "sensors/building-7/floor-3/temperature";
 const PAYLOAD_LEN: usize = 256;
@@ -154,6 +157,8 @@ struct Rumqttc4;
 struct Rumqttc5;
 /// The hand-written 3.1.1 PUBLISH codec of `codec/minimal.rs`.
 struct Minimal;
+/// The hand-written 5.0 PUBLISH codec of `codec/minimal_v5.rs`.
+struct Minimal5;
 
 impl<const V5: bool> Codec for Mqtide<V5> {
     type Packet = mq::Packet;
@@ -217,6 +222,20 @@ impl Codec for Minimal {
     }
 }
 
+impl Codec for Minimal5 {
+    type Packet = minimal_v5::Publish;
+    #[inline(always)]
+    fn encode(p: &minimal_v5::Publish, buf: &mut BytesMut) {
+        p.encode(buf, MAX_SIZE).expect("encodes");
+    }
+    #[inline(always)]
+    fn decode(buf: &mut BytesMut) -> minimal_v5::Publish {
+        minimal_v5::Publish::decode(buf, MAX_SIZE)
+            .expect("decodes")
+            .expect("complete")
+    }
+}
+
 fn wire<C: Codec>(p: &C::Packet) -> Vec<u8> {
     let mut buf = BytesMut::new();
     C::encode(p, &mut buf);
@@ -225,24 +244,20 @@ fn wire<C: Codec>(p: &C::Packet) -> Vec<u8> {
 
 /// Checks both libraries agree on the packet, then benches encode and
 /// decode of it in `<name>_encode` and `<name>_decode`.
-/// With `minimal`, each group also gets that packet's `minimal` row (checked
-/// like the others against the same bytes).
-fn compare<A: Codec, B: Codec>(
+/// With `minimal`, each group also gets that packet's `minimal` row, codec
+/// `M` (checked like the others against the same bytes).
+fn compare<A: Codec, B: Codec, M: Codec>(
     c: &mut Criterion,
     name: &str,
     a: &A::Packet,
     b: &B::Packet,
-    minimal: Option<&minimal::Publish>,
+    minimal: Option<&M::Packet>,
 ) {
     let bytes = wire::<A>(a);
     if let Some(m) = minimal {
+        assert_eq!(wire::<M>(m), bytes, "{name}: minimal encodes differently");
         assert_eq!(
-            wire::<Minimal>(m),
-            bytes,
-            "{name}: minimal encodes differently"
-        );
-        assert_eq!(
-            &Minimal::decode(&mut BytesMut::from(&bytes[..])),
+            &M::decode(&mut BytesMut::from(&bytes[..])),
             m,
             "{name}: minimal"
         );
@@ -260,7 +275,7 @@ fn compare<A: Codec, B: Codec>(
     group.bench_function("rumqttc", |bench| encode_loop::<B>(bench, b));
     group.bench_function("floor", |bench| encode_floor(bench, &bytes));
     if let Some(m) = minimal {
-        group.bench_function("minimal", |bench| encode_loop::<Minimal>(bench, m));
+        group.bench_function("minimal", |bench| encode_loop::<M>(bench, m));
     }
     group.finish();
 
@@ -269,7 +284,7 @@ fn compare<A: Codec, B: Codec>(
     group.bench_function("rumqttc", |bench| decode_loop::<B>(bench, &bytes));
     group.bench_function("floor", |bench| decode_floor(bench, &bytes));
     if minimal.is_some() {
-        group.bench_function("minimal", |bench| decode_loop::<Minimal>(bench, &bytes));
+        group.bench_function("minimal", |bench| decode_loop::<M>(bench, &bytes));
     }
     group.finish();
 }
@@ -319,25 +334,81 @@ fn decode_floor(bench: &mut criterion::Bencher<'_>, wire: &[u8]) {
     });
 }
 
+/// The minimal 5.0 decoder and mqtide's agree on what a PUBLISH may carry:
+/// each case is refused (or taken) by both, so the `minimal` row does at
+/// least the checks mqtide does.
+fn check_minimal_v5_rules() {
+    fn wire(topic: &[u8], props: &[u8]) -> BytesMut {
+        let remaining = 2 + topic.len() + 2 + 1 + props.len() + 1;
+        let mut b = BytesMut::new();
+        b.extend_from_slice(&[0x32, remaining as u8, 0, topic.len() as u8]);
+        b.extend_from_slice(topic);
+        b.extend_from_slice(&[0x10, 0x92, props.len() as u8]);
+        b.extend_from_slice(props);
+        b.extend_from_slice(b"x");
+        b
+    }
+    let user = [0x26, 0, 1, b'k', 0, 1, b'v'];
+    let cases: [(&[u8], Vec<u8>, bool); 10] = [
+        (b"a/b", vec![0x01, 1, 0x02, 0, 0, 0, 9], true),
+        (b"a/b", [&user[..], &user[..], &[0x0B, 5]].concat(), true),
+        (b"", vec![0x23, 0, 1], true),
+        (b"", vec![], false),
+        (b"a/+", vec![], false),
+        (b"a/b", vec![0x01, 2], false),
+        (b"a/b", vec![0x03, 0, 1, b'a', 0x03, 0, 1, b'b'], false),
+        (b"a/b", vec![0x03, 0, 1, 0], false),
+        (b"a/b", vec![0x23, 0, 0], false),
+        (b"a/b", vec![0x11, 0, 0, 0, 1], false),
+    ];
+    for (topic, props, valid) in cases {
+        let minimal = minimal_v5::Publish::decode(&mut wire(topic, &props), MAX_SIZE);
+        let ours = mq::Packet::decode(&mut wire(topic, &props), mq::ProtocolVersion::V5, MAX_SIZE);
+        assert_eq!(minimal.is_ok(), valid, "minimal: {topic:?} {props:?}");
+        assert_eq!(ours.is_ok(), valid, "mqtide: {topic:?} {props:?}");
+    }
+}
+
 fn benches(c: &mut Criterion) {
+    check_minimal_v5_rules();
     use mq::ProtocolVersion::{V3_1_1, V5};
     let minimal = minimal::Publish::new(TOPIC, PUBLISH_ID, payload()).expect("a valid topic");
-    compare::<Mqtide<false>, Rumqttc4>(
+    compare::<Mqtide<false>, Rumqttc4, Minimal>(
         c,
         "publish_v311",
         &mq_publish(V3_1_1),
         &r4_publish(),
         Some(&minimal),
     );
-    compare::<Mqtide<true>, Rumqttc5>(c, "publish_v5", &mq_publish(V5), &r5_publish(), None);
-    compare::<Mqtide<false>, Rumqttc4>(
+    let properties = minimal_v5::Properties {
+        utf8_payload: Some(true),
+        message_expiry: Some(MESSAGE_EXPIRY),
+        content_type: Some(Bytes::from_static(CONTENT_TYPE.as_bytes())),
+        ..Default::default()
+    };
+    let minimal = minimal_v5::Publish::new(TOPIC, PUBLISH_ID, properties, payload())
+        .expect("a valid topic and properties");
+    compare::<Mqtide<true>, Rumqttc5, Minimal5>(
+        c,
+        "publish_v5",
+        &mq_publish(V5),
+        &r5_publish(),
+        Some(&minimal),
+    );
+    compare::<Mqtide<false>, Rumqttc4, Minimal>(
         c,
         "subscribe_v311",
         &mq_subscribe(V3_1_1),
         &r4_subscribe(),
         None,
     );
-    compare::<Mqtide<true>, Rumqttc5>(c, "subscribe_v5", &mq_subscribe(V5), &r5_subscribe(), None);
+    compare::<Mqtide<true>, Rumqttc5, Minimal>(
+        c,
+        "subscribe_v5",
+        &mq_subscribe(V5),
+        &r5_subscribe(),
+        None,
+    );
 }
 
 criterion_group! {
