@@ -107,3 +107,45 @@ async fn disconnect_returns_once_its_bytes_are_written() {
         assert!(stream.next().await.is_none());
     }
 }
+
+/// A disconnect waiting for an acknowledgement fails, rather than claim a
+/// clean end, when the connection is lost before its DISCONNECT is sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disconnect_fails_when_the_connection_is_lost_before_it_is_sent() {
+    for version in VERSIONS {
+        let mut broker = Mosquitto::start().unwrap();
+        let publisher = guard(
+            "connect",
+            client(&broker.url(), version, "dc-lost").connect(),
+        )
+        .await
+        .unwrap();
+        // Paused, the broker never acknowledges: the disconnect waits.
+        broker.pause().unwrap();
+        let pending = guard(
+            "send",
+            publisher.publish("dc/t", "x").qos(QoS::AtLeastOnce).send(),
+        )
+        .await
+        .unwrap();
+        let disconnect = publisher.disconnect_with(
+            mqtide::ReasonCode::Success,
+            Default::default(),
+            Duration::from_secs(60),
+        );
+        tokio::pin!(disconnect);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), &mut disconnect)
+                .await
+                .is_err(),
+            "{version}: disconnect returned with a publish in flight"
+        );
+        broker.kill();
+        let result = guard("disconnect", disconnect).await;
+        assert!(
+            matches!(result, Err(mqtide::Error::ConnectionLost(_))),
+            "{version}: {result:?}"
+        );
+        assert!(guard("the publish", pending).await.is_err());
+    }
+}

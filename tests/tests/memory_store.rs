@@ -151,6 +151,14 @@ async fn a_client_whose_memory_store_was_taken_over_stops() {
             .unwrap();
         broker.pause().unwrap();
         publish_all(&first).await;
+        // It waits for the publishes in flight.
+        let disconnect = first.disconnect();
+        tokio::pin!(disconnect);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), &mut disconnect)
+                .await
+                .is_err()
+        );
 
         // Built, not yet connected: it resumed what the first committed.
         let (second, connection) = publisher(&url, version, &store).build().unwrap();
@@ -159,8 +167,13 @@ async fn a_client_whose_memory_store_was_taken_over_stops() {
             Some(u64::from(COUNT))
         );
         // The broker answers the first client, which can commit nothing
-        // of it any more.
+        // of it any more: it closes without its DISCONNECT, and says so.
         broker.resume().unwrap();
+        let result = guard("the first disconnect", disconnect).await;
+        assert!(
+            matches!(result, Err(Error::Store(StoreError::TakenOver))),
+            "{version}: {result:?}"
+        );
         let mut state = first.watch_state();
         guard(
             "the first client closing",

@@ -9,6 +9,7 @@
 
 mod auth;
 mod commands;
+mod ending;
 mod events;
 mod persist;
 mod servers;
@@ -34,7 +35,7 @@ use tracing::{Instrument, debug, info, info_span, warn};
 use crate::backoff::Backoff;
 use crate::client::{PublishOutcome, SubscribeOutcome};
 use crate::command::{Command, Reply};
-use crate::error::{ConnectError, Error, TlsFailure};
+use crate::error::{ConnectError, Error};
 use crate::message::Message;
 use crate::options::QueueFull;
 use crate::router::{RouteId, Router};
@@ -42,6 +43,7 @@ use crate::state::{ConnectionEvent, ConnectionState, DisconnectReason, Events};
 use crate::store::{SessionStore, StoreError, StoredSubscription};
 use crate::transport::Transport;
 use commands::COMMAND_BATCH;
+use ending::flush;
 
 /// Initial read buffer; it grows for larger packets.
 const READ_MIN: usize = 1024;
@@ -66,16 +68,6 @@ const PENDING_DELIVERIES: usize = 1024;
 
 /// How long a closing connection may take to flush its last bytes.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// The result of a write at a connection's end, under `FLUSH_TIMEOUT`.
-fn flush(result: Result<io::Result<()>, tokio::time::error::Elapsed>) -> io::Result<()> {
-    result.unwrap_or_else(|_| {
-        Err(io::Error::new(
-            io::ErrorKind::TimedOut,
-            "the last bytes could not be written in time",
-        ))
-    })
-}
 
 /// The client's event loop, as a future to drive: see
 /// [`ClientBuilder::build`](crate::ClientBuilder::build).
@@ -338,6 +330,12 @@ impl EventLoop {
             }
             // A configuration the session cannot send fails every attempt
             // the same way: no point in reconnecting.
+            // The connection ended before a DISCONNECT was written (had it
+            // been, this would be `End::Shutdown`): a `disconnect` waiting
+            // for in-flight publishes learns it did not happen.
+            if self.closing.is_some() {
+                self.answer_disconnect(Err(Error::ConnectionLost(reason.clone())));
+            }
             if let DisconnectReason::Session(ConnectionError::InvalidConfig(_)) = &reason {
                 warn!(%reason, "the configuration cannot be sent; not reconnecting");
                 self.lost = Some(reason);
@@ -377,43 +375,6 @@ impl EventLoop {
         self.shut_down();
     }
 
-    fn connect_error(&self, reason: DisconnectReason, addr: String) -> ConnectError {
-        // A TLS failure the transport explained (`transport::tls::explain`)
-        // is reported as what it is, not as an I/O error.
-        if let DisconnectReason::Transport(source) = &reason
-            && let Some(failure) = source
-                .get_ref()
-                .and_then(|e| e.downcast_ref::<TlsFailure>())
-        {
-            return ConnectError::Tls {
-                addr,
-                failure: failure.clone(),
-            };
-        }
-        match reason {
-            DisconnectReason::Session(ConnectionError::Refused {
-                reason_code,
-                properties,
-            }) => ConnectError::Refused {
-                reason_code,
-                reason_string: properties.reason_string.map(|s| s.to_string()),
-            },
-            DisconnectReason::Session(ConnectionError::ConnectTimeout) => ConnectError::Timeout {
-                addr,
-                seconds: self.connect_timeout.as_secs_f64(),
-            },
-            DisconnectReason::Transport(source) if source.kind() == io::ErrorKind::TimedOut => {
-                ConnectError::Timeout {
-                    addr,
-                    seconds: self.connect_timeout.as_secs_f64(),
-                }
-            }
-            DisconnectReason::Transport(source) => ConnectError::Io { addr, source },
-            DisconnectReason::Session(reason) => ConnectError::Lost { addr, reason },
-            DisconnectReason::Auth(e) => ConnectError::Auth(e),
-        }
-    }
-
     /// One connection, from opening the transport to its end.
     async fn connection(&mut self) -> End {
         let stream = match timeout(
@@ -445,9 +406,8 @@ impl EventLoop {
             .drive_connection(&mut reader, &mut writer, &mut read_buf, &mut write_buf)
             .await;
         // Best effort: the last bytes (our DISCONNECT) reach the broker;
-        // none once the store failed, for they may depend on what it
-        // could not commit.
-        let mut flushed = Ok(());
+        // nothing at all once the store failed, for they may depend on
+        // what it could not commit (dropping the socket closes it).
         if self.store_failed.is_none() {
             let last_bytes = async {
                 if !write_buf.is_empty() {
@@ -456,22 +416,17 @@ impl EventLoop {
                 // TLS may still hold records the socket did not take.
                 writer.flush().await
             };
-            flushed = flush(timeout(FLUSH_TIMEOUT, last_bytes).await);
-        }
-        let _ = timeout(FLUSH_TIMEOUT, writer.shutdown()).await;
-        // A disconnect is answered once its DISCONNECT (and every packet
-        // before it) is written, here if that failed and in `shut_down`
-        // if not: a program that exits when `disconnect` returns loses
-        // nothing it sent.
-        if let Err(e) = flushed
-            && let Some(reply) = self
-                .closing
-                .as_mut()
-                .filter(|c| c.sent)
-                .and_then(|c| c.reply.take())
-        {
-            let reason = DisconnectReason::Transport(Arc::new(e));
-            let _ = reply.send(Err(Error::ConnectionLost(reason)));
+            // A disconnect is answered once its DISCONNECT (and every
+            // packet before it) is written: here if that failed, in
+            // `shut_down` if not. A program that exits when `disconnect`
+            // returns loses nothing it sent.
+            if let Err(e) = flush(timeout(FLUSH_TIMEOUT, last_bytes).await)
+                && self.closing.as_ref().is_some_and(|c| c.sent)
+            {
+                let reason = DisconnectReason::Transport(Arc::new(e));
+                self.answer_disconnect(Err(Error::ConnectionLost(reason)));
+            }
+            let _ = timeout(FLUSH_TIMEOUT, writer.shutdown()).await;
         }
         self.session
             .handle_connection_lost(Instant::now().into_std());
@@ -593,16 +548,6 @@ impl EventLoop {
         true
     }
 
-    fn transport_lost(&mut self, error: io::Error) -> End {
-        // Under TLS 1.3 a refused client certificate shows on the first
-        // read, not in the handshake: explain it the same way (a failed
-        // first connection then ends with `ConnectError::Tls`).
-        #[cfg(feature = "tls")]
-        let error = crate::transport::tls::explain(error);
-        debug!(%error, "transport lost");
-        End::Lost(DisconnectReason::Transport(Arc::new(error)))
-    }
-
     /// Between connections: wait out the backoff while still taking
     /// commands (publishes queue offline). False if the client should close.
     async fn wait_offline(&mut self, delay: Duration) -> bool {
@@ -657,44 +602,5 @@ impl EventLoop {
                 break;
             }
         }
-    }
-
-    /// The client is closing for good: every waiter learns it, every
-    /// stream ends.
-    fn shut_down(&mut self) {
-        // Waiters learn why the client closed under them.
-        let closed = || match (&self.store_failed, &self.lost) {
-            (Some(e), _) => Error::Store(e.clone()),
-            (None, Some(reason)) => Error::ConnectionLost(reason.clone()),
-            (None, None) => Error::Closed,
-        };
-        let _ = self.why_closed.set(closed());
-        for reply in self.stored_replies.drain(..) {
-            let _ = reply.send(Err(closed()));
-        }
-        for (_, pending) in self.pending.drain() {
-            match pending {
-                Pending::Publish(reply) => drop(reply.send(Err(closed()))),
-                Pending::Subscribe(reply, ..) => drop(reply.send(Err(Error::Closed))),
-                Pending::Unsubscribe(reply, _) => drop(reply.send(Err(Error::Closed))),
-                Pending::Resubscribe => {}
-            }
-        }
-        self.commands.close();
-        for command in self.intake.drain(..) {
-            commands::fail_command(command);
-        }
-        while let Ok(command) = self.commands.try_recv() {
-            commands::fail_command(command);
-        }
-        self.router.clear();
-        self.deliveries.clear();
-        self.state.send_replace(ConnectionState::Closed);
-        // Last: once `disconnect` returns, the client is closed and every
-        // stream has ended.
-        if let Some(reply) = self.closing.as_mut().and_then(|c| c.reply.take()) {
-            let _ = reply.send(Ok(()));
-        }
-        info!("client closed");
     }
 }

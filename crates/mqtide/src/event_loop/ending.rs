@@ -1,0 +1,121 @@
+//! How the loop ends: a connection's failure told as an error, and the
+//! client closing for good, when every waiter learns why and `disconnect`
+//! is answered.
+
+use std::io;
+use std::sync::Arc;
+
+use mqtide_proto::ConnectionError;
+use tracing::{debug, info};
+
+use super::{End, EventLoop, Pending, commands};
+use crate::error::{ConnectError, Error, TlsFailure};
+use crate::state::{ConnectionState, DisconnectReason};
+
+/// The result of a write at a connection's end, under `FLUSH_TIMEOUT`.
+pub(super) fn flush(result: Result<io::Result<()>, tokio::time::error::Elapsed>) -> io::Result<()> {
+    result.unwrap_or_else(|_| {
+        Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            "the last bytes could not be written in time",
+        ))
+    })
+}
+
+impl EventLoop {
+    pub(super) fn connect_error(&self, reason: DisconnectReason, addr: String) -> ConnectError {
+        // A TLS failure the transport explained (`transport::tls::explain`)
+        // is reported as what it is, not as an I/O error.
+        if let DisconnectReason::Transport(source) = &reason
+            && let Some(failure) = source
+                .get_ref()
+                .and_then(|e| e.downcast_ref::<TlsFailure>())
+        {
+            return ConnectError::Tls {
+                addr,
+                failure: failure.clone(),
+            };
+        }
+        match reason {
+            DisconnectReason::Session(ConnectionError::Refused {
+                reason_code,
+                properties,
+            }) => ConnectError::Refused {
+                reason_code,
+                reason_string: properties.reason_string.map(|s| s.to_string()),
+            },
+            DisconnectReason::Session(ConnectionError::ConnectTimeout) => ConnectError::Timeout {
+                addr,
+                seconds: self.connect_timeout.as_secs_f64(),
+            },
+            DisconnectReason::Transport(source) if source.kind() == io::ErrorKind::TimedOut => {
+                ConnectError::Timeout {
+                    addr,
+                    seconds: self.connect_timeout.as_secs_f64(),
+                }
+            }
+            DisconnectReason::Transport(source) => ConnectError::Io { addr, source },
+            DisconnectReason::Session(reason) => ConnectError::Lost { addr, reason },
+            DisconnectReason::Auth(e) => ConnectError::Auth(e),
+        }
+    }
+
+    pub(super) fn transport_lost(&mut self, error: io::Error) -> End {
+        // Under TLS 1.3 a refused client certificate shows on the first
+        // read, not in the handshake: explain it the same way (a failed
+        // first connection then ends with `ConnectError::Tls`).
+        #[cfg(feature = "tls")]
+        let error = crate::transport::tls::explain(error);
+        debug!(%error, "transport lost");
+        End::Lost(DisconnectReason::Transport(Arc::new(error)))
+    }
+
+    /// The client is closing for good: every waiter learns it, every
+    /// stream ends.
+    pub(super) fn shut_down(&mut self) {
+        // Waiters learn why the client closed under them.
+        let closed = || match (&self.store_failed, &self.lost) {
+            (Some(e), _) => Error::Store(e.clone()),
+            (None, Some(reason)) => Error::ConnectionLost(reason.clone()),
+            (None, None) => Error::Closed,
+        };
+        let _ = self.why_closed.set(closed());
+        for reply in self.stored_replies.drain(..) {
+            let _ = reply.send(Err(closed()));
+        }
+        for (_, pending) in self.pending.drain() {
+            match pending {
+                Pending::Publish(reply) => drop(reply.send(Err(closed()))),
+                Pending::Subscribe(reply, ..) => drop(reply.send(Err(Error::Closed))),
+                Pending::Unsubscribe(reply, _) => drop(reply.send(Err(Error::Closed))),
+                Pending::Resubscribe => {}
+            }
+        }
+        self.commands.close();
+        for command in self.intake.drain(..) {
+            commands::fail_command(command);
+        }
+        while let Ok(command) = self.commands.try_recv() {
+            commands::fail_command(command);
+        }
+        self.router.clear();
+        self.deliveries.clear();
+        self.state.send_replace(ConnectionState::Closed);
+        // Last: once `disconnect` returns, the client is closed and every
+        // stream has ended. A failed store wrote nothing more, the
+        // DISCONNECT included.
+        let result = match &self.store_failed {
+            Some(e) => Err(Error::Store(e.clone())),
+            None => Ok(()),
+        };
+        self.answer_disconnect(result);
+        info!("client closed");
+    }
+
+    /// Answers a `disconnect` waiting for its end, if one is.
+    pub(super) fn answer_disconnect(&mut self, result: Result<(), Error>) {
+        if let Some(reply) = self.closing.as_mut().and_then(|c| c.reply.take()) {
+            let _ = reply.send(result);
+        }
+    }
+}
