@@ -311,8 +311,13 @@ impl Client {
     /// It returns once the DISCONNECT, and every packet before it (QoS 0
     /// publishes included, which are complete once encoded), has been
     /// written to the connection and the client is closed: a program may
-    /// exit then and lose nothing it sent. If those last bytes cannot be
-    /// written (within 2 s), it fails with [`Error::ConnectionLost`].
+    /// exit then and lose nothing it sent. When no DISCONNECT went out
+    /// (so the broker will publish the will) it fails: with
+    /// [`Error::ConnectionLost`] if the connection ended first or those
+    /// last bytes could not be written within 2 s, with [`Error::Store`]
+    /// if the session store failed. With publishes still in flight after
+    /// 10 s it fails with [`Error::DisconnectTimeout`] at once, and sends
+    /// the DISCONNECT all the same.
     pub async fn disconnect(&self) -> Result<(), Error> {
         self.disconnect_with(
             ReasonCode::Success,
