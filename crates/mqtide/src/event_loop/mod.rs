@@ -328,14 +328,14 @@ impl EventLoop {
                 let _ = first.send(Err(error));
                 break;
             }
-            // A configuration the session cannot send fails every attempt
-            // the same way: no point in reconnecting.
             // The connection ended before a DISCONNECT was written (had it
             // been, this would be `End::Shutdown`): a `disconnect` waiting
             // for in-flight publishes learns it did not happen.
             if self.closing.is_some() {
                 self.answer_disconnect(Err(Error::ConnectionLost(reason.clone())));
             }
+            // A configuration the session cannot send fails every attempt
+            // the same way: no point in reconnecting.
             if let DisconnectReason::Session(ConnectionError::InvalidConfig(_)) = &reason {
                 warn!(%reason, "the configuration cannot be sent; not reconnecting");
                 self.lost = Some(reason);
