@@ -435,6 +435,17 @@ impl ClientBuilder {
     fn build_parts(self) -> Result<(Client, Connection, FirstConnect), Error> {
         let (servers, config) = self.finish()?;
         let requests = crate::request::Requests::new(&config, self.manual_acks);
+        // Before the store: loading a store takes its session over from
+        // any client still running on it, so little may fail after it
+        // (only a stored session that contradicts itself still can).
+        let authenticator = match &self.authenticator {
+            Some(slot) => Some(slot.take().ok_or_else(|| {
+                Error::InvalidOption(
+                    "this builder's authenticator already serves another client; give each client its own".into(),
+                )
+            })?),
+            None => None,
+        };
         let (session, store) = match &self.store {
             Some(slot) => {
                 let mut store = slot.take().ok_or(crate::store::StoreError::InUse)?;
@@ -450,14 +461,6 @@ impl ClientBuilder {
                 publishes: session.inflight() + session.queued(),
                 subscriptions: subscriptions.len(),
             });
-        let authenticator = match &self.authenticator {
-            Some(slot) => Some(slot.take().ok_or_else(|| {
-                Error::InvalidOption(
-                    "this builder's authenticator already serves another client; give each client its own".into(),
-                )
-            })?),
-            None => None,
-        };
         let (commands_tx, commands_rx) = mpsc::channel(self.command_capacity);
         let (state_tx, state_rx) = watch::channel(ConnectionState::Connecting);
         let (server_tx, server_rx) = watch::channel(None);
