@@ -45,16 +45,7 @@ impl Publish {
         }
         buf.reserve(5 + remaining);
         buf.put_u8(0x32);
-        let mut n = remaining;
-        loop {
-            let byte = (n % 128) as u8;
-            n /= 128;
-            if n == 0 {
-                buf.put_u8(byte);
-                break;
-            }
-            buf.put_u8(byte | 0x80);
-        }
+        put_var_int(buf, remaining);
         buf.put_u16(self.topic.len() as u16);
         buf.put_slice(&self.topic);
         buf.put_u16(self.packet_id);
@@ -66,35 +57,9 @@ impl Publish {
     /// incomplete, `Err(())` when it is not a valid QoS 1 PUBLISH.
     #[inline(always)]
     pub(crate) fn decode(buf: &mut BytesMut, max: u32) -> Result<Option<Self>, ()> {
-        let Some(&first) = buf.first() else {
+        let Some(mut body) = frame(buf, max)? else {
             return Ok(None);
         };
-        if first & 0xF0 != 0x30 || (first >> 1) & 0b11 != 1 {
-            return Err(());
-        }
-        let mut remaining = 0usize;
-        let mut header = 1;
-        loop {
-            let Some(&byte) = buf.get(header) else {
-                return Ok(None);
-            };
-            remaining |= usize::from(byte & 0x7F) << (7 * (header - 1));
-            header += 1;
-            if byte & 0x80 == 0 {
-                break;
-            }
-            if header == 5 {
-                return Err(());
-            }
-        }
-        if remaining > max as usize {
-            return Err(());
-        }
-        if buf.len() < header + remaining {
-            return Ok(None);
-        }
-        let mut body = buf.split_to(header + remaining).freeze();
-        body.advance(header);
         if body.len() < 2 {
             return Err(());
         }
@@ -117,4 +82,56 @@ impl Publish {
             payload: body,
         }))
     }
+}
+
+/// Writes `n` as a variable byte integer.
+#[inline(always)]
+pub(crate) fn put_var_int(buf: &mut BytesMut, mut n: usize) {
+    loop {
+        let byte = (n % 128) as u8;
+        n /= 128;
+        if n == 0 {
+            buf.put_u8(byte);
+            return;
+        }
+        buf.put_u8(byte | 0x80);
+    }
+}
+
+/// Splits the next QoS 1 PUBLISH off the front of `buf` and returns its
+/// body (after the fixed header): `Ok(None)` while it is incomplete,
+/// `Err(())` for other flags, a malformed remaining length, or one above
+/// `max`. Shared with `minimal_v5.rs`: the fixed header is the same.
+#[inline(always)]
+pub(crate) fn frame(buf: &mut BytesMut, max: u32) -> Result<Option<Bytes>, ()> {
+    let Some(&first) = buf.first() else {
+        return Ok(None);
+    };
+    if first & 0xF0 != 0x30 || (first >> 1) & 0b11 != 1 {
+        return Err(());
+    }
+    let mut remaining = 0usize;
+    let mut header = 1;
+    loop {
+        let Some(&byte) = buf.get(header) else {
+            return Ok(None);
+        };
+        remaining |= usize::from(byte & 0x7F) << (7 * (header - 1));
+        header += 1;
+        if byte & 0x80 == 0 {
+            break;
+        }
+        if header == 5 {
+            return Err(());
+        }
+    }
+    if remaining > max as usize {
+        return Err(());
+    }
+    if buf.len() < header + remaining {
+        return Ok(None);
+    }
+    let mut body = buf.split_to(header + remaining).freeze();
+    body.advance(header);
+    Ok(Some(body))
 }

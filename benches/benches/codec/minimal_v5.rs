@@ -21,6 +21,8 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
+use crate::minimal::{frame, put_var_int};
+
 /// The single-valued PUBLISH properties.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Properties {
@@ -58,18 +60,6 @@ fn var_int_len(n: usize) -> usize {
         128..=16_383 => 2,
         16_384..=2_097_151 => 3,
         _ => 4,
-    }
-}
-
-fn put_var_int(buf: &mut BytesMut, mut n: usize) {
-    loop {
-        let byte = (n % 128) as u8;
-        n /= 128;
-        if n == 0 {
-            buf.put_u8(byte);
-            return;
-        }
-        buf.put_u8(byte | 0x80);
     }
 }
 
@@ -236,35 +226,9 @@ impl Publish {
     /// incomplete, `Err(())` when it is not a valid QoS 1 PUBLISH.
     #[inline(always)]
     pub(crate) fn decode(buf: &mut BytesMut, max: u32) -> Result<Option<Self>, ()> {
-        let Some(&first) = buf.first() else {
+        let Some(mut body) = frame(buf, max)? else {
             return Ok(None);
         };
-        if first & 0xF0 != 0x30 || (first >> 1) & 0b11 != 1 {
-            return Err(());
-        }
-        let mut remaining = 0usize;
-        let mut header = 1;
-        loop {
-            let Some(&byte) = buf.get(header) else {
-                return Ok(None);
-            };
-            remaining |= usize::from(byte & 0x7F) << (7 * (header - 1));
-            header += 1;
-            if byte & 0x80 == 0 {
-                break;
-            }
-            if header == 5 {
-                return Err(());
-            }
-        }
-        if remaining > max as usize {
-            return Err(());
-        }
-        if buf.len() < header + remaining {
-            return Ok(None);
-        }
-        let mut body = buf.split_to(header + remaining).freeze();
-        body.advance(header);
         let topic = prefixed(&mut body).filter(|t| valid_topic(t)).ok_or(())?;
         if body.len() < 2 {
             return Err(());
