@@ -12,6 +12,15 @@ use mqtide::{Backoff, Client, ClientBuilder, Message, ProtocolVersion};
 /// Waits are bounded by this; it is a hang guard, never a delay.
 pub(crate) const GUARD: Duration = Duration::from_secs(30);
 
+/// Whether `future` is still pending after 300 ms: the time a test gives
+/// the event loop to take a command sent just before, so that what follows
+/// meets it taken. Never a bound on how fast anything must be.
+pub(crate) async fn still_pending<F: Future + Unpin>(future: &mut F) -> bool {
+    tokio::time::timeout(Duration::from_millis(300), future)
+        .await
+        .is_err()
+}
+
 /// Awaits `future`, failing the test if it hangs.
 pub(crate) async fn guard<T>(what: &str, future: impl IntoFuture<Output = T>) -> T {
     match tokio::time::timeout(GUARD, future.into_future()).await {
