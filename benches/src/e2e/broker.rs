@@ -55,6 +55,51 @@ pub(crate) fn start(extra: &str) -> Result<Mosquitto, String> {
         .map_err(|e| format!("starting mosquitto: {e}"))
 }
 
+/// The CPU time (user + system) process `pid` has used so far, in
+/// seconds, from `/proc/<pid>/stat`; None once it is gone.
+pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) is in parentheses and may hold spaces;
+    // utime and stime are fields 14 and 15, the 12th and 13th after it.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let user: u64 = fields.next()?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok()??;
+    Some((user + system) as f64 / ticks as f64)
+}
+
+/// The broker's CPU time over one run: what `run` returns, and the
+/// broker's CPU seconds and the wall-clock seconds it took.
+pub(crate) fn measure<T>(pid: Option<u32>, run: impl FnOnce() -> T) -> (T, Option<BrokerCpu>) {
+    let before = pid.and_then(cpu_seconds);
+    let started = std::time::Instant::now();
+    let result = run();
+    let wall_s = started.elapsed().as_secs_f64();
+    let after = pid.and_then(cpu_seconds);
+    let cpu = match (before, after) {
+        (Some(before), Some(after)) => Some(BrokerCpu {
+            cpu_s: after - before,
+            wall_s,
+        }),
+        _ => None,
+    };
+    (result, cpu)
+}
+
+/// The broker's CPU time over one run, and the run's wall-clock time.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BrokerCpu {
+    pub(crate) cpu_s: f64,
+    pub(crate) wall_s: f64,
+}
+
+impl BrokerCpu {
+    /// The share of one core the broker used, in percent.
+    pub(crate) fn busy_percent(self) -> f64 {
+        100.0 * self.cpu_s / self.wall_s
+    }
+}
+
 /// The version Mosquitto logged at start-up.
 pub(crate) fn version(broker: &Mosquitto) -> String {
     let log = broker.log();

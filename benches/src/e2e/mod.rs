@@ -130,6 +130,8 @@ impl Options {
 pub(crate) struct Context {
     pub(crate) runtime: tokio::runtime::Runtime,
     pub(crate) target: Target,
+    /// The shared broker's process id, for its CPU time.
+    pub(crate) broker_pid: Option<u32>,
     pub(crate) settings: Settings,
     next: Cell<u64>,
 }
@@ -182,6 +184,7 @@ fn run(options: Options) -> Result<(), String> {
         target: Target {
             port: broker.port(),
         },
+        broker_pid: broker.pid(),
         settings: settings.clone(),
         next: Cell::new(0),
     };

@@ -481,6 +481,12 @@ impl Mosquitto {
         }
     }
 
+    /// The broker's process id, while it runs (for reading its CPU time
+    /// from `/proc`, say).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// The broker's TCP port on 127.0.0.1.
     pub fn port(&self) -> u16 {
         self.port

@@ -144,6 +144,32 @@ impl Results {
             }
         }
         let _ = writeln!(md);
+        self.broker_busy_table(md);
+    }
+
+    /// How busy the broker was in the throughput rounds: at a share near
+    /// 100% of its one core, the broker, not the client, sets the rate.
+    fn broker_busy_table(&self, md: &mut String) {
+        if self
+            .throughput
+            .iter()
+            .all(|r| r.broker_busy.values().all(|m| m.samples.is_empty()))
+        {
+            return;
+        }
+        let _ = writeln!(
+            md,
+            "### How busy the broker was in the same rounds\n\n\
+             Mosquitto's CPU time (user + system, from `/proc`) over the round's wall-clock \
+             time, connect to disconnect, in percent of one core: Mosquitto runs on one \
+             thread, so near 100% the broker, not the client, sets the rate.\n"
+        );
+        let rows: Vec<(String, &Row)> = self
+            .throughput
+            .iter()
+            .map(|r| (format!("QoS {}, {} B", r.qos, r.payload), &r.broker_busy))
+            .collect();
+        self.simple_table(md, "round", &rows, &|v| format!("{v:.0}%"), true, false);
     }
 
     pub(super) fn latency_table(&self, md: &mut String) {
@@ -204,6 +230,7 @@ impl Results {
         rows: &[(String, &Row)],
         format: &dyn Fn(f64) -> String,
         raw: bool,
+        ratios: bool,
     ) {
         let peers = self.peers();
         let mut head = format!("| {first} |");
@@ -216,7 +243,8 @@ impl Results {
             let _ = write!(head, " {client} |");
             rule.push_str("---|");
         }
-        if self.mqtide() {
+        let ratios = ratios && self.mqtide();
+        if ratios {
             for peer in &peers {
                 let _ = write!(head, " mqtide/{peer} |");
                 rule.push_str("---|");
@@ -231,7 +259,7 @@ impl Results {
             for client in &self.settings.libs {
                 let _ = write!(line, " {} |", cell(row.get(client), format));
             }
-            if self.mqtide() {
+            if ratios {
                 for peer in &peers {
                     let _ = write!(
                         line,
@@ -260,7 +288,7 @@ impl Results {
             .iter()
             .map(|r| (format!("{} ×{}", r.mode, r.count), &r.row))
             .collect();
-        self.simple_table(md, "mode", &rows, &fixed(0), false);
+        self.simple_table(md, "mode", &rows, &fixed(0), false, true);
     }
 
     pub(super) fn cpu_tables(&self, md: &mut String) {
@@ -282,7 +310,7 @@ impl Results {
             .iter()
             .map(|r| (format!("{} ({} msgs)", r.qos, r.count), &r.cpu_us))
             .collect();
-        self.simple_table(md, "QoS", &rows, &fixed(2), true);
+        self.simple_table(md, "QoS", &rows, &fixed(2), true, true);
         let _ = writeln!(
             md,
             "### Peak RSS of the same runs\n\nMiB, the child process's peak resident set (`VmHWM`; getrusage's `ru_maxrss` would carry over the parent's peak across fork and exec).\n"
@@ -292,7 +320,20 @@ impl Results {
             .iter()
             .map(|r| (format!("{} ({} msgs)", r.qos, r.count), &r.peak_rss))
             .collect();
-        self.simple_table(md, "QoS", &rows, &fixed(1), true);
+        self.simple_table(md, "QoS", &rows, &fixed(1), true, true);
+        let _ = writeln!(
+            md,
+            "### The broker's CPU time per delivered message in the same runs\n\n\
+             µs of Mosquitto's CPU (user + system, from `/proc`) per message delivered: \
+             what each client's way of writing and reading costs the broker. Below 1 is \
+             mqtide costing it less.\n"
+        );
+        let rows: Vec<(String, &Row)> = self
+            .cpu
+            .iter()
+            .map(|r| (format!("{} ({} msgs)", r.qos, r.count), &r.broker_us))
+            .collect();
+        self.simple_table(md, "QoS", &rows, &fixed(2), true, true);
     }
 
     pub(super) fn memory_table(&self, md: &mut String) {
@@ -311,6 +352,6 @@ impl Results {
             .iter()
             .map(|r| (r.connections.to_string(), &r.row))
             .collect();
-        self.simple_table(md, "connections", &rows, &fixed(1), false);
+        self.simple_table(md, "connections", &rows, &fixed(1), false, true);
     }
 }

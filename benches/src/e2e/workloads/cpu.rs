@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use super::throughput::base_count;
 use super::{Measured, Row, round_label, rounds, row_json};
 use crate::e2e::Context;
-use crate::e2e::child;
 use crate::e2e::clients::Client;
+use crate::e2e::{broker, child};
 
 /// The payload size of the CPU runs.
 pub(crate) const PAYLOAD: usize = 256;
@@ -29,6 +29,9 @@ pub(crate) struct CpuRow {
     pub(crate) cpu_us: Row,
     /// Peak RSS, MiB.
     pub(crate) peak_rss: Row,
+    /// The broker's CPU µs per delivered message in the same runs: what
+    /// each client's way of writing and reading costs the broker.
+    pub(crate) broker_us: Row,
     /// What the children reported.
     pub(crate) reports: Vec<Value>,
 }
@@ -41,6 +44,7 @@ impl CpuRow {
             "messages": self.count,
             "cpu_us_per_msg": row_json(&self.cpu_us),
             "peak_rss_mib": row_json(&self.peak_rss),
+            "broker_cpu_us_per_msg": row_json(&self.broker_us),
             "children": self.reports,
         })
     }
@@ -65,7 +69,11 @@ pub(crate) fn run(context: &Context) -> Vec<CpuRow> {
                 format!("--count={count}"),
                 format!("--port={}", context.target.port),
             ];
-            let report = child::spawn(&args, CHILD_LIMIT);
+            let (mut report, cpu) =
+                broker::measure(context.broker_pid, || child::spawn(&args, CHILD_LIMIT));
+            if let (Ok(Value::Object(fields)), Some(cpu)) = (&mut report, cpu) {
+                fields.insert("broker_cpu_s".to_owned(), json!(cpu.cpu_s));
+            }
             let shown = match &report {
                 Ok(r) => format!(
                     "{:.2} µs CPU/msg, peak RSS {:.1} MiB{}",
@@ -90,11 +98,13 @@ pub(crate) fn run(context: &Context) -> Vec<CpuRow> {
             count,
             cpu_us: Row::new(),
             peak_rss: Row::new(),
+            broker_us: Row::new(),
             reports: Vec::new(),
         };
         for (client, reports) in results {
             let mut cpu = Measured::default();
             let mut rss = Measured::default();
+            let mut broker_us = Measured::default();
             for report in reports {
                 match report {
                     Ok(report) => {
@@ -102,6 +112,11 @@ pub(crate) fn run(context: &Context) -> Vec<CpuRow> {
                             (Some(reason), _) => cpu.invalid.push(reason.to_owned()),
                             (None, Some(us)) => cpu.samples.push(us),
                             (None, None) => cpu.errors.push("nothing delivered".to_owned()),
+                        }
+                        if report["invalid"].is_null()
+                            && let Some(us) = broker_per_message(&report)
+                        {
+                            broker_us.samples.push(us);
                         }
                         match report["peak_rss_kib"].as_f64() {
                             Some(kib) => rss.samples.push(kib / 1024.0),
@@ -117,10 +132,18 @@ pub(crate) fn run(context: &Context) -> Vec<CpuRow> {
             }
             row.cpu_us.insert(client, cpu);
             row.peak_rss.insert(client, rss);
+            row.broker_us.insert(client, broker_us);
         }
         rows.push(row);
     }
     rows
+}
+
+/// The broker's CPU µs per delivered message.
+fn broker_per_message(report: &Value) -> Option<f64> {
+    let cpu = report["broker_cpu_s"].as_f64()?;
+    let delivered = report["delivered"].as_f64().filter(|&d| d > 0.0)?;
+    Some(cpu * 1e6 / delivered)
 }
 
 /// User + system CPU µs per delivered message.

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use super::{Measured, Row, round_label, rounds, row_json};
 use crate::e2e::Context;
+use crate::e2e::broker::{self, BrokerCpu};
 use crate::e2e::clients::{self, Client};
 use crate::e2e::flow::{FlowOutcome, FlowSpec};
 
@@ -18,6 +19,9 @@ pub(crate) struct ThroughputRow {
     pub(crate) count: u64,
     /// Messages per second.
     pub(crate) row: Row,
+    /// The broker's share of one core during each client's counted rounds,
+    /// in percent: near 100, the broker is what limits the rate.
+    pub(crate) broker_busy: Row,
 }
 
 impl ThroughputRow {
@@ -27,6 +31,7 @@ impl ThroughputRow {
             "payload": self.payload,
             "messages": self.count,
             "msg_per_s": row_json(&self.row),
+            "broker_busy_percent": row_json(&self.broker_busy),
         })
     }
 }
@@ -45,9 +50,24 @@ pub(crate) fn base_count(qos: u8, payload: usize) -> u64 {
     }
 }
 
-fn measured(outcomes: Vec<Result<FlowOutcome, String>>) -> Measured {
+type Outcome = (Result<FlowOutcome, String>, Option<BrokerCpu>);
+
+/// The broker's busy share in the rounds `measured` counts.
+fn broker_busy(outcomes: &[Outcome]) -> Measured {
+    let mut busy = Measured::default();
+    for (outcome, cpu) in outcomes {
+        if let (Ok(outcome), Some(cpu)) = (outcome, cpu)
+            && outcome.invalid().is_none()
+        {
+            busy.samples.push(cpu.busy_percent());
+        }
+    }
+    busy
+}
+
+fn measured(outcomes: Vec<Outcome>) -> Measured {
     let mut measured = Measured::default();
-    for outcome in outcomes {
+    for (outcome, _) in outcomes {
         match outcome {
             Ok(outcome) => match outcome.invalid() {
                 Some(reason) => measured.invalid.push(reason),
@@ -91,15 +111,19 @@ pub(crate) fn run(context: &Context) -> Vec<ThroughputRow> {
                     topic: context.unique("flow"),
                     id: context.unique(client.name()),
                 };
-                let outcome =
+                let (outcome, cpu) = broker::measure(context.broker_pid, || {
                     context
                         .runtime
-                        .block_on(clients::flow(client, &context.target, &spec));
+                        .block_on(clients::flow(client, &context.target, &spec))
+                });
+                let busy = cpu
+                    .map(|c| format!(", broker {:.0}% busy", c.busy_percent()))
+                    .unwrap_or_default();
                 let shown = match &outcome {
                     Ok(o) => match o.invalid() {
                         Some(reason) => format!("INVALID: {reason}"),
                         None => format!(
-                            "{:.1}k msg/s ({} of {count} in {:.2?})",
+                            "{:.1}k msg/s ({} of {count} in {:.2?}{busy})",
                             o.rate() / 1e3,
                             o.unique,
                             o.elapsed
@@ -112,16 +136,20 @@ pub(crate) fn run(context: &Context) -> Vec<ThroughputRow> {
                     client.name(),
                     round_label(round, settings.rounds)
                 );
-                outcome
+                (outcome, cpu)
             });
+            let mut row = Row::new();
+            let mut busy = Row::new();
+            for (client, outcomes) in results {
+                busy.insert(client, broker_busy(&outcomes));
+                row.insert(client, measured(outcomes));
+            }
             rows.push(ThroughputRow {
                 qos,
                 payload,
                 count,
-                row: results
-                    .into_iter()
-                    .map(|(client, outcomes)| (client, measured(outcomes)))
-                    .collect(),
+                row,
+                broker_busy: busy,
             });
         }
     }
