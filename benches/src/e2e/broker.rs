@@ -1,6 +1,9 @@
 //! The private Mosquitto the benchmark talks to, and the open-file limit
 //! that 10 000 connections need.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
 use mqtide_testkit::Mosquitto;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
 
@@ -68,35 +71,84 @@ pub(crate) fn cpu_seconds(pid: u32) -> Option<f64> {
     Some((user + system) as f64 / ticks as f64)
 }
 
-/// The broker's CPU time over one run: what `run` returns, and the
-/// broker's CPU seconds and the wall-clock seconds it took.
-pub(crate) fn measure<T>(pid: Option<u32>, run: impl FnOnce() -> T) -> (T, Option<BrokerCpu>) {
-    let before = pid.and_then(cpu_seconds);
-    let started = std::time::Instant::now();
-    let result = run();
-    let wall_s = started.elapsed().as_secs_f64();
-    let after = pid.and_then(cpu_seconds);
-    let cpu = match (before, after) {
-        (Some(before), Some(after)) => Some(BrokerCpu {
-            cpu_s: after - before,
-            wall_s,
-        }),
-        _ => None,
+/// How often [`trace`] reads the broker's CPU time: twice per clock tick
+/// (10 ms), which is all the resolution `/proc` has.
+const SAMPLE_EVERY: Duration = Duration::from_millis(5);
+
+/// Runs `run` while a thread reads the broker's CPU time every
+/// [`SAMPLE_EVERY`]; what `run` returned, and the readings (None without
+/// a broker process to read).
+pub(crate) fn trace<T>(pid: Option<u32>, run: impl FnOnce() -> T) -> (T, Option<CpuTrace>) {
+    let Some(pid) = pid else {
+        return (run(), None);
     };
-    (result, cpu)
+    let done = AtomicBool::new(false);
+    let mut samples = Vec::new();
+    let result = std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let mut samples = Vec::new();
+            while !done.load(Ordering::Relaxed) {
+                if let Some(cpu) = cpu_seconds(pid) {
+                    samples.push((Instant::now(), cpu));
+                }
+                std::thread::sleep(SAMPLE_EVERY);
+            }
+            samples
+        });
+        let result = run();
+        done.store(true, Ordering::Relaxed);
+        samples = sampler.join().unwrap_or_default();
+        result
+    });
+    if let Some(cpu) = cpu_seconds(pid) {
+        samples.push((Instant::now(), cpu));
+    }
+    let trace = (samples.len() >= 2).then_some(CpuTrace { samples });
+    (result, trace)
 }
 
-/// The broker's CPU time over one run, and the run's wall-clock time.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct BrokerCpu {
-    pub(crate) cpu_s: f64,
-    pub(crate) wall_s: f64,
+/// The broker's CPU time, read at instants over one run.
+#[derive(Debug, Clone)]
+pub(crate) struct CpuTrace {
+    samples: Vec<(Instant, f64)>,
 }
 
-impl BrokerCpu {
-    /// The share of one core the broker used, in percent.
-    pub(crate) fn busy_percent(self) -> f64 {
-        100.0 * self.cpu_s / self.wall_s
+impl CpuTrace {
+    /// CPU seconds the broker used over the whole run.
+    pub(crate) fn total_s(&self) -> f64 {
+        match (self.samples.first(), self.samples.last()) {
+            (Some((_, first)), Some((_, last))) => last - first,
+            _ => 0.0,
+        }
+    }
+
+    /// The broker's CPU time at `at`, interpolated between the readings
+    /// around it; None outside the readings.
+    fn at(&self, at: Instant) -> Option<f64> {
+        let after = self.samples.iter().position(|(t, _)| *t >= at)?;
+        let (t1, c1) = self.samples[after];
+        if after == 0 {
+            return (t1 == at).then_some(c1);
+        }
+        let (t0, c0) = self.samples[after - 1];
+        let span = (t1 - t0).as_secs_f64();
+        let part = if span > 0.0 {
+            (at - t0).as_secs_f64() / span
+        } else {
+            1.0
+        };
+        Some(c0 + (c1 - c0) * part)
+    }
+
+    /// The share of one core the broker used from `from` for `during`,
+    /// in percent.
+    pub(crate) fn busy_percent(&self, from: Instant, during: Duration) -> Option<f64> {
+        let secs = during.as_secs_f64();
+        if secs <= 0.0 {
+            return None;
+        }
+        let used = self.at(from + during)? - self.at(from)?;
+        Some(100.0 * used / secs)
     }
 }
 

@@ -116,6 +116,7 @@ impl Tracker {
             unique: self.unique,
             duplicates: self.duplicates,
             foreign: self.foreign,
+            start,
             elapsed: self
                 .last
                 .map_or(Duration::ZERO, |last| last.saturating_duration_since(start)),
@@ -191,6 +192,8 @@ pub(crate) struct FlowOutcome {
     pub(crate) duplicates: u64,
     /// Messages without a sequence number of this run.
     pub(crate) foreign: u64,
+    /// The first publish.
+    pub(crate) start: Instant,
     /// From the first publish to the last message received.
     pub(crate) elapsed: Duration,
 }

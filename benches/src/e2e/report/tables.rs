@@ -160,9 +160,9 @@ impl Results {
         let _ = writeln!(
             md,
             "### How busy the broker was in the same rounds\n\n\
-             Mosquitto's CPU time (user + system, from `/proc`) over the round's wall-clock \
-             time, connect to disconnect, in percent of one core: Mosquitto runs on one \
-             thread, so near 100% the broker, not the client, sets the rate.\n"
+             Mosquitto's CPU time (user + system, read from `/proc` every 5 ms) from the \
+             first publish to the last message received, in percent of one core: Mosquitto \
+             runs on one thread, so near 100% the broker, not the client, sets the rate.\n"
         );
         let rows: Vec<(String, &Row)> = self
             .throughput

@@ -69,10 +69,10 @@ pub(crate) fn run(context: &Context) -> Vec<CpuRow> {
                 format!("--count={count}"),
                 format!("--port={}", context.target.port),
             ];
-            let (mut report, cpu) =
-                broker::measure(context.broker_pid, || child::spawn(&args, CHILD_LIMIT));
-            if let (Ok(Value::Object(fields)), Some(cpu)) = (&mut report, cpu) {
-                fields.insert("broker_cpu_s".to_owned(), json!(cpu.cpu_s));
+            let (mut report, trace) =
+                broker::trace(context.broker_pid, || child::spawn(&args, CHILD_LIMIT));
+            if let (Ok(Value::Object(fields)), Some(trace)) = (&mut report, trace) {
+                fields.insert("broker_cpu_s".to_owned(), json!(trace.total_s()));
             }
             let shown = match &report {
                 Ok(r) => format!(

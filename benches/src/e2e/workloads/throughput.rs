@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{Measured, Row, round_label, rounds, row_json};
 use crate::e2e::Context;
-use crate::e2e::broker::{self, BrokerCpu};
+use crate::e2e::broker::{self, CpuTrace};
 use crate::e2e::clients::{self, Client};
 use crate::e2e::flow::{FlowOutcome, FlowSpec};
 
@@ -50,19 +50,27 @@ pub(crate) fn base_count(qos: u8, payload: usize) -> u64 {
     }
 }
 
-type Outcome = (Result<FlowOutcome, String>, Option<BrokerCpu>);
+type Outcome = (Result<FlowOutcome, String>, Option<f64>);
 
 /// The broker's busy share in the rounds `measured` counts.
 fn broker_busy(outcomes: &[Outcome]) -> Measured {
     let mut busy = Measured::default();
-    for (outcome, cpu) in outcomes {
-        if let (Ok(outcome), Some(cpu)) = (outcome, cpu)
+    for (outcome, percent) in outcomes {
+        if let (Ok(outcome), Some(percent)) = (outcome, percent)
             && outcome.invalid().is_none()
         {
-            busy.samples.push(cpu.busy_percent());
+            busy.samples.push(*percent);
         }
     }
     busy
+}
+
+/// The broker's busy share over the measured part of a round: from the
+/// first publish to the last message received (not the connects, nor a
+/// wait for QoS 0 messages that never come).
+fn busy_percent(outcome: &Result<FlowOutcome, String>, trace: Option<&CpuTrace>) -> Option<f64> {
+    let outcome = outcome.as_ref().ok()?;
+    trace?.busy_percent(outcome.start, outcome.elapsed)
 }
 
 fn measured(outcomes: Vec<Outcome>) -> Measured {
@@ -111,13 +119,14 @@ pub(crate) fn run(context: &Context) -> Vec<ThroughputRow> {
                     topic: context.unique("flow"),
                     id: context.unique(client.name()),
                 };
-                let (outcome, cpu) = broker::measure(context.broker_pid, || {
+                let (outcome, trace) = broker::trace(context.broker_pid, || {
                     context
                         .runtime
                         .block_on(clients::flow(client, &context.target, &spec))
                 });
-                let busy = cpu
-                    .map(|c| format!(", broker {:.0}% busy", c.busy_percent()))
+                let percent = busy_percent(&outcome, trace.as_ref());
+                let busy = percent
+                    .map(|p| format!(", broker {p:.0}% busy"))
                     .unwrap_or_default();
                 let shown = match &outcome {
                     Ok(o) => match o.invalid() {
@@ -136,7 +145,7 @@ pub(crate) fn run(context: &Context) -> Vec<ThroughputRow> {
                     client.name(),
                     round_label(round, settings.rounds)
                 );
-                (outcome, cpu)
+                (outcome, percent)
             });
             let mut row = Row::new();
             let mut busy = Row::new();
