@@ -427,6 +427,16 @@ impl ClientBuilder {
     /// themselves instead of spawning it: `connection.run()` is a future
     /// that ends when the client closes. [`Client::wait_connected`] waits
     /// for the first connection.
+    ///
+    /// Driving `connection.run()` in the same task as code that publishes
+    /// or subscribes (in one `select!` or `join!`) makes every command
+    /// wake the task that is running. On tokio's multi-threaded runtime
+    /// that counts as a yield: the task goes to the back of the queue and
+    /// an idle worker is woken to steal it, a thread wake-up per command.
+    /// That is no cost in `block_on` (the benchmark's requester does it);
+    /// inside a spawned task, give the loop a task of its own
+    /// (`tokio::spawn(connection.run())`, which is what
+    /// [`connect`](Self::connect) does).
     pub fn build(self) -> Result<(Client, Connection), Error> {
         let (client, connection, _) = self.build_parts()?;
         Ok((client, connection))
