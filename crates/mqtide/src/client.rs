@@ -407,19 +407,43 @@ impl ClientBuilder {
     pub async fn connect(self) -> Result<Client, Error> {
         let (client, connection, mut first) = self.build_parts()?;
         let mut run = Box::pin(connection.run());
-        let answer = tokio::select! {
-            biased;
-            answer = &mut first => {
-                tokio::spawn(run);
-                answer
+        // The answer is looked for after each poll of the loop, never
+        // waited for: the loop sends it from within this task, and a task
+        // woken while it runs is, to tokio's multi-threaded scheduler, a
+        // task yielding (sent to the back of the queue, with an idle
+        // worker woken to steal it: a thread wake-up per connect).
+        let (answer, ended) = std::future::poll_fn(|cx| {
+            let ended = run.as_mut().poll(cx).is_ready();
+            match first.try_recv() {
+                Ok(answer) => Poll::Ready((Some(answer), ended)),
+                // The loop ended (or dropped its sender) without an answer.
+                Err(oneshot::error::TryRecvError::Closed) => Poll::Ready((None, ended)),
+                Err(oneshot::error::TryRecvError::Empty) if ended => Poll::Ready((None, ended)),
+                Err(oneshot::error::TryRecvError::Empty) => Poll::Pending,
             }
-            // The loop ended without a connection: its answer is sent.
-            () = &mut run => first.await,
-        };
+        })
+        .await;
         match answer {
-            Ok(Ok(())) => Ok(client),
-            Ok(Err(e)) => Err(Error::Connect(e)),
-            Err(_) => Err(Error::Closed),
+            Some(Ok(())) => {
+                // The loop's wakers (socket, command channel, timers) still
+                // name this task, so the first command sent from it (a
+                // `disconnect` right away, say) would wake it while it
+                // runs, the same yield as above. One poll with a waker
+                // that does nothing replaces them; the spawned task's
+                // first poll then registers its own, and finds whatever
+                // happened in between (readiness, queued commands and
+                // expired timers are kept, not lost with a wake-up). A
+                // loop that already ended (the connection lost at once,
+                // with reconnecting off) has nothing left to run: the
+                // client reports it closed.
+                let mut quiet = Context::from_waker(std::task::Waker::noop());
+                if !ended && run.as_mut().poll(&mut quiet).is_pending() {
+                    tokio::spawn(run);
+                }
+                Ok(client)
+            }
+            Some(Err(e)) => Err(Error::Connect(e)),
+            None => Err(Error::Closed),
         }
     }
 
