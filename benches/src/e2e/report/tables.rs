@@ -281,7 +281,8 @@ impl Results {
             md,
             "## Connection setup\n\n\
              Connections per second: connect (TCP, CONNECT, CONNACK) and disconnect, one after \
-             another, or all of a round's connections started at once.\n"
+             another (in the benchmark's `block_on` on the main thread, or in a spawned task on \
+             a runtime worker), or all of a round's connections started at once.\n"
         );
         let rows: Vec<(String, &Row)> = self
             .connect
