@@ -423,25 +423,23 @@ impl ClientBuilder {
             }
         })
         .await;
+        // The loop's wakers (socket, command channel, timers) still name
+        // this task, so the first command sent from it (a `disconnect`
+        // right away, say) would wake it while it runs, the same yield as
+        // above. One poll with a waker that does nothing replaces them; the
+        // spawned task's first poll then registers its own, and finds
+        // whatever happened in between (readiness, queued commands and
+        // expired timers are kept, not lost with a wake-up). A refused
+        // connection's loop is spawned too: it still commits what the
+        // session recorded and closes. A loop that already ended (the
+        // connection lost at once, with reconnecting off) has nothing left
+        // to run: the client reports it closed.
+        let mut quiet = Context::from_waker(std::task::Waker::noop());
+        if !ended && run.as_mut().poll(&mut quiet).is_pending() {
+            tokio::spawn(run);
+        }
         match answer {
-            Some(Ok(())) => {
-                // The loop's wakers (socket, command channel, timers) still
-                // name this task, so the first command sent from it (a
-                // `disconnect` right away, say) would wake it while it
-                // runs, the same yield as above. One poll with a waker
-                // that does nothing replaces them; the spawned task's
-                // first poll then registers its own, and finds whatever
-                // happened in between (readiness, queued commands and
-                // expired timers are kept, not lost with a wake-up). A
-                // loop that already ended (the connection lost at once,
-                // with reconnecting off) has nothing left to run: the
-                // client reports it closed.
-                let mut quiet = Context::from_waker(std::task::Waker::noop());
-                if !ended && run.as_mut().poll(&mut quiet).is_pending() {
-                    tokio::spawn(run);
-                }
-                Ok(client)
-            }
+            Some(Ok(())) => Ok(client),
             Some(Err(e)) => Err(Error::Connect(e)),
             None => Err(Error::Closed),
         }
