@@ -451,10 +451,11 @@ impl ClientBuilder {
     /// for the first connection.
     ///
     /// Driving `connection.run()` in the same task as code that publishes
-    /// or subscribes (in one `select!` or `join!`) makes every command
-    /// wake the task that is running. On tokio's multi-threaded runtime
-    /// that counts as a yield: the task goes to the back of the queue and
-    /// an idle worker is woken to steal it, a thread wake-up per command.
+    /// or subscribes (in one `select!` or `join!`) makes a command sent
+    /// while the loop waits for one wake the task that is running. On
+    /// tokio's multi-threaded runtime that counts as a yield: the task goes
+    /// to the back of the queue and an idle worker is woken to steal it, a
+    /// thread wake-up per such command.
     /// That is no cost in `block_on` (the benchmark's requester does it);
     /// inside a spawned task, give the loop a task of its own
     /// (`tokio::spawn(connection.run())`, which is what
