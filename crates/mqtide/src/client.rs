@@ -416,10 +416,9 @@ impl ClientBuilder {
             let ended = run.as_mut().poll(cx).is_ready();
             match first.try_recv() {
                 Ok(answer) => Poll::Ready((Some(answer), ended)),
+                Err(oneshot::error::TryRecvError::Empty) if !ended => Poll::Pending,
                 // The loop ended (or dropped its sender) without an answer.
-                Err(oneshot::error::TryRecvError::Closed) => Poll::Ready((None, ended)),
-                Err(oneshot::error::TryRecvError::Empty) if ended => Poll::Ready((None, ended)),
-                Err(oneshot::error::TryRecvError::Empty) => Poll::Pending,
+                Err(_) => Poll::Ready((None, ended)),
             }
         })
         .await;

@@ -306,22 +306,21 @@ impl Results {
              no instruction counts.)\n",
             cpu::PAYLOAD
         );
-        let rows: Vec<(String, &Row)> = self
-            .cpu
-            .iter()
-            .map(|r| (format!("{} ({} msgs)", r.qos, r.count), &r.cpu_us))
-            .collect();
-        self.simple_table(md, "QoS", &rows, &fixed(2), true, true);
+        // One row per QoS, of one of the CPU workload's measurements.
+        let rows = |field: fn(&cpu::CpuRow) -> &Row| -> Vec<(String, &Row)> {
+            self.cpu
+                .iter()
+                .map(|r| (format!("{} ({} msgs)", r.qos, r.count), field(r)))
+                .collect()
+        };
+        let cpu_us = rows(|r| &r.cpu_us);
+        self.simple_table(md, "QoS", &cpu_us, &fixed(2), true, true);
         let _ = writeln!(
             md,
             "### Peak RSS of the same runs\n\nMiB, the child process's peak resident set (`VmHWM`; getrusage's `ru_maxrss` would carry over the parent's peak across fork and exec).\n"
         );
-        let rows: Vec<(String, &Row)> = self
-            .cpu
-            .iter()
-            .map(|r| (format!("{} ({} msgs)", r.qos, r.count), &r.peak_rss))
-            .collect();
-        self.simple_table(md, "QoS", &rows, &fixed(1), true, true);
+        let peak_rss = rows(|r| &r.peak_rss);
+        self.simple_table(md, "QoS", &peak_rss, &fixed(1), true, true);
         let _ = writeln!(
             md,
             "### The broker's CPU time per delivered message in the same runs\n\n\
@@ -329,12 +328,8 @@ impl Results {
              what each client's way of writing and reading costs the broker. Below 1 is \
              mqtide costing it less.\n"
         );
-        let rows: Vec<(String, &Row)> = self
-            .cpu
-            .iter()
-            .map(|r| (format!("{} ({} msgs)", r.qos, r.count), &r.broker_us))
-            .collect();
-        self.simple_table(md, "QoS", &rows, &fixed(2), true, true);
+        let broker_us = rows(|r| &r.broker_us);
+        self.simple_table(md, "QoS", &broker_us, &fixed(2), true, true);
     }
 
     pub(super) fn memory_table(&self, md: &mut String) {

@@ -141,14 +141,19 @@ pub(crate) fn run(context: &Context) -> Vec<CpuRow> {
 
 /// The broker's CPU µs per delivered message.
 fn broker_per_message(report: &Value) -> Option<f64> {
-    let cpu = report["broker_cpu_s"].as_f64()?;
-    let delivered = report["delivered"].as_f64().filter(|&d| d > 0.0)?;
-    Some(cpu * 1e6 / delivered)
+    per_delivered(report, report["broker_cpu_s"].as_f64()?)
 }
 
 /// User + system CPU µs per delivered message.
 fn cpu_per_message(report: &Value) -> Option<f64> {
-    let cpu = report["user_s"].as_f64()? + report["sys_s"].as_f64()?;
+    per_delivered(
+        report,
+        report["user_s"].as_f64()? + report["sys_s"].as_f64()?,
+    )
+}
+
+/// `cpu_s` seconds as µs per message the report delivered.
+fn per_delivered(report: &Value, cpu_s: f64) -> Option<f64> {
     let delivered = report["delivered"].as_f64().filter(|&d| d > 0.0)?;
-    Some(cpu * 1e6 / delivered)
+    Some(cpu_s * 1e6 / delivered)
 }
