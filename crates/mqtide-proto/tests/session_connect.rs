@@ -225,3 +225,23 @@ fn a_3_1_1_connack_to_a_5_0_connect_is_a_refusal() {
         other => panic!("expected a refusal, got {other:?}"),
     }
 }
+
+/// A 5.0 session with an expiry outlives its connection: the first CONNECT
+/// may ask for a clean start, every later one resumes ([MQTT-3.1.2-5]), so
+/// what was in flight is resent rather than thrown away. Without an expiry
+/// the session ends with the connection, and clean start stays as set.
+#[test]
+fn a_v5_session_with_an_expiry_is_resumed_by_every_reconnect() {
+    for (expiry, resumes) in [(Some(3600), true), (Some(0), false), (None, false)] {
+        let mut config = Harness::config(ProtocolVersion::V5);
+        config.clean_start = true;
+        config.properties.session_expiry_interval = expiry;
+        let mut h = Harness::new(config);
+        h.open(ConnAck::new(false));
+        h.lose_connection();
+        h.session.handle_connected(h.now);
+        h.drain();
+        let Packet::Connect(connect) = h.expect_sent() else { panic!("expected CONNECT") };
+        assert_eq!(connect.clean_start, !resumes, "expiry {expiry:?}");
+    }
+}

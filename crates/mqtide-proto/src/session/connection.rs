@@ -208,6 +208,15 @@ impl Session {
                 .min(self.config.outgoing_alias_maximum),
         );
         self.state = State::Connected;
+        // 5.0: a session that outlives its connection (a Session Expiry
+        // Interval above 0) is resumed by every later CONNECT, whatever the
+        // first one asked ([MQTT-3.1.2-4], [MQTT-3.1.2-5]); a clean start
+        // on a reconnect would throw away what was in flight.
+        if self.config.protocol.is_v5()
+            && self.config.properties.session_expiry_interval.unwrap_or(0) > 0
+        {
+            self.config.clean_start = false;
+        }
         self.events.push_back(Event::Connected(Connected {
             session_present: ack.session_present,
             client_id: self.config.client_id.clone(),

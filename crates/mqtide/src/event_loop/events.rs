@@ -33,17 +33,6 @@ impl EventLoop {
                 if let Some(first) = self.first_connect.take() {
                     let _ = first.send(Ok(()));
                 }
-                // 5.0: resume the session on reconnects when it outlives
-                // the connection.
-                let expiry = self
-                    .session
-                    .config()
-                    .properties
-                    .session_expiry_interval
-                    .unwrap_or(0);
-                if self.session.config().protocol == ProtocolVersion::V5 && expiry > 0 {
-                    self.session.set_clean_start(false);
-                }
                 if !connected.session_present && self.connected_once {
                     self.resubscribe(now);
                 }
