@@ -49,9 +49,12 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, sleep};
 
+use mosquitto_log::publish_resent_after_pubrel;
 use support::{GUARD, VERSIONS, client, guard};
-use tally::{Duplicate, Tally, publish_resent_after_pubrel, push_problem};
+use tally::{Duplicate, Tally, push_problem};
 
+#[path = "support/mosquitto_log.rs"]
+mod mosquitto_log;
 #[path = "support/chaos_tally.rs"]
 mod tally;
 
