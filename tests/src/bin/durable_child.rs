@@ -10,10 +10,11 @@
 //! `crash/<qos>/<n % 3>`, resuming after the last one its store accepted,
 //! waits for every acknowledgement and exits 0. `subscribe` subscribes to
 //! `crash/#` (unless its store kept the subscription) with manual
-//! acknowledgements and, for each message, appends `R <n> <dup>` to the
-//! record file, acknowledges it and, once the acknowledgement is
+//! acknowledgements and, for each message, appends `R <n> <dup> <packet-id>`
+//! to the record file, acknowledges it and, once the acknowledgement is
 //! committed, appends `A <n>`, each line with a single write. It runs
-//! until killed.
+//! until killed. (The packet identifier lets the test match a duplicate
+//! with the broker's log.)
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -120,7 +121,14 @@ async fn subscribe(builder: ClientBuilder, record: &str) -> Result<(), String> {
     println!("subscribed");
     while let Some(message) = messages.next().await {
         let n = String::from_utf8_lossy(message.payload()).into_owned();
-        append(&mut file, format!("R {n} {}\n", u8::from(message.dup())))?;
+        let dup = u8::from(message.dup());
+        // Every message is QoS 1 or 2, so it has one.
+        let packet_id = message
+            .clone()
+            .into_publish()
+            .packet_id
+            .map_or(0, |id| id.get());
+        append(&mut file, format!("R {n} {dup} {packet_id}\n"))?;
         client.ack(&message).await.map_err(|e| e.to_string())?;
         append(&mut file, format!("A {n}\n"))?;
     }

@@ -51,6 +51,41 @@ pub(crate) fn publish_resent_after_pubrel(log: &str, client: &str) -> Vec<(Strin
     resent
 }
 
+/// The log lines about `client`'s packet identifier `mid` (PUBLISH,
+/// PUBACK, PUBREC, PUBREL, PUBCOMP either way) and, between the first and
+/// the last of them, about its connections, in log order: the story of
+/// one message, for a failure message.
+pub(crate) fn lines_about<'a>(log: &'a str, client: &str, mid: u16) -> Vec<&'a str> {
+    let to_or_from = [format!(" to {client} ("), format!(" from {client} (")];
+    let connection = [
+        format!(" as {client} ("),
+        format!("Client {client} "),
+        format!("Sending CONNACK to {client} ("),
+    ];
+    let mid_tokens = [
+        format!("(m{mid})"),
+        format!(" m{mid},"),
+        format!("(Mid: {mid})"),
+        format!("(Mid: {mid},"),
+    ];
+    let about_mid = |line: &str| {
+        to_or_from.iter().any(|c| line.contains(c.as_str()))
+            && mid_tokens.iter().any(|m| line.contains(m.as_str()))
+    };
+    let lines: Vec<&str> = log.lines().collect();
+    let (Some(first), Some(last)) = (
+        lines.iter().position(|l| about_mid(l)),
+        lines.iter().rposition(|l| about_mid(l)),
+    ) else {
+        return Vec::new();
+    };
+    lines[first..=last]
+        .iter()
+        .copied()
+        .filter(|line| about_mid(line) || connection.iter().any(|c| line.contains(c.as_str())))
+        .collect()
+}
+
 #[test]
 fn the_log_check_finds_only_publishes_resent_after_pubrel() {
     let log = "\
@@ -72,5 +107,36 @@ fn the_log_check_finds_only_publishes_resent_after_pubrel() {
     assert_eq!(
         publish_resent_after_pubrel(log, "other"),
         vec![("a/1".to_owned(), 8)]
+    );
+}
+
+#[test]
+fn the_story_of_one_packet_identifier() {
+    let log = "\
+1: New client connected from 127.0.0.1:4000 as c (p5, c0, k60).
+1: Sending PUBLISH to c (d0, q2, r0, m7, 'a/0', ... (1 bytes))
+1: Sending PUBLISH to c (d0, q2, r0, m70, 'a/1', ... (1 bytes))
+1: Received PUBREC from c (Mid: 7)
+1: Sending PUBREL to c (m7)
+1: Sending PUBREL to c-2 (m7)
+1: Client c closed its connection.
+1: Client c-2 disconnected: Connection reset by peer.
+1: New client connected from 127.0.0.1:4001 as c (p5, c0, k60).
+1: Sending CONNACK to c (1, 0)
+1: Received PUBCOMP from c (Mid: 7, RC:0)
+1: Received PUBCOMP from c (Mid: 70, RC:0)
+1: Client c closed its connection.
+";
+    assert_eq!(
+        lines_about(log, "c", 7),
+        vec![
+            "1: Sending PUBLISH to c (d0, q2, r0, m7, 'a/0', ... (1 bytes))",
+            "1: Received PUBREC from c (Mid: 7)",
+            "1: Sending PUBREL to c (m7)",
+            "1: Client c closed its connection.",
+            "1: New client connected from 127.0.0.1:4001 as c (p5, c0, k60).",
+            "1: Sending CONNACK to c (1, 0)",
+            "1: Received PUBCOMP from c (Mid: 7, RC:0)",
+        ]
     );
 }
