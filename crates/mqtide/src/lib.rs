@@ -130,11 +130,15 @@ pub mod auth;
 mod backoff;
 mod client;
 mod command;
+mod connect;
 mod error;
 mod event_loop;
 mod message;
+#[cfg(test)]
+mod module_graph_tests;
 pub mod oneshot;
 mod options;
+mod properties;
 pub mod request;
 mod router;
 mod state;
@@ -143,17 +147,18 @@ mod take_once;
 mod transport;
 
 pub use backoff::Backoff;
-pub use client::{Client, PendingAck, PublishBuilder, PublishOutcome};
+pub use client::{Client, MessageStream, PendingAck, PublishBuilder, Subscription};
+pub use command::{PublishOutcome, QueueFull};
 pub use error::{ConnectError, Error, TlsFailure};
 pub use event_loop::Connection;
-pub use message::{Message, MessageStream, Subscription};
+pub use message::Message;
 pub use mqtide_proto as proto;
 pub use mqtide_proto::{
     DisconnectProperties, ProtocolVersion, PublishProperties, QoS, QoSPolicy, ReasonCode,
     RetainHandling, SubscribeProperties, SubscriptionOptions, TopicFilter, TopicName,
     topic_matches_sub,
 };
-pub use options::{ClientBuilder, QueueFull, Will};
+pub use options::{ClientBuilder, Will};
 pub use request::{Reply, RequestBuilder, Responder, ServeBuilder};
 pub use state::{ConnectionEvent, ConnectionState, DisconnectReason};
 pub use transport::Transport;

@@ -1,16 +1,8 @@
-//! What the application receives: [`Message`]s, through [`Subscription`]
-//! streams and [`MessageStream`]s.
-
-use std::pin::Pin;
-use std::task::{Context, Poll};
+//! What the application receives: a [`Message`] (it arrives through the
+//! client's streams, `Subscription` and `MessageStream`).
 
 use bytes::Bytes;
-use futures_core::Stream;
-use mqtide_proto::{AckToken, PayloadFormat, Publish, PublishProperties, QoS, ReasonCode};
-use tokio::sync::mpsc;
-
-use crate::client::Client;
-use crate::error::Error;
+use mqtide_proto::{AckToken, PayloadFormat, Publish, PublishProperties, QoS};
 
 /// An incoming application message.
 ///
@@ -107,81 +99,5 @@ impl Message {
     /// The whole PUBLISH as decoded.
     pub fn into_publish(self) -> Publish {
         self.publish
-    }
-}
-
-/// A stream of the messages matching one subscription's filters, from
-/// [`Client::subscribe`].
-///
-/// Overlapping subscriptions each get their copy. The stream ends after
-/// [`unsubscribe`](Self::unsubscribe) (or `Client::unsubscribe` of all its
-/// filters) once what was already delivered is read, and when the client
-/// closes.
-///
-/// Dropping a `Subscription` stops delivery to it, but does **not**
-/// unsubscribe at the broker: messages that match no other stream are then
-/// acknowledged and dropped. Call `unsubscribe` to stop the broker sending
-/// them.
-///
-/// A stream that is not read fills up (see
-/// [`ClientBuilder::stream_capacity`](crate::ClientBuilder::stream_capacity))
-/// and then the client stops reading the socket: a slow consumer slows the
-/// connection, it never grows memory.
-#[derive(Debug)]
-pub struct Subscription {
-    pub(crate) receiver: mpsc::Receiver<Message>,
-    pub(crate) client: Client,
-    pub(crate) filters: Vec<mqtide_proto::TopicFilter>,
-    pub(crate) reason_codes: Vec<ReasonCode>,
-}
-
-impl Subscription {
-    /// The next message, or `None` once the stream has ended.
-    pub async fn recv(&mut self) -> Option<Message> {
-        self.receiver.recv().await
-    }
-
-    /// The broker's answer per filter: granted QoS (`Success`,
-    /// `GrantedQoS1`, `GrantedQoS2`) or a failure code.
-    pub fn reason_codes(&self) -> &[ReasonCode] {
-        &self.reason_codes
-    }
-
-    /// Unsubscribes this subscription's filters at the broker; the stream
-    /// ends. The broker holds one subscription per filter, so other streams
-    /// subscribed to the same filters end too.
-    pub async fn unsubscribe(self) -> Result<(), Error> {
-        self.client.unsubscribe_many(self.filters.clone()).await
-    }
-}
-
-impl Stream for Subscription {
-    type Item = Message;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
-        self.receiver.poll_recv(cx)
-    }
-}
-
-/// Every incoming message, from [`Client::messages`] (aiomqtt's
-/// `client.messages`). It ends when the client closes.
-#[derive(Debug)]
-pub struct MessageStream {
-    pub(crate) receiver: mpsc::Receiver<Message>,
-    pub(crate) _client: Client,
-}
-
-impl MessageStream {
-    /// The next message, or `None` once the client has closed.
-    pub async fn recv(&mut self) -> Option<Message> {
-        self.receiver.recv().await
-    }
-}
-
-impl Stream for MessageStream {
-    type Item = Message;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
-        self.receiver.poll_recv(cx)
     }
 }

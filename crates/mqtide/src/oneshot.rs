@@ -10,7 +10,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use mqtide_proto::{QoS, SubscribeProperties, SubscriptionOptions};
 
-use crate::client::PublishOutcome;
+use crate::command::PublishOutcome;
 use crate::error::Error;
 use crate::message::Message;
 use crate::options::ClientBuilder;

@@ -11,12 +11,13 @@ use mqtide_proto::{
 };
 
 use crate::backoff::Backoff;
+use crate::command::QueueFull;
 use crate::error::Error;
-use crate::event_loop::{MakeConnector, Servers};
+use crate::properties::secs;
 use crate::take_once::TakeOnce;
 #[cfg(feature = "tls")]
 use crate::transport::tls::TlsOptions;
-use crate::transport::{Connector, ServerAddr};
+use crate::transport::{Connector, MakeConnector, ServerAddr, Servers};
 
 /// The message the broker publishes for the client when its connection
 /// dies without a DISCONNECT (paho's `will_set`).
@@ -64,21 +65,6 @@ impl Will {
         self.properties = properties;
         self
     }
-}
-
-/// What `publish(..).send()` does when the offline queue is full.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum QueueFull {
-    /// Wait for room (backpressure).
-    #[default]
-    Wait,
-    /// Fail at once with [`UsageError::QueueFull`](mqtide_proto::UsageError::QueueFull).
-    Error,
-}
-
-/// Seconds for a 5.0 interval property, saturating.
-pub(crate) fn secs(d: Duration) -> u32 {
-    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
 }
 
 /// Everything a client is configured with; see [`Client::builder`](crate::Client::builder).

@@ -5,7 +5,7 @@ use std::io;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use mqtide_proto::ConnectionError;
+use mqtide_proto::{ConnectionError, ReasonCode};
 use tokio::sync::broadcast;
 
 /// Why a connection ended.
@@ -22,6 +22,25 @@ pub enum DisconnectReason {
     /// Enhanced authentication failed on our side (we closed it).
     #[error("enhanced authentication: {0}")]
     Auth(crate::auth::AuthError),
+}
+
+impl DisconnectReason {
+    /// The reason code and Server Reference of the CONNACK or DISCONNECT
+    /// with which the broker refused or ended the connection: what a 5.0
+    /// redirection ("use another server", "server moved") is read from.
+    pub(crate) fn redirection(&self) -> Option<(ReasonCode, Option<&str>)> {
+        match self {
+            Self::Session(ConnectionError::Refused {
+                reason_code,
+                properties,
+            }) => Some((*reason_code, properties.server_reference.as_deref())),
+            Self::Session(ConnectionError::ServerDisconnect {
+                reason_code,
+                properties,
+            }) => Some((*reason_code, properties.server_reference.as_deref())),
+            _ => None,
+        }
+    }
 }
 
 /// Where the client's connection is.

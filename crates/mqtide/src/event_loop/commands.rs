@@ -8,15 +8,13 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::{Closing, End, EventLoop, Pending};
-use crate::client::{PublishOutcome, SubscribeOutcome};
-use crate::command::{Command, Reply};
+use crate::command::{Command, PublishOutcome, QueueFull, Reply, SubscribeOutcome};
 use crate::error::Error;
-use crate::options::QueueFull;
 
 /// The most commands taken in one turn of the loop: enough for a burst of
 /// publishes to share one commit and one write, few enough that reading
 /// the socket is not starved.
-pub(super) const COMMAND_BATCH: usize = 256;
+const COMMAND_BATCH: usize = 256;
 
 impl EventLoop {
     /// How many commands to take from the channel now, or `None` when the
@@ -32,6 +30,34 @@ impl EventLoop {
             QueueFull::Error => COMMAND_BATCH,
             QueueFull::Wait => self.session.queue_space().clamp(1, COMMAND_BATCH),
         })
+    }
+
+    /// Whether to take commands now. Once the session queue has filled,
+    /// commands wait until a quarter of it is free again: the queue then
+    /// drains as acknowledgements arrive, and a publisher waiting for room
+    /// in the command channel is woken once per batch, not once for every
+    /// message the window lets out (a thread wake-up each, on a
+    /// multi-threaded runtime).
+    fn accepting(&mut self) -> bool {
+        if !self.commands_open || self.closing.is_some() {
+            return false;
+        }
+        if self.queue_full == QueueFull::Error {
+            return true;
+        }
+        let space = self.session.queue_space();
+        if space == 0 {
+            self.queue_refilling = true;
+            return false;
+        }
+        if self.queue_refilling {
+            let resume = (self.session.config().queue_capacity / 4).clamp(1, COMMAND_BATCH);
+            if space < resume {
+                return false;
+            }
+            self.queue_refilling = false;
+        }
+        true
     }
 
     /// Handles the commands taken from the channel (`recv_many` into

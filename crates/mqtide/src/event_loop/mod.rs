@@ -12,9 +12,6 @@ mod commands;
 mod ending;
 mod events;
 mod persist;
-mod servers;
-
-pub(crate) use servers::{MakeConnector, Servers};
 
 use std::collections::VecDeque;
 use std::io;
@@ -33,16 +30,13 @@ use tokio::time::{Instant, sleep_until, timeout};
 use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::backoff::Backoff;
-use crate::client::{PublishOutcome, SubscribeOutcome};
-use crate::command::{Command, Reply};
+use crate::command::{Command, PublishOutcome, QueueFull, Reply, SubscribeOutcome};
 use crate::error::{ConnectError, Error};
 use crate::message::Message;
-use crate::options::QueueFull;
 use crate::router::{RouteId, Router};
 use crate::state::{ConnectionEvent, ConnectionState, DisconnectReason, Events};
 use crate::store::{SessionStore, StoreError, StoredSubscription};
-use crate::transport::Transport;
-use commands::COMMAND_BATCH;
+use crate::transport::{Servers, Transport};
 use ending::flush;
 
 /// Initial read buffer; it grows for larger packets.
@@ -305,7 +299,9 @@ impl EventLoop {
                 attempt = 0;
                 self.servers.connected();
             }
-            let redirected = self.servers.follow(&reason);
+            let redirected = reason
+                .redirection()
+                .and_then(|(code, reference)| self.servers.follow(code, reference));
             if let Some((server, permanent)) = &redirected {
                 info!(%server, permanent, "the broker redirects us");
                 self.events.send(ConnectionEvent::Redirected {
@@ -518,34 +514,6 @@ impl EventLoop {
                     .handle_bytes(read_buf, Instant::now().into_std());
             }
         }
-    }
-
-    /// Whether to take commands now. Once the session queue has filled,
-    /// commands wait until a quarter of it is free again: the queue then
-    /// drains as acknowledgements arrive, and a publisher waiting for room
-    /// in the command channel is woken once per batch, not once for every
-    /// message the window lets out (a thread wake-up each, on a
-    /// multi-threaded runtime).
-    fn accepting(&mut self) -> bool {
-        if !self.commands_open || self.closing.is_some() {
-            return false;
-        }
-        if self.queue_full == QueueFull::Error {
-            return true;
-        }
-        let space = self.session.queue_space();
-        if space == 0 {
-            self.queue_refilling = true;
-            return false;
-        }
-        if self.queue_refilling {
-            let resume = (self.session.config().queue_capacity / 4).clamp(1, COMMAND_BATCH);
-            if space < resume {
-                return false;
-            }
-            self.queue_refilling = false;
-        }
-        true
     }
 
     /// Between connections: wait out the backoff while still taking

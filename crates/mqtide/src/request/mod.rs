@@ -13,7 +13,6 @@
 //! Brokers with ACLs must let each client subscribe to it; for Mosquitto:
 //! `pattern readwrite mqtide/response/%c`.
 
-mod inbox;
 mod respond;
 
 use std::future::{Future, IntoFuture};
@@ -24,13 +23,12 @@ use bytes::Bytes;
 use bytestring::ByteString;
 use mqtide_proto::{PublishProperties, QoS, TopicName, UsageError};
 
-pub(crate) use inbox::Requests;
 pub use respond::{Reply, Responder, ServeBuilder};
 
-use crate::client::{Client, add_user_property, set_content_type};
+use crate::client::Client;
 use crate::error::Error;
 use crate::message::Message;
-use crate::options::secs;
+use crate::properties::{add_user_property, secs, set_content_type};
 
 /// How long a request waits for its reply unless told otherwise.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);

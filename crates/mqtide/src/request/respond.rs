@@ -15,10 +15,10 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use crate::client::Client;
-use crate::client::{add_user_property, set_content_type};
+use crate::client::Subscription;
 use crate::error::Error;
-use crate::message::{Message, Subscription};
-use crate::options::secs;
+use crate::message::Message;
+use crate::properties::{add_user_property, secs, set_content_type};
 
 impl Client {
     /// Answers requests (MQTT 5.0): subscribes to `filter` and, for each

@@ -1,10 +1,12 @@
 //! Transports: how bytes reach the broker. The event loop sees only a
 //! byte stream ([`Transport`]); each kind of URL picks how it is opened.
 //! TCP is here; TLS, WebSocket, Unix sockets and proxies slot in beside it
-//! without touching the event loop.
+//! without touching the event loop. Which broker the next connection goes
+//! to (failover over a list, 5.0 redirection) is [`Servers`]'s part.
 
 #[cfg(feature = "proxy")]
 pub(crate) mod proxy;
+mod servers;
 mod tcp;
 #[cfg(feature = "tls")]
 pub(crate) mod tls;
@@ -15,6 +17,8 @@ use std::fmt;
 use std::io;
 
 use tokio::io::{AsyncRead, AsyncWrite};
+
+pub(crate) use servers::{MakeConnector, Servers};
 
 use crate::error::Error;
 

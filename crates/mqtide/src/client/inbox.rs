@@ -1,6 +1,7 @@
-//! The requesting side's state: the response topic subscription, made
-//! once per client, and the requests waiting on it, keyed by correlation
-//! data.
+//! The requesting side's state (see [`crate::request`]): the response
+//! topic subscription, made once per client and shared by its clones, and
+//! the requests waiting on it, keyed by correlation data. It lives with
+//! the handle that owns it; `request` builds on it.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,9 +13,9 @@ use mqtide_proto::{ProtocolVersion, QoS, SessionConfig, TopicName, UsageError};
 use tokio::sync::{mpsc, oneshot};
 use tracing::debug;
 
-use crate::client::{Client, WeakClient};
+use super::{Client, Subscription, WeakClient};
 use crate::error::Error;
-use crate::message::{Message, Subscription};
+use crate::message::Message;
 
 /// Per client (shared by its clones): what it needs to make requests.
 #[derive(Debug)]
@@ -40,7 +41,7 @@ impl Requests {
 
     /// Response topics and correlation data are 5.0 properties: under
     /// 3.1.1 there is no way to make (or answer) a request.
-    pub(super) fn check_protocol(&self) -> Result<(), Error> {
+    pub(crate) fn check_protocol(&self) -> Result<(), Error> {
         if self.protocol == ProtocolVersion::V5 {
             return Ok(());
         }
@@ -52,7 +53,7 @@ impl Requests {
 
     /// The inbox, subscribing to the response topic if there is none yet
     /// or the last one ended (the topic was unsubscribed).
-    pub(super) async fn inbox(&self, client: &Client) -> Result<Arc<Inbox>, Error> {
+    pub(crate) async fn inbox(&self, client: &Client) -> Result<Arc<Inbox>, Error> {
         let mut slot = self.inbox.lock().await;
         if let Some(inbox) = slot.as_ref().filter(|inbox| inbox.is_open()) {
             return Ok(Arc::clone(inbox));
@@ -120,7 +121,7 @@ async fn dispatch(
 
 /// The requests of one response subscription that wait for a reply.
 #[derive(Debug)]
-pub(super) struct Inbox {
+pub(crate) struct Inbox {
     topic: String,
     /// Random per inbox, so that correlation data from another run of the
     /// same client (a reply queued in a persistent session) never match.
@@ -141,7 +142,7 @@ impl Inbox {
     }
 
     /// The response topic.
-    pub(super) fn topic(&self) -> &str {
+    pub(crate) fn topic(&self) -> &str {
         &self.topic
     }
 
@@ -157,7 +158,7 @@ impl Inbox {
 
     /// A new request, with correlation data no other request of this
     /// inbox has: the nonce, then a counter.
-    pub(super) fn register(self: &Arc<Self>) -> Result<Waiter, Error> {
+    pub(crate) fn register(self: &Arc<Self>) -> Result<Waiter, Error> {
         let mut correlation = BytesMut::with_capacity(16);
         correlation.put_u64(self.nonce);
         correlation.put_u64(self.next.fetch_add(1, Ordering::Relaxed));
@@ -218,19 +219,19 @@ impl Inbox {
 /// One request's place in the inbox. Dropping it (the request timed out
 /// or was cancelled) takes it out, so a late reply finds nobody.
 #[derive(Debug)]
-pub(super) struct Waiter {
+pub(crate) struct Waiter {
     inbox: Arc<Inbox>,
     correlation: Bytes,
     reply: oneshot::Receiver<Message>,
 }
 
 impl Waiter {
-    pub(super) fn correlation(&self) -> &Bytes {
+    pub(crate) fn correlation(&self) -> &Bytes {
         &self.correlation
     }
 
     /// The reply, or `Closed` if the response subscription ended first.
-    pub(super) async fn reply(mut self) -> Result<Message, Error> {
+    pub(crate) async fn reply(mut self) -> Result<Message, Error> {
         (&mut self.reply).await.map_err(|_| Error::Closed)
     }
 }

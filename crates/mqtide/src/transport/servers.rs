@@ -5,11 +5,10 @@
 
 use std::fmt;
 
-use mqtide_proto::{ConnectionError, ReasonCode};
+use mqtide_proto::ReasonCode;
 
+use super::{Connector, ServerAddr};
 use crate::error::Error;
-use crate::state::DisconnectReason;
-use crate::transport::{Connector, ServerAddr};
 
 /// Builds the transport for an address with the client's options (TLS,
 /// WebSocket headers, proxy).
@@ -75,21 +74,15 @@ impl Servers {
         self.current == 0
     }
 
-    /// Follows a redirection the connection ended with, if the application
-    /// allows it: the address it now goes to, and whether the move is
-    /// permanent.
-    pub(crate) fn follow(&mut self, reason: &DisconnectReason) -> Option<(String, bool)> {
-        let (code, reference) = match reason {
-            DisconnectReason::Session(ConnectionError::Refused {
-                reason_code,
-                properties,
-            }) => (*reason_code, properties.server_reference.as_deref()),
-            DisconnectReason::Session(ConnectionError::ServerDisconnect {
-                reason_code,
-                properties,
-            }) => (*reason_code, properties.server_reference.as_deref()),
-            _ => return None,
-        };
+    /// Follows a redirection the connection ended with (the reason code
+    /// of the broker's CONNACK or DISCONNECT and its Server Reference), if
+    /// the application allows it: the address it now goes to, and whether
+    /// the move is permanent.
+    pub(crate) fn follow(
+        &mut self,
+        code: ReasonCode,
+        reference: Option<&str>,
+    ) -> Option<(String, bool)> {
         let permanent = match code {
             ReasonCode::ServerMoved => true,
             ReasonCode::UseAnotherServer => false,

@@ -1,0 +1,385 @@
+//! The [`Client`] handle, and what it hands out: publish builders
+//! (`publish.rs`), message streams (`streams.rs`) and the shared state of
+//! its requests (`inbox.rs`).
+//!
+//! A handle only sends [`Command`]s and waits for their answers: it knows
+//! nothing of the event loop on the other side of the channel, and the
+//! loop nothing of it. Building a client and starting its loop is
+//! `connect.rs`'s part.
+
+mod inbox;
+mod publish;
+mod streams;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use mqtide_proto::{
+    DisconnectProperties, Publish, QoS, ReasonCode, SubscribeProperties, SubscriptionOptions,
+    TopicAliasUse, TopicFilter, UnsubscribeProperties, UsageError, check_topic_name,
+};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
+
+pub(crate) use inbox::Requests;
+pub use publish::{PendingAck, PublishBuilder};
+pub use streams::{MessageStream, Subscription};
+
+use crate::command::Command;
+use crate::error::Error;
+use crate::message::Message;
+use crate::options::ClientBuilder;
+use crate::state::{ConnectionEvent, ConnectionState, Events};
+
+/// How long [`Client::disconnect`] waits for in-flight publishes.
+const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A handle to an MQTT client: cheap to clone, `Send + Sync`. The
+/// connection itself lives in one task (see [`ClientBuilder::connect`]);
+/// the last handle dropped (subscriptions and message streams hold one)
+/// disconnects it cleanly.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    commands: mpsc::Sender<Command>,
+    state: watch::Receiver<ConnectionState>,
+    /// What the broker said in the last CONNACK.
+    server: watch::Receiver<Option<Arc<mqtide_proto::Connected>>>,
+    events: Events,
+    stream_capacity: usize,
+    /// Whether a session store backs the client.
+    durable: bool,
+    /// Why the client closed (set by the event loop).
+    why_closed: Arc<std::sync::OnceLock<Error>>,
+    restored: Option<crate::store::Restored>,
+    /// Request/response state: the response topic subscription, shared by
+    /// every clone (see [`Client::request`]).
+    requests: Requests,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("state", &*self.inner.state.borrow())
+            .finish()
+    }
+}
+
+/// A [`Client`] that does not keep the connection open: for tasks of
+/// the client's own that must not outlive its last user handle.
+#[derive(Debug, Clone)]
+pub(crate) struct WeakClient(std::sync::Weak<Inner>);
+
+impl WeakClient {
+    /// The client, unless every handle is gone.
+    pub(crate) fn upgrade(&self) -> Option<Client> {
+        self.0.upgrade().map(|inner| Client { inner })
+    }
+}
+
+/// What a client handle is made of (see `ClientBuilder::build_parts`).
+pub(crate) struct ClientParts {
+    pub(crate) commands: mpsc::Sender<Command>,
+    pub(crate) state: watch::Receiver<ConnectionState>,
+    pub(crate) server: watch::Receiver<Option<Arc<mqtide_proto::Connected>>>,
+    pub(crate) events: Events,
+    pub(crate) why_closed: Arc<std::sync::OnceLock<Error>>,
+    pub(crate) stream_capacity: usize,
+    pub(crate) restored: Option<crate::store::Restored>,
+    pub(crate) requests: Requests,
+}
+
+impl Client {
+    /// Starts configuring a client for the broker at `url`:
+    /// `mqtt://[user[:password]@]host[:port]`. A bad URL is reported by
+    /// [`ClientBuilder::connect`].
+    pub fn builder(url: &str) -> ClientBuilder {
+        ClientBuilder::new(url)
+    }
+
+    pub(crate) fn new(parts: ClientParts) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                commands: parts.commands,
+                state: parts.state,
+                server: parts.server,
+                events: parts.events,
+                stream_capacity: parts.stream_capacity,
+                durable: parts.restored.is_some(),
+                why_closed: parts.why_closed,
+                restored: parts.restored,
+                requests: parts.requests,
+            }),
+        }
+    }
+
+    /// The request/response state of this client.
+    pub(crate) fn requests(&self) -> &Requests {
+        &self.inner.requests
+    }
+
+    /// A handle that does not keep the client open.
+    pub(crate) fn downgrade(&self) -> WeakClient {
+        WeakClient(Arc::downgrade(&self.inner))
+    }
+
+    async fn send(&self, command: Command) -> Result<(), Error> {
+        self.inner
+            .commands
+            .send(command)
+            .await
+            .map_err(|_| Error::Closed)
+    }
+
+    /// Sends a command and waits for its answer.
+    async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, Error>>) -> Command,
+    ) -> Result<T, Error> {
+        let (reply, answer) = oneshot::channel();
+        self.send(make(reply)).await?;
+        answer.await.unwrap_or(Err(Error::Closed))
+    }
+
+    /// Publishes `payload` to `topic`. Configure the returned builder, then
+    /// `.await` it to wait for the acknowledgement (QoS 0: written to the
+    /// socket; QoS 1: PUBACK; QoS 2: PUBCOMP), or call
+    /// [`send`](PublishBuilder::send) to wait only until it is queued.
+    pub fn publish(&self, topic: impl Into<String>, payload: impl Into<Bytes>) -> PublishBuilder {
+        let topic = topic.into();
+        let error = check_topic_name(&topic)
+            .err()
+            .map(|e| Error::Usage(UsageError::InvalidTopic(e)));
+        PublishBuilder {
+            client: self.clone(),
+            publish: Box::new(Publish::new(topic, payload)),
+            alias: TopicAliasUse::Auto,
+            error,
+        }
+    }
+
+    /// Subscribes to `filter` at `qos` and returns the stream of matching
+    /// messages.
+    pub async fn subscribe(&self, filter: &str, qos: QoS) -> Result<Subscription, Error> {
+        self.subscribe_many(
+            [(filter, SubscriptionOptions::new(qos))],
+            SubscribeProperties::default(),
+        )
+        .await
+    }
+
+    /// Subscribes to several filters at once, with 5.0 options (no local,
+    /// retain as published, retain handling) and properties. The stream
+    /// carries messages matching any of them. Fails if the broker refused
+    /// every filter; see [`Subscription::reason_codes`] for partial
+    /// refusals.
+    pub async fn subscribe_many<'a>(
+        &self,
+        filters: impl IntoIterator<Item = (&'a str, SubscriptionOptions)>,
+        properties: SubscribeProperties,
+    ) -> Result<Subscription, Error> {
+        let filters = filters
+            .into_iter()
+            .map(|(f, o)| {
+                Ok((
+                    TopicFilter::new(f).map_err(|e| Error::Usage(UsageError::InvalidTopic(e)))?,
+                    o,
+                ))
+            })
+            .collect::<Result<Vec<_>, Error>>()?;
+        let topic_filters: Vec<TopicFilter> = filters.iter().map(|(f, _)| f.clone()).collect();
+        let (sender, receiver) = mpsc::channel(self.inner.stream_capacity);
+        let outcome = self
+            .call(|reply| Command::Subscribe {
+                filters,
+                properties: Box::new(properties),
+                sender,
+                reply,
+            })
+            .await?;
+        Ok(Subscription {
+            receiver,
+            client: self.clone(),
+            filters: topic_filters,
+            reason_codes: outcome.reason_codes,
+        })
+    }
+
+    /// Unsubscribes from `filter`; the streams subscribed to it alone end.
+    pub async fn unsubscribe(&self, filter: &str) -> Result<(), Error> {
+        let filter =
+            TopicFilter::new(filter).map_err(|e| Error::Usage(UsageError::InvalidTopic(e)))?;
+        self.unsubscribe_many(vec![filter]).await
+    }
+
+    /// Unsubscribes from several filters at once.
+    pub async fn unsubscribe_many(&self, filters: Vec<TopicFilter>) -> Result<(), Error> {
+        self.unsubscribe_with(filters, UnsubscribeProperties::default())
+            .await
+    }
+
+    /// Unsubscribes with 5.0 properties (user properties).
+    pub async fn unsubscribe_with(
+        &self,
+        filters: Vec<TopicFilter>,
+        properties: UnsubscribeProperties,
+    ) -> Result<(), Error> {
+        self.call(|reply| Command::Unsubscribe {
+            filters,
+            properties: Box::new(properties),
+            reply,
+        })
+        .await
+    }
+
+    /// A stream of every incoming message, whatever subscription it
+    /// matched (and messages that match none, such as a persistent
+    /// session's queued ones). Ask for it before subscribing so that
+    /// retained messages are not missed.
+    pub async fn messages(&self) -> Result<MessageStream, Error> {
+        let (sender, receiver) = mpsc::channel(self.inner.stream_capacity);
+        self.send(Command::Messages { sender }).await?;
+        Ok(MessageStream {
+            receiver,
+            _client: self.clone(),
+        })
+    }
+
+    /// What the broker said when it accepted the current (or last)
+    /// connection: the client id in use (the assigned one if it chose),
+    /// keep-alive, receive maximum, maximum QoS, and the CONNACK's 5.0
+    /// properties (response information, server reference, user
+    /// properties, …). `None` before the first connection.
+    pub fn server_info(&self) -> Option<Arc<mqtide_proto::Connected>> {
+        self.inner.server.borrow().clone()
+    }
+
+    /// Runs the [authenticator](ClientBuilder::authenticator)'s exchange
+    /// again on the live connection (5.0 re-authentication, e.g. before a
+    /// token expires); resolves once the broker accepted it and the
+    /// authenticator checked the broker's final data. A failure ends the
+    /// connection (the broker's rule) and is returned.
+    pub async fn reauthenticate(&self) -> Result<(), Error> {
+        self.call(|reply| Command::Reauthenticate { reply }).await
+    }
+
+    /// What the [session store](ClientBuilder::session_store) resumed when
+    /// the client was built; `None` without a store.
+    pub fn restored(&self) -> Option<crate::store::Restored> {
+        self.inner.restored
+    }
+
+    /// Acknowledges a message received with
+    /// [`manual_acks`](ClientBuilder::manual_acks) on. Acknowledgements go
+    /// out in arrival order. A no-op for QoS 0 messages and in automatic
+    /// mode. Acknowledge each message once (any copy of it).
+    pub async fn ack(&self, message: &Message) -> Result<(), Error> {
+        self.ack_with(message, ReasonCode::Success).await
+    }
+
+    /// [`ack`](Self::ack) with a 5.0 reason code: a failure code tells the
+    /// broker the message was not accepted.
+    pub async fn ack_with(&self, message: &Message, reason_code: ReasonCode) -> Result<(), Error> {
+        let Some(token) = message.token else {
+            return Ok(());
+        };
+        self.call(|reply| Command::Ack {
+            token,
+            reason_code,
+            reply,
+        })
+        .await
+    }
+
+    /// Waits (up to 10 s) for in-flight publishes, sends DISCONNECT and
+    /// closes the client. Every stream ends.
+    ///
+    /// It returns once the DISCONNECT, and every packet before it (QoS 0
+    /// publishes included, which are complete once encoded), has been
+    /// written to the connection and the client is closed: a program may
+    /// exit then and lose nothing it sent. When no DISCONNECT went out
+    /// (so the broker will publish the will) it fails: with
+    /// [`Error::ConnectionLost`] if the connection ended first or those
+    /// last bytes could not be written within 2 s, with [`Error::Store`]
+    /// if the session store failed. With publishes still in flight after
+    /// 10 s it fails with [`Error::DisconnectTimeout`] at once, and sends
+    /// the DISCONNECT all the same.
+    pub async fn disconnect(&self) -> Result<(), Error> {
+        self.disconnect_with(
+            ReasonCode::Success,
+            DisconnectProperties::default(),
+            DISCONNECT_TIMEOUT,
+        )
+        .await
+    }
+
+    /// [`disconnect`](Self::disconnect) that asks a 5.0 broker to publish
+    /// the will anyway.
+    pub async fn disconnect_with_will(&self) -> Result<(), Error> {
+        self.disconnect_with(
+            ReasonCode::DisconnectWithWill,
+            DisconnectProperties::default(),
+            DISCONNECT_TIMEOUT,
+        )
+        .await
+    }
+
+    /// [`disconnect`](Self::disconnect) with a reason code, properties
+    /// (5.0) and the time to wait for in-flight publishes.
+    pub async fn disconnect_with(
+        &self,
+        reason_code: ReasonCode,
+        properties: DisconnectProperties,
+        timeout: Duration,
+    ) -> Result<(), Error> {
+        match self
+            .call(|reply| Command::Disconnect {
+                reason_code,
+                properties: Box::new(properties),
+                timeout,
+                reply,
+            })
+            .await
+        {
+            Err(Error::Closed) => Ok(()),
+            other => other,
+        }
+    }
+
+    /// The connection state now.
+    pub fn state(&self) -> ConnectionState {
+        self.inner.state.borrow().clone()
+    }
+
+    /// A `watch` of the connection state, to await changes.
+    pub fn watch_state(&self) -> watch::Receiver<ConnectionState> {
+        self.inner.state.clone()
+    }
+
+    /// Connection events from now on. A receiver that falls more than 16
+    /// events behind skips the oldest (`RecvError::Lagged`).
+    pub fn events(&self) -> broadcast::Receiver<ConnectionEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// Waits until the client is connected, or fails if it closes first.
+    pub async fn wait_connected(&self) -> Result<(), Error> {
+        let mut state = self.inner.state.clone();
+        let result = state
+            .wait_for(|s| s.is_connected() || matches!(s, ConnectionState::Closed))
+            .await;
+        match result {
+            Ok(s) if s.is_connected() => Ok(()),
+            _ => Err(self
+                .inner
+                .why_closed
+                .get()
+                .cloned()
+                .unwrap_or(Error::Closed)),
+        }
+    }
+}
