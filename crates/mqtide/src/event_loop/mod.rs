@@ -12,6 +12,7 @@ mod commands;
 mod ending;
 mod events;
 mod persist;
+mod reconnect;
 
 use std::collections::VecDeque;
 use std::io;
@@ -20,14 +21,13 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use mqtide_proto::{
-    AckToken, ConnectionError, ReasonCode, RequestId, Session, SubscribeProperties,
-    SubscriptionOptions, TopicFilter,
+    AckToken, ReasonCode, RequestId, Session, SubscribeProperties, SubscriptionOptions, TopicFilter,
 };
 use rustc_hash::FxHashMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, sleep_until, timeout};
-use tracing::{Instrument, debug, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span};
 
 use crate::backoff::Backoff;
 use crate::command::{Command, PublishOutcome, QueueFull, Reply, SubscribeOutcome};
@@ -38,6 +38,7 @@ use crate::state::{ConnectionEvent, ConnectionState, DisconnectReason, Events};
 use crate::store::{SessionStore, StoreError, StoredSubscription};
 use crate::transport::{Servers, Transport};
 use ending::flush;
+use reconnect::{Decision, Lost, decide};
 
 /// Initial read buffer; it grows for larger packets.
 const READ_MIN: usize = 1024;
@@ -299,59 +300,43 @@ impl EventLoop {
                 attempt = 0;
                 self.servers.connected();
             }
-            let redirected = reason
-                .redirection()
-                .and_then(|(code, reference)| self.servers.follow(code, reference));
-            if let Some((server, permanent)) = &redirected {
-                info!(%server, permanent, "the broker redirects us");
-                self.events.send(ConnectionEvent::Redirected {
-                    server: server.clone(),
-                    permanent: *permanent,
-                });
-            }
-            // A broker that failed (or refused) gives way to the next; one
-            // that was up is tried again first.
-            let new_pass = redirected.is_none() && !came_up && self.servers.advance();
-            let next_broker_now = redirected.is_some() || (!came_up && !new_pass);
-            if let Some(first) = self.first_connect.take() {
-                if next_broker_now && self.closing.is_none() && self.commands_open {
+            let (redirected, new_pass) = self.next_server(&reason, came_up);
+            let decision = decide(&Lost {
+                reason: &reason,
+                came_up,
+                redirected,
+                new_pass,
+                first_connect: self.first_connect.is_some(),
+                closing: self.closing.is_some() || !self.commands_open,
+                reconnect: self.reconnect,
+            });
+            let backoff = match decision {
+                Decision::NextBroker => {
                     info!(%reason, next = %self.servers.connector().addr, "connecting failed; trying the next broker");
-                    self.first_connect = Some(first);
                     continue;
                 }
-                let error = self.connect_error(reason, tried);
-                let _ = self.why_closed.set(Error::Connect(error.clone()));
-                let _ = first.send(Err(error));
-                break;
-            }
-            // The connection ended before a DISCONNECT was written (had it
-            // been, this would be `End::Shutdown`): a `disconnect` waiting
-            // for in-flight publishes learns it did not happen.
-            if self.closing.is_some() {
-                self.answer_disconnect(Err(Error::ConnectionLost(reason.clone())));
-            }
-            // A configuration the session cannot send fails every attempt
-            // the same way: no point in reconnecting.
-            if let DisconnectReason::Session(ConnectionError::InvalidConfig(_)) = &reason {
-                warn!(%reason, "the configuration cannot be sent; not reconnecting");
-                self.lost = Some(reason);
-                break;
-            }
-            let Some(backoff) = self.reconnect else {
-                info!(%reason, "connection lost; reconnecting is off");
-                self.lost = Some(reason);
-                break;
+                Decision::FailConnect => {
+                    let error = self.connect_error(reason, tried);
+                    let _ = self.why_closed.set(Error::Connect(error.clone()));
+                    if let Some(first) = self.first_connect.take() {
+                        let _ = first.send(Err(error));
+                    }
+                    break;
+                }
+                Decision::Close(why) => {
+                    self.close_after_loss(reason, why);
+                    break;
+                }
+                Decision::Reconnect { backoff } => backoff,
             };
-            if self.closing.is_some() || !self.commands_open {
-                break;
-            }
             // The next broker of the list at once; backoff once every
             // broker has failed (or for the one that was up).
-            let delay = if next_broker_now {
-                Duration::ZERO
-            } else {
-                attempt += 1;
-                backoff.delay(attempt, &mut self.rng)
+            let delay = match backoff {
+                None => Duration::ZERO,
+                Some(backoff) => {
+                    attempt += 1;
+                    backoff.delay(attempt, &mut self.rng)
+                }
             };
             info!(%reason, attempt, ?delay, next = %self.servers.connector().addr, "connection lost; reconnecting");
             self.state.send_replace(ConnectionState::Reconnecting {
@@ -512,33 +497,6 @@ impl EventLoop {
             if !read_buf.is_empty() && self.deliveries.len() < PENDING_DELIVERIES {
                 self.session
                     .handle_bytes(read_buf, Instant::now().into_std());
-            }
-        }
-    }
-
-    /// Between connections: wait out the backoff while still taking
-    /// commands (publishes queue offline). False if the client should close.
-    async fn wait_offline(&mut self, delay: Duration) -> bool {
-        let until = Instant::now() + delay;
-        loop {
-            self.process(&mut BytesMut::new());
-            if self.commit_ready() {
-                self.commit().await;
-                continue;
-            }
-            if self.closing.is_some() || !self.commands_open || self.store_failed.is_some() {
-                return false;
-            }
-            let intake = self.intake_room();
-            let commit_due = self.commit_due;
-            tokio::select! {
-                () = sleep_until(until) => return true,
-                count = self.commands.recv_many(&mut self.intake, intake.unwrap_or(1)), if intake.is_some() => {
-                    self.took(count);
-                }
-                () = sleep_until(commit_due.unwrap_or_else(Instant::now)), if commit_due.is_some() => {
-                    self.commit().await;
-                }
             }
         }
     }
