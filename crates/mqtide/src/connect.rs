@@ -7,19 +7,20 @@
 //! loop (`event_loop`) only know the commands between them.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::client::{Client, ClientParts, Requests};
-use crate::error::Error;
+use crate::error::{ConnectError, Error};
 use crate::event_loop::{Connection, EventLoop, Setup};
 use crate::options::ClientBuilder;
 use crate::state::{ConnectionState, Events};
 
 /// Reports how the first connection attempt went.
-type FirstConnect = oneshot::Receiver<Result<(), crate::ConnectError>>;
+type FirstConnect = oneshot::Receiver<Result<(), ConnectError>>;
 
 impl ClientBuilder {
     /// Connects: resolves once the broker accepted the first connection
@@ -32,39 +33,8 @@ impl ClientBuilder {
     /// this future is dropped before the answer, the connection attempt
     /// ends with it.
     pub async fn connect(self) -> Result<Client, Error> {
-        let (client, connection, mut first) = self.build_parts()?;
-        let mut run = Box::pin(connection.run());
-        // The answer is looked for after each poll of the loop, never
-        // waited for: the loop sends it from within this task, and a task
-        // woken while it runs is, to tokio's multi-threaded scheduler, a
-        // task yielding (sent to the back of the queue, with an idle
-        // worker woken to steal it: a thread wake-up per connect).
-        let (answer, ended) = std::future::poll_fn(|cx| {
-            let ended = run.as_mut().poll(cx).is_ready();
-            match first.try_recv() {
-                Ok(answer) => Poll::Ready((Some(answer), ended)),
-                Err(oneshot::error::TryRecvError::Empty) if !ended => Poll::Pending,
-                // The loop ended (or dropped its sender) without an answer.
-                Err(_) => Poll::Ready((None, ended)),
-            }
-        })
-        .await;
-        // The loop's wakers (socket, command channel, timers) still name
-        // this task, so the first command sent from it (a `disconnect`
-        // right away, say) would wake it while it runs, the same yield as
-        // above. One poll with a waker that does nothing replaces them; the
-        // spawned task's first poll then registers its own, and finds
-        // whatever happened in between (readiness, queued commands and
-        // expired timers are kept, not lost with a wake-up). A refused
-        // connection's loop is spawned too: it still commits what the
-        // session recorded and closes. A loop that already ended (the
-        // connection lost at once, with reconnecting off) has nothing left
-        // to run: the client reports it closed.
-        let mut quiet = Context::from_waker(std::task::Waker::noop());
-        if !ended && run.as_mut().poll(&mut quiet).is_pending() {
-            tokio::spawn(run);
-        }
-        match answer {
+        let (client, connection, first) = self.build_parts()?;
+        match first_connection(connection, first).await {
             Some(Ok(())) => Ok(client),
             Some(Err(e)) => Err(Error::Connect(e)),
             None => Err(Error::Closed),
@@ -153,5 +123,58 @@ impl ClientBuilder {
             why_closed,
         });
         Ok((client, Connection::new(event_loop), first_rx))
+    }
+}
+
+/// Runs the event loop in this task until the first connection is
+/// answered (accepted, or refused with why; `None` if the loop ended
+/// without an answer), then hands the loop to a task of its own.
+async fn first_connection(
+    connection: Connection,
+    mut first: FirstConnect,
+) -> Option<Result<(), ConnectError>> {
+    let mut run = Box::pin(connection.run());
+    // The answer is looked for after each poll of the loop, never waited
+    // for: the loop sends it from within this task, and a task woken while
+    // it runs is, to tokio's multi-threaded scheduler, a task yielding
+    // (sent to the back of the queue, with an idle worker woken to steal
+    // it: a thread wake-up per connect).
+    let (answer, ended) = std::future::poll_fn(|cx| {
+        let ended = run.as_mut().poll(cx).is_ready();
+        match first.try_recv() {
+            Ok(answer) => Poll::Ready((Some(answer), ended)),
+            Err(oneshot::error::TryRecvError::Empty) if !ended => Poll::Pending,
+            // The loop ended (or dropped its sender) without an answer.
+            Err(_) => Poll::Ready((None, ended)),
+        }
+    })
+    .await;
+    // A refused connection's loop is spawned too: it still commits what
+    // the session recorded and closes. A loop that already ended (the
+    // connection lost at once, with reconnecting off) has nothing left to
+    // run: the client reports it closed.
+    if !ended {
+        spawn_quietly(run);
+    }
+    answer
+}
+
+/// Spawns a future that this task has been polling, without the wake-ups
+/// its wakers would still cause.
+///
+/// The loop's wakers (socket, command channel, timers) still name this
+/// task, so the first command sent from it (a `disconnect` right away,
+/// say) would wake it while it runs, the same yield as in
+/// [`first_connection`]. One poll with a waker that does nothing replaces
+/// them; the spawned task's first poll then registers its own, and finds
+/// whatever happened in between (readiness, queued commands and expired
+/// timers are kept, not lost with a wake-up).
+fn spawn_quietly<F>(mut run: Pin<Box<F>>)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let mut quiet = Context::from_waker(Waker::noop());
+    if run.as_mut().poll(&mut quiet).is_pending() {
+        tokio::spawn(run);
     }
 }
