@@ -82,6 +82,9 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 mod codec;
+#[cfg(mqtide_mutants)]
+#[doc(hidden)]
+pub mod mutants;
 mod session;
 mod topic;
 

@@ -241,7 +241,9 @@ fn a_v5_session_with_an_expiry_is_resumed_by_every_reconnect() {
         h.lose_connection();
         h.session.handle_connected(h.now);
         h.drain();
-        let Packet::Connect(connect) = h.expect_sent() else { panic!("expected CONNECT") };
+        let Packet::Connect(connect) = h.expect_sent() else {
+            panic!("expected CONNECT")
+        };
         assert_eq!(connect.clean_start, !resumes, "expiry {expiry:?}");
     }
 }

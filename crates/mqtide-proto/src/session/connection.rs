@@ -258,6 +258,8 @@ impl Session {
             .map(|f| (f.seq, f.packet_id))
             .collect();
         order.sort_unstable();
+        #[cfg(mqtide_mutants)]
+        self.mutant_reverse_pubrels(&mut order);
         for (seq, id) in order {
             let Some(flight) = self.inflight.get_mut(&id) else {
                 continue;
@@ -296,6 +298,28 @@ impl Session {
                 Stage::Released | Stage::Abandoned => Packet::PubRel(crate::Ack::new(id)).into(),
             };
             self.send(packet, AfterWrite::Nothing, now);
+        }
+    }
+
+    /// The `pubrel-order` mutant: the flights that resend PUBREL swap
+    /// places among themselves, last first.
+    #[cfg(mqtide_mutants)]
+    fn mutant_reverse_pubrels(&self, order: &mut [(u64, crate::PacketId)]) {
+        if !crate::mutants::armed(crate::mutants::Mutant::PubrelOrder) {
+            return;
+        }
+        let released = |id: &crate::PacketId| {
+            self.inflight
+                .get(id)
+                .is_some_and(|f| matches!(f.stage, Stage::Released | Stage::Abandoned))
+        };
+        let slots: Vec<usize> = (0..order.len())
+            .filter(|&i| released(&order[i].1))
+            .collect();
+        let mut flights: Vec<_> = slots.iter().map(|&i| order[i]).collect();
+        flights.reverse();
+        for (slot, flight) in slots.into_iter().zip(flights) {
+            order[slot] = flight;
         }
     }
 

@@ -93,7 +93,11 @@ impl Session {
             return self.deliver(publish, None);
         };
         let redelivery = publish.qos == QoS::ExactlyOnce && self.redeliver.remove(&id);
-        if publish.qos == QoS::ExactlyOnce && self.incoming_qos2.is_used(id) && !redelivery {
+        let resend =
+            publish.qos == QoS::ExactlyOnce && self.incoming_qos2.is_used(id) && !redelivery;
+        #[cfg(mqtide_mutants)]
+        let resend = resend && !crate::mutants::armed(crate::mutants::Mutant::Qos2DedupeOff);
+        if resend {
             // A resend of a message already delivered: never deliver it
             // twice. Answer again unless the application still holds it.
             if !self.pending_acks.iter().any(|p| p.packet_id == id) {
