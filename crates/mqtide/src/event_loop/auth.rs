@@ -28,7 +28,7 @@ impl EventLoop {
 
     /// The broker sent AUTH: a challenge to answer, or the success of a
     /// re-authentication to check.
-    pub(super) fn on_auth(&mut self, packet: Auth) {
+    pub(super) fn on_auth(&mut self, packet: Auth, now: Instant) {
         let Some(auth) = self.authenticator.as_mut() else {
             warn!("the broker sent AUTH, but no authenticator is configured");
             return;
@@ -54,8 +54,8 @@ impl EventLoop {
                         ..Default::default()
                     },
                 };
-                if let Err(e) = self.session.auth(auth, Instant::now().into_std()) {
-                    self.fail_authentication(AuthError::other(e));
+                if let Err(e) = self.session.auth(auth, now.into_std()) {
+                    self.fail_authentication(AuthError::other(e), now);
                 }
             }
             Ok(None) => {
@@ -64,7 +64,7 @@ impl EventLoop {
                     let _ = reply.send(Ok(()));
                 }
             }
-            Err(e) => self.fail_authentication(e),
+            Err(e) => self.fail_authentication(e, now),
         }
     }
 
@@ -74,6 +74,7 @@ impl EventLoop {
     pub(super) fn check_connack_authentication(
         &mut self,
         connected: &mqtide_proto::Connected,
+        now: Instant,
     ) -> bool {
         let Some(auth) = self.authenticator.as_mut() else {
             return true;
@@ -82,14 +83,14 @@ impl EventLoop {
         match auth.finish(data.map(|d| d.expose())) {
             Ok(()) => true,
             Err(e) => {
-                self.fail_authentication(e);
+                self.fail_authentication(e, now);
                 false
             }
         }
     }
 
     /// Starts a re-authentication for `reply`.
-    pub(super) fn reauthenticate(&mut self, reply: Reply<()>) {
+    pub(super) fn reauthenticate(&mut self, reply: Reply<()>, now: Instant) {
         if self.reauth.is_some() {
             let _ = reply.send(Err(Error::Usage(mqtide_proto::UsageError::NotAllowed(
                 "a re-authentication is already in progress",
@@ -118,7 +119,7 @@ impl EventLoop {
                 ..Default::default()
             },
         };
-        match self.session.auth(packet, Instant::now().into_std()) {
+        match self.session.auth(packet, now.into_std()) {
             Ok(()) => self.reauth = Some(reply),
             Err(e) => drop(reply.send(Err(e.into()))),
         }
@@ -126,13 +127,13 @@ impl EventLoop {
 
     /// Our side of the exchange failed: close the connection with "not
     /// authorized" and remember why, for the connection's end.
-    fn fail_authentication(&mut self, error: AuthError) {
+    fn fail_authentication(&mut self, error: AuthError, now: Instant) {
         warn!(%error, "enhanced authentication failed; closing the connection");
         if let Some(reply) = self.reauth.take() {
             let _ = reply.send(Err(Error::Auth(error.clone())));
         }
         self.auth_failed = Some(error);
-        let now = Instant::now().into_std();
+        let now = now.into_std();
         if self
             .session
             .disconnect(ReasonCode::NotAuthorized, Default::default(), now)

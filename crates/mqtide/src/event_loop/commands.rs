@@ -66,22 +66,22 @@ impl EventLoop {
     /// it fails those still in the channel. `recv_many` gives the
     /// channel's permits back in one go, so a publisher waiting for room
     /// is woken once for the whole batch.
-    pub(super) fn take_intake(&mut self) {
+    pub(super) fn take_intake(&mut self, now: Instant) {
         while !self.intake.is_empty() && self.accepting() {
             if let Some(command) = self.intake.pop() {
-                self.command(Some(command));
+                self.command(Some(command), now);
             }
         }
     }
 
     /// `recv_many` took `count` commands into `intake` (0: every handle
     /// is gone).
-    pub(super) fn took(&mut self, count: usize) {
+    pub(super) fn took(&mut self, count: usize, now: Instant) {
         if count == 0 {
-            self.command(None);
+            self.command(None, now);
         } else {
             self.intake.reverse();
-            self.take_intake();
+            self.take_intake(now);
         }
     }
 
@@ -171,11 +171,11 @@ impl EventLoop {
 
     /// The broker has no session for us: subscribe again so that the
     /// streams keep flowing.
-    pub(super) fn resubscribe(&mut self, now: std::time::Instant) {
+    pub(super) fn resubscribe(&mut self, now: Instant) {
         let subscriptions = self.subscriptions.clone();
         for (filters, properties) in subscriptions {
             debug!(?filters, "restoring subscription");
-            match self.session.subscribe(filters, properties, now) {
+            match self.session.subscribe(filters, properties, now.into_std()) {
                 Ok(id) => {
                     self.pending.insert(id, Pending::Resubscribe);
                 }
@@ -184,8 +184,7 @@ impl EventLoop {
         }
     }
 
-    pub(super) fn command(&mut self, command: Option<Command>) {
-        let now = Instant::now().into_std();
+    pub(super) fn command(&mut self, command: Option<Command>, now: Instant) {
         let Some(command) = command else {
             // Every handle is gone: close cleanly.
             self.commands_open = false;
@@ -194,6 +193,7 @@ impl EventLoop {
                 Default::default(),
                 Duration::from_secs(10),
                 None,
+                now,
             );
             return;
         };
@@ -203,7 +203,7 @@ impl EventLoop {
                 alias,
                 reply,
                 stored,
-            } => match self.session.publish_with(*publish, alias, now) {
+            } => match self.session.publish_with(*publish, alias, now.into_std()) {
                 Ok(id) => {
                     self.pending.insert(id, Pending::Publish(reply));
                     // Answered by the commit that stores it.
@@ -230,7 +230,7 @@ impl EventLoop {
                 );
                 match self
                     .session
-                    .subscribe(filters.clone(), properties.clone(), now)
+                    .subscribe(filters.clone(), properties.clone(), now.into_std())
                 {
                     Ok(id) => {
                         self.pending
@@ -246,7 +246,10 @@ impl EventLoop {
                 filters,
                 properties,
                 reply,
-            } => match self.session.unsubscribe(filters.clone(), *properties, now) {
+            } => match self
+                .session
+                .unsubscribe(filters.clone(), *properties, now.into_std())
+            {
                 Ok(id) => {
                     self.pending
                         .insert(id, Pending::Unsubscribe(reply, filters));
@@ -260,19 +263,19 @@ impl EventLoop {
                 token,
                 reason_code,
                 reply,
-            } => match self.session.ack_with(token, reason_code, now) {
+            } => match self.session.ack_with(token, reason_code, now.into_std()) {
                 // With a store, the acknowledgement is answered once it is
                 // committed: from then on the message is never delivered again.
                 Ok(()) if self.store.is_some() => self.stored_replies.push(reply),
                 result => drop(reply.send(result.map_err(Error::from))),
             },
-            Command::Reauthenticate { reply } => self.reauthenticate(reply),
+            Command::Reauthenticate { reply } => self.reauthenticate(reply, now),
             Command::Disconnect {
                 reason_code,
                 properties,
                 timeout,
                 reply,
-            } => self.begin_close(reason_code, *properties, timeout, Some(reply)),
+            } => self.begin_close(reason_code, *properties, timeout, Some(reply), now),
         }
     }
 
@@ -282,6 +285,7 @@ impl EventLoop {
         properties: mqtide_proto::DisconnectProperties,
         timeout: Duration,
         reply: Option<Reply<()>>,
+        now: Instant,
     ) {
         if let Some(closing) = &mut self.closing {
             // Already closing: answer this caller too when done.
@@ -294,7 +298,7 @@ impl EventLoop {
         self.closing = Some(Closing {
             reason_code,
             properties,
-            deadline: Instant::now() + timeout,
+            deadline: now + timeout,
             reply,
             sent: false,
         });
@@ -305,7 +309,7 @@ impl EventLoop {
     }
 
     /// Sends DISCONNECT once nothing is in flight or queued any more.
-    pub(super) fn maybe_disconnect(&mut self) {
+    pub(super) fn maybe_disconnect(&mut self, now: Instant) {
         let Some(closing) = &self.closing else {
             return;
         };
@@ -313,11 +317,11 @@ impl EventLoop {
             return;
         }
         if self.session.inflight() == 0 && self.session.queued() == 0 {
-            self.send_disconnect();
+            self.send_disconnect(now);
         }
     }
 
-    pub(super) fn force_disconnect(&mut self) {
+    pub(super) fn force_disconnect(&mut self, now: Instant) {
         if let Some(closing) = &mut self.closing {
             warn!(
                 inflight = self.session.inflight(),
@@ -328,13 +332,13 @@ impl EventLoop {
             }
         }
         if self.session.is_connected() {
-            self.send_disconnect();
+            self.send_disconnect(now);
         } else {
             self.ended = Some(End::Shutdown);
         }
     }
 
-    fn send_disconnect(&mut self) {
+    fn send_disconnect(&mut self, now: Instant) {
         let Some(closing) = &mut self.closing else {
             return;
         };
@@ -342,7 +346,7 @@ impl EventLoop {
         let (reason_code, properties) = (closing.reason_code, closing.properties.clone());
         if let Err(e) = self
             .session
-            .disconnect(reason_code, properties, Instant::now().into_std())
+            .disconnect(reason_code, properties, now.into_std())
         {
             warn!(%e, "cannot send DISCONNECT; closing the connection");
             if let Some(reply) = self.closing.as_mut().and_then(|c| c.reply.take()) {

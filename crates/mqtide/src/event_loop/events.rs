@@ -15,11 +15,10 @@ use crate::message::Message;
 use crate::state::{ConnectionEvent, ConnectionState, DisconnectReason};
 
 impl EventLoop {
-    pub(super) fn event(&mut self, event: Event) {
-        let now = Instant::now().into_std();
+    pub(super) fn event(&mut self, event: Event, now: Instant) {
         match event {
             Event::Connected(connected) => {
-                if !self.check_connack_authentication(&connected) {
+                if !self.check_connack_authentication(&connected, now) {
                     return;
                 }
                 info!(session_present = connected.session_present, client_id = %connected.client_id, "connected");
@@ -58,10 +57,10 @@ impl EventLoop {
                     targets,
                     taken: false,
                 });
-                self.deliver();
+                self.deliver(now);
             }
             Event::Completed { id, outcome } => self.completed(id, outcome),
-            Event::Auth(auth) => self.on_auth(auth),
+            Event::Auth(auth) => self.on_auth(auth, now),
             Event::Disconnected(reason) => {
                 info!(%reason, "disconnected");
                 self.end_reauthentication();
@@ -83,7 +82,7 @@ impl EventLoop {
 
     /// Pushes waiting messages into their streams, in order, as far as
     /// the streams have room; acknowledges each once it is in every stream.
-    pub(super) fn deliver(&mut self) {
+    pub(super) fn deliver(&mut self, now: Instant) {
         if self.store_pending() {
             return;
         }
@@ -130,7 +129,7 @@ impl EventLoop {
             }
             if let Some(delivery) = self.deliveries.pop_front() {
                 self.spare_targets.push(delivery.targets);
-                self.delivered(delivery.token, delivery.taken);
+                self.delivered(delivery.token, delivery.taken, now);
             }
         }
     }
@@ -138,7 +137,7 @@ impl EventLoop {
     /// Automatic acknowledgement once a message is in the application's
     /// streams; in manual mode only if no stream took it (nobody could ever
     /// acknowledge it).
-    fn delivered(&mut self, token: Option<AckToken>, taken: bool) {
+    fn delivered(&mut self, token: Option<AckToken>, taken: bool, now: Instant) {
         let Some(token) = token else {
             return;
         };
@@ -146,7 +145,7 @@ impl EventLoop {
             debug!("a message matched no stream; acknowledged and dropped");
         }
         if !self.manual_acks || !taken {
-            let _ = self.session.ack(token, Instant::now().into_std());
+            let _ = self.session.ack(token, now.into_std());
         }
     }
 }

@@ -13,6 +13,7 @@ mod ending;
 mod events;
 mod persist;
 mod reconnect;
+mod timer;
 
 use std::collections::VecDeque;
 use std::io;
@@ -26,7 +27,7 @@ use mqtide_proto::{
 use rustc_hash::FxHashMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::time::{Instant, sleep_until, timeout};
+use tokio::time::{Instant, timeout};
 use tracing::{Instrument, debug, info, info_span};
 
 use crate::backoff::Backoff;
@@ -39,6 +40,7 @@ use crate::store::{SessionStore, StoreError, StoredSubscription};
 use crate::transport::{Servers, Transport};
 use ending::flush;
 use reconnect::{Decision, Lost, decide};
+use timer::{Timer, earliest};
 
 /// Initial read buffer; it grows for larger packets.
 const READ_MIN: usize = 1024;
@@ -149,6 +151,21 @@ enum End {
     Lost(DisconnectReason),
     /// The client is closing.
     Shutdown,
+}
+
+/// What woke a connection's loop.
+#[derive(Debug)]
+enum Woke {
+    /// The socket took bytes (or failed).
+    Wrote(io::Result<usize>),
+    /// The socket gave bytes (or failed).
+    Read(io::Result<usize>),
+    /// The stream the next delivery waits for has room.
+    Room,
+    /// Commands arrived (0: every handle is gone).
+    Commands(usize),
+    /// The timer fired.
+    Timer,
 }
 
 /// A `disconnect` in progress.
@@ -281,8 +298,9 @@ impl EventLoop {
         // Commands issued before the loop started (a `messages()` stream
         // asked for before connecting) are taken before the first packet
         // arrives, so nothing the broker sends at once misses them.
+        let now = Instant::now();
         while let Ok(command) = self.commands.try_recv() {
-            self.command(Some(command));
+            self.command(Some(command), now);
         }
         let mut attempt = 0;
         loop {
@@ -409,12 +427,12 @@ impl EventLoop {
             }
             let _ = timeout(FLUSH_TIMEOUT, writer.shutdown()).await;
         }
-        self.session
-            .handle_connection_lost(Instant::now().into_std());
+        let now = Instant::now();
+        self.session.handle_connection_lost(now.into_std());
         // Messages still waiting for room in their streams stay: a QoS 2
         // message must reach the application even though the broker will
         // resend it (the session will not deliver that resend again).
-        self.process(&mut BytesMut::new());
+        self.process(&mut BytesMut::new(), now);
         end
     }
 
@@ -426,17 +444,37 @@ impl EventLoop {
         write_buf: &mut BytesMut,
     ) -> End {
         let mut read_chunk = READ_MIN;
+        let mut timer = Timer::default();
+        // Read once per turn of the loop, when it wakes: every input of
+        // the turn (bytes, commands, timeouts) is handled at that time.
+        let mut now = Instant::now();
         loop {
-            self.process(write_buf);
-            if self.commit_ready() {
+            self.process(write_buf, now);
+            if self.commit_ready(now) {
                 self.commit().await;
+                now = Instant::now();
                 continue;
             }
             if let Some(end) = self.ended.take() {
                 return end;
             }
+            // The clock before the timer: what is due is handled now.
             let deadline = self.session.poll_timeout().map(Instant::from_std);
             let closing_deadline = self.closing.as_ref().map(|c| c.deadline);
+            if deadline.is_some_and(|due| due <= now) {
+                self.session.handle_timeout(now.into_std());
+                continue;
+            }
+            if closing_deadline.is_some_and(|due| due <= now) {
+                self.force_disconnect(now);
+                continue;
+            }
+            if self.commit_due.is_some_and(|due| due <= now) {
+                self.commit().await;
+                now = Instant::now();
+                continue;
+            }
+            timer.set(earliest([deadline, closing_deadline, self.commit_due]));
             let reading = self.deliveries.len() < PENDING_DELIVERIES;
             // Keep room for a full read: once the buffer is full, `read_buf`
             // would otherwise grow it 64 bytes at a time. `reserve` reuses
@@ -451,68 +489,59 @@ impl EventLoop {
                 .filter(|_| !self.store_pending())
                 .and_then(|d| d.targets.first())
                 .map(|(_, s)| s.clone());
-            let commit_due = self.commit_due;
             let intake = self
                 .intake_room()
                 .filter(|_| write_buf.len() < WRITE_HIGH_WATER);
-            tokio::select! {
-                result = writer.write_buf(write_buf), if !write_buf.is_empty() => {
-                    match result {
-                        Ok(0) => return self.transport_lost(io::ErrorKind::WriteZero.into()),
-                        Ok(_) => {}
-                        Err(e) => return self.transport_lost(e),
-                    }
-                }
-                result = reader.read_buf(read_buf), if reading => {
-                    match result {
-                        Ok(0) => {
-                            let eof = io::Error::new(io::ErrorKind::UnexpectedEof, "the broker closed the connection");
-                            return self.transport_lost(eof);
-                        }
-                        Ok(n) => {
-                            if n >= spare {
-                                read_chunk = (read_chunk * 2).min(READ_MAX);
-                            }
-                            self.session.handle_bytes(read_buf, Instant::now().into_std());
-                        }
-                        Err(e) => return self.transport_lost(e),
-                    }
-                }
-                _ = async { blocked.as_ref()?.reserve().await.ok().map(drop) }, if blocked.is_some() => {}
+            let woke = tokio::select! {
+                result = writer.write_buf(write_buf), if !write_buf.is_empty() => Woke::Wrote(result),
+                result = reader.read_buf(read_buf), if reading => Woke::Read(result),
+                _ = async { blocked.as_ref()?.reserve().await.ok().map(drop) }, if blocked.is_some() => Woke::Room,
                 count = self.commands.recv_many(&mut self.intake, intake.unwrap_or(1)), if intake.is_some() => {
-                    self.took(count);
+                    Woke::Commands(count)
                 }
-                () = sleep_until(deadline.unwrap_or_else(Instant::now)), if deadline.is_some() => {
-                    self.session.handle_timeout(Instant::now().into_std());
+                () = timer.expired(), if timer.is_set() => Woke::Timer,
+            };
+            now = Instant::now();
+            match woke {
+                Woke::Wrote(Ok(0)) => return self.transport_lost(io::ErrorKind::WriteZero.into()),
+                Woke::Read(Ok(0)) => {
+                    let eof = io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "the broker closed the connection",
+                    );
+                    return self.transport_lost(eof);
                 }
-                () = sleep_until(closing_deadline.unwrap_or_else(Instant::now)), if closing_deadline.is_some() => {
-                    self.force_disconnect();
+                Woke::Wrote(Err(e)) | Woke::Read(Err(e)) => return self.transport_lost(e),
+                Woke::Read(Ok(n)) => {
+                    if n >= spare {
+                        read_chunk = (read_chunk * 2).min(READ_MAX);
+                    }
+                    self.session.handle_bytes(read_buf, now.into_std());
                 }
-                () = sleep_until(commit_due.unwrap_or_else(Instant::now)), if commit_due.is_some() => {
-                    self.commit().await;
-                }
+                Woke::Commands(count) => self.took(count, now),
+                // Due now: handled at the top of the next turn.
+                Woke::Wrote(Ok(_)) | Woke::Room | Woke::Timer => {}
             }
             // Decoding stopped when the event queue filled; go on now that
             // `process` will drain it.
             if !read_buf.is_empty() && self.deliveries.len() < PENDING_DELIVERIES {
-                self.session
-                    .handle_bytes(read_buf, Instant::now().into_std());
+                self.session.handle_bytes(read_buf, now.into_std());
             }
         }
     }
 
     /// Drains the session: bytes to write, events to dispatch, deliveries
     /// to push into streams, and a pending disconnect to start.
-    fn process(&mut self, write_buf: &mut BytesMut) {
+    fn process(&mut self, write_buf: &mut BytesMut, now: Instant) {
         loop {
             // Commands left from a batch, once there is room for them
             // (acknowledgements handled below free the queue).
-            self.take_intake();
+            self.take_intake(now);
             // Write-ahead: while the session has recorded changes not yet
             // committed, no message reaches a stream (`deliver` checks) and
             // no byte reaches the socket; the loop commits, then comes back.
-            self.deliver();
-            self.maybe_disconnect();
+            self.deliver(now);
+            self.maybe_disconnect(now);
             if self.store_failed.is_some() {
                 return;
             }
@@ -522,7 +551,7 @@ impl EventLoop {
             let mut any = false;
             while let Some(event) = self.session.poll_event() {
                 any = true;
-                self.event(event);
+                self.event(event, now);
             }
             if !any {
                 break;

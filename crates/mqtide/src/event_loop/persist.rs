@@ -26,7 +26,7 @@ impl EventLoop {
     /// group commit not yet due, sets `commit_due` for the loop's timer.
     /// With nothing pending, answers the publishes and acknowledgements
     /// waiting for a commit (they needed none).
-    pub(super) fn commit_ready(&mut self) -> bool {
+    pub(super) fn commit_ready(&mut self, now: Instant) -> bool {
         if self.store_failed.is_some() {
             return false;
         }
@@ -37,7 +37,6 @@ impl EventLoop {
             self.answer_stored();
             return false;
         }
-        let now = Instant::now();
         let due = self
             .last_commit
             .map_or(now, |last| last + store.commit_interval());

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use mqtide_proto::ConnectionError;
-use tokio::time::{Instant, sleep_until};
+use tokio::time::Instant;
 use tracing::{info, warn};
 
 use super::EventLoop;
+use super::timer::{Timer, earliest};
 use crate::backoff::Backoff;
 use crate::error::Error;
 use crate::state::{ConnectionEvent, DisconnectReason};
@@ -142,26 +143,33 @@ impl EventLoop {
     /// Between connections: wait out the backoff while still taking
     /// commands (publishes queue offline). False if the client should close.
     pub(super) async fn wait_offline(&mut self, delay: Duration) -> bool {
-        let until = Instant::now() + delay;
+        let mut timer = Timer::default();
+        let mut now = Instant::now();
+        let until = now + delay;
         loop {
-            self.process(&mut BytesMut::new());
-            if self.commit_ready() {
+            self.process(&mut BytesMut::new(), now);
+            if self.commit_ready(now) || self.commit_due.is_some_and(|due| due <= now) {
                 self.commit().await;
+                now = Instant::now();
                 continue;
             }
             if self.closing.is_some() || !self.commands_open || self.store_failed.is_some() {
                 return false;
             }
+            if until <= now {
+                return true;
+            }
+            timer.set(earliest([Some(until), self.commit_due]));
             let intake = self.intake_room();
-            let commit_due = self.commit_due;
-            tokio::select! {
-                () = sleep_until(until) => return true,
+            let took = tokio::select! {
+                () = timer.expired() => None,
                 count = self.commands.recv_many(&mut self.intake, intake.unwrap_or(1)), if intake.is_some() => {
-                    self.took(count);
+                    Some(count)
                 }
-                () = sleep_until(commit_due.unwrap_or_else(Instant::now)), if commit_due.is_some() => {
-                    self.commit().await;
-                }
+            };
+            now = Instant::now();
+            if let Some(count) = took {
+                self.took(count, now);
             }
         }
     }
