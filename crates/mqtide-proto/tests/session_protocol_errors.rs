@@ -189,3 +189,25 @@ fn disconnect_cannot_add_a_session_expiry() {
     ));
     h.expect_nothing_sent();
 }
+
+each_version! {
+    /// The DISCONNECT a protocol error queues belongs to the connection it
+    /// ends: a driver that closed the transport before writing it (a
+    /// store commit was holding the bytes back) starts the next connection
+    /// with CONNECT, not with that DISCONNECT. Found by mqtide-sim
+    /// (schedule 1779737 under 5.0), where the broker saw a DISCONNECT
+    /// before CONNECT [MQTT-3.1.0-1].
+    fn a_protocol_errors_disconnect_does_not_outlive_its_connection(version: ProtocolVersion) {
+        let mut h = Harness::connected(version);
+        let mut bytes = BytesMut::new();
+        Packet::from(mqtide_proto::ConnAck::new(false)).encode(version, &mut bytes).unwrap();
+        h.session.handle_bytes(&mut bytes, h.now);
+        assert!(matches!(h.session.poll_event(), Some(Event::Disconnected(ConnectionError::Protocol(_)))));
+        // The transport is closed without writing what was queued.
+        h.session.handle_connection_lost(h.now);
+        h.session.handle_connected(h.now);
+        h.drain();
+        assert!(matches!(h.expect_sent(), Packet::Connect(_)));
+        h.expect_nothing_sent();
+    }
+}

@@ -362,7 +362,7 @@ impl SimClient {
             match Packet::decode(&mut self.write_buf, self.config.protocol, MAX_PACKET_SIZE) {
                 Ok(Some(packet)) => {
                     cx.trace.line(cx.step, || {
-                        format!("{} -> broker  {}", self.client_id, describe(&packet))
+                        format!("{} writes  {}", self.client_id, describe(&packet))
                     });
                     link.to_broker.push_back(packet);
                 }

@@ -106,6 +106,7 @@ fn run(args: &Args) -> Result<u64, String> {
             violating.push((*number, outcome));
         }
     }
+    violating.sort_by_key(|(number, _)| *number);
     for (number, outcome) in violating.iter().take(20) {
         for v in &outcome.violations {
             println!(
@@ -114,6 +115,8 @@ fn run(args: &Args) -> Result<u64, String> {
             );
         }
     }
+    // The shortest violating schedules first: their traces say it best.
+    violating.sort_by_key(|(number, outcome)| (outcome.stats.steps, *number));
     for (number, _) in violating.iter().take(args.traces) {
         println!("\ntrace of schedule {number} (replay: --replay {number} --version {version}):");
         let outcome = schedule::run(number >> 10, version, forced(*number), mutant, true);

@@ -175,8 +175,8 @@ impl World {
         let mut rate = || match rng.u8(0..8) {
             0 => 0,
             1..=4 => 1,
-            5 | 6 => 3,
-            _ => 8,
+            5 | 6 => 2,
+            _ => 5,
         };
         let faults = Faults {
             cut: rate(),
@@ -430,8 +430,21 @@ impl World {
             return;
         };
         self.stats.packets += 1;
+        let client_id = self.clients[link.client].client_id;
+        self.trace.line(self.step, || {
+            format!("broker <- {client_id}  {}", describe(&packet))
+        });
         let mut outbox = Outbox::default();
+        let seen = self.broker.violations.len();
         self.broker.handle(id, packet, &mut outbox);
+        for violation in &self.broker.violations[seen..] {
+            self.trace.line(self.step, || {
+                format!(
+                    "BROKER SEES A VIOLATION: {}: {}",
+                    violation.rule, violation.detail
+                )
+            });
+        }
         self.apply(outbox);
     }
 
@@ -692,5 +705,28 @@ mod tests {
             .is_empty()
         });
         assert!(caught);
+    }
+}
+
+/// Schedules that found bugs, kept: each must stay clean.
+#[cfg(test)]
+mod regressions {
+    use super::*;
+
+    fn replay(number: u64, version: ProtocolVersion) -> Vec<Violation> {
+        let variant = number % 1024;
+        let forced = (variant > 0).then(|| ForcedCrash {
+            commit: (variant - 1) / 2,
+            after: variant.is_multiple_of(2),
+        });
+        run(number >> 10, version, forced, None, false).violations
+    }
+
+    /// A protocol error's DISCONNECT, held back by a pending commit, was
+    /// written at the start of the next connection, before its CONNECT.
+    #[test]
+    fn schedule_1779737_a_stale_disconnect_before_connect() {
+        let violations = replay(1_779_737, ProtocolVersion::V5);
+        assert!(violations.is_empty(), "{violations:?}");
     }
 }

@@ -47,6 +47,15 @@ impl Session {
     /// resent on the next connection.
     pub fn handle_connection_lost(&mut self, _now: Instant) {
         self.end_connection(ConnectionError::ConnectionLost);
+        // What is still queued was for the transport that is gone: the
+        // DISCONNECT a protocol error queued after the connection ended,
+        // if the driver closed before writing it. The next connection
+        // starts with its CONNECT.
+        for (_, after) in std::mem::take(&mut self.transmit) {
+            if let AfterWrite::Complete(id) = after {
+                self.complete(id, Err(super::RequestError::ConnectionLost));
+            }
+        }
         self.state = State::Idle;
     }
 
