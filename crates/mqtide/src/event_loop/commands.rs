@@ -39,7 +39,7 @@ impl EventLoop {
     /// message the window lets out (a thread wake-up each, on a
     /// multi-threaded runtime).
     fn accepting(&mut self) -> bool {
-        if !self.commands_open || self.closing.is_some() {
+        if self.closing.is_some() {
             return false;
         }
         if self.queue_full == QueueFull::Error {
@@ -187,7 +187,6 @@ impl EventLoop {
     pub(super) fn command(&mut self, command: Option<Command>, now: Instant) {
         let Some(command) = command else {
             // Every handle is gone: close cleanly.
-            self.commands_open = false;
             self.begin_close(
                 ReasonCode::Success,
                 Default::default(),

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info};
 
-use super::{Delivery, End, EventLoop};
+use super::{Delivery, End, EventLoop, Phase};
 use crate::message::Message;
 use crate::state::{ConnectionEvent, ConnectionState, DisconnectReason};
 
@@ -29,14 +29,14 @@ impl EventLoop {
                 self.events.send(ConnectionEvent::Connected {
                     session_present: connected.session_present,
                 });
-                if let Some(first) = self.first_connect.take() {
+                if let Phase::FirstConnect(first) = std::mem::replace(&mut self.phase, Phase::Up) {
                     let _ = first.send(Ok(()));
                 }
-                if !connected.session_present && self.connected_once {
+                // What a lost session held (nothing yet on a first
+                // connection without a store) is subscribed again.
+                if !connected.session_present {
                     self.resubscribe(now);
                 }
-                self.connected_once = true;
-                self.came_up = true;
                 self.subscription_ids = self.session.config().protocol == ProtocolVersion::V5
                     && connected.properties.subscription_identifier_available != Some(false);
             }

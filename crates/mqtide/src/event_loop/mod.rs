@@ -168,6 +168,21 @@ enum Woke {
     Timer,
 }
 
+/// Where the client is in its life. A disconnect under way (`closing`)
+/// and the reason the client closed (`lost`, `store_failed`) are kept
+/// beside it: a disconnect may come in any phase, and what it needs (its
+/// reply, its deadline) outlives the connection.
+#[derive(Debug)]
+enum Phase {
+    /// No connection has come up yet: `connect` waits for the answer.
+    FirstConnect(oneshot::Sender<Result<(), ConnectError>>),
+    /// The current connection reached CONNACK (and its authentication
+    /// checked out).
+    Up,
+    /// A connection came up once; the next is being made, or waited for.
+    Offline,
+}
+
 /// A `disconnect` in progress.
 #[derive(Debug)]
 struct Closing {
@@ -183,7 +198,6 @@ pub(crate) struct EventLoop {
     servers: Servers,
     session: Session,
     commands: mpsc::Receiver<Command>,
-    commands_open: bool,
     /// The session queue filled, and commands wait until it has room for a
     /// batch: see [`EventLoop::accepting`].
     queue_refilling: bool,
@@ -196,7 +210,9 @@ pub(crate) struct EventLoop {
     connect_timeout: Duration,
     queue_full: QueueFull,
     manual_acks: bool,
-    first_connect: Option<oneshot::Sender<Result<(), ConnectError>>>,
+    /// Where the client is in its life; with `closing` (a disconnect under
+    /// way) and `lost` / `store_failed` (why it closed), all there is to it.
+    phase: Phase,
     router: Router,
     pending: FxHashMap<RequestId, Pending>,
     deliveries: VecDeque<Delivery>,
@@ -205,12 +221,12 @@ pub(crate) struct EventLoop {
     spare_targets: Vec<Targets>,
     /// Subscriptions to restore when the broker lost the session.
     subscriptions: Vec<(Vec<(TopicFilter, SubscriptionOptions)>, SubscribeProperties)>,
+    /// A disconnect under way (a `disconnect`, or the last handle
+    /// dropped): from then on no command is taken and no connection is
+    /// made again. It stays until the client has closed.
     closing: Option<Closing>,
     /// Set when the session reports the connection over.
     ended: Option<End>,
-    connected_once: bool,
-    /// Whether the current connection reached CONNACK.
-    came_up: bool,
     /// 5.0 with a broker that supports them: subscriptions get identifiers
     /// so that each copy of a message reaches only its own stream.
     subscription_ids: bool,
@@ -247,7 +263,6 @@ impl EventLoop {
         };
         // Restored subscriptions are subscribed again if the broker lost
         // the session, as after any reconnect.
-        let connected_once = !restored.is_empty();
         let subscriptions = if restored.is_empty() {
             Vec::new()
         } else {
@@ -257,7 +272,6 @@ impl EventLoop {
             servers: setup.servers,
             session: setup.session,
             commands: setup.commands,
-            commands_open: true,
             queue_refilling: false,
             intake: Vec::new(),
             state: setup.state,
@@ -267,7 +281,7 @@ impl EventLoop {
             connect_timeout: setup.connect_timeout,
             queue_full: setup.queue_full,
             manual_acks: setup.manual_acks,
-            first_connect: Some(setup.first_connect),
+            phase: Phase::FirstConnect(setup.first_connect),
             router: Router::default(),
             pending: FxHashMap::default(),
             deliveries: VecDeque::new(),
@@ -275,8 +289,6 @@ impl EventLoop {
             subscriptions,
             closing: None,
             ended: None,
-            connected_once,
-            came_up: false,
             subscription_ids: false,
             next_subscription_id: 0,
             rng: fastrand::Rng::new(),
@@ -312,8 +324,9 @@ impl EventLoop {
                 reason: reason.clone(),
             });
             let tried = self.servers.connector().addr.to_string();
-            let came_up = std::mem::take(&mut self.came_up);
+            let came_up = matches!(self.phase, Phase::Up);
             if came_up {
+                self.phase = Phase::Offline;
                 // A connection that came up resets the backoff.
                 attempt = 0;
                 self.servers.connected();
@@ -324,8 +337,8 @@ impl EventLoop {
                 came_up,
                 redirected,
                 new_pass,
-                first_connect: self.first_connect.is_some(),
-                closing: self.closing.is_some() || !self.commands_open,
+                first_connect: matches!(self.phase, Phase::FirstConnect(_)),
+                closing: self.closing.is_some(),
                 reconnect: self.reconnect,
             });
             let backoff = match decision {
@@ -336,7 +349,9 @@ impl EventLoop {
                 Decision::FailConnect => {
                     let error = self.connect_error(reason, tried);
                     let _ = self.why_closed.set(Error::Connect(error.clone()));
-                    if let Some(first) = self.first_connect.take() {
+                    if let Phase::FirstConnect(first) =
+                        std::mem::replace(&mut self.phase, Phase::Offline)
+                    {
                         let _ = first.send(Err(error));
                     }
                     break;

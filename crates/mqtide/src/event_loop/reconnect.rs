@@ -153,7 +153,7 @@ impl EventLoop {
                 now = Instant::now();
                 continue;
             }
-            if self.closing.is_some() || !self.commands_open || self.store_failed.is_some() {
+            if self.closing.is_some() || self.store_failed.is_some() {
                 return false;
             }
             if until <= now {
