@@ -12,7 +12,9 @@
 //! records a [`WireViolation`] instead of carrying on as a real broker
 //! might.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use bytes::{Bytes, BytesMut};
 use bytestring::ByteString;
@@ -122,8 +124,8 @@ impl Broker {
     pub(crate) fn new(latitude: Latitude) -> Self {
         Self {
             latitude,
-            sessions: HashMap::new(),
-            links: HashMap::new(),
+            sessions: HashMap::default(),
+            links: HashMap::default(),
             retained: BTreeMap::new(),
             violations: Vec::new(),
         }

@@ -6,7 +6,9 @@
 //! A crash throws away everything but what the store committed, and
 //! starts again with [`Session::restore`] from it, as `DiskStore` does.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::time::Instant;
 
 use bytes::BytesMut;
@@ -106,7 +108,7 @@ impl SimClient {
             write_buf: BytesMut::new(),
             replies: Vec::new(),
             held: VecDeque::new(),
-            requests: HashMap::new(),
+            requests: HashMap::default(),
             unacked: Vec::new(),
             incarnation: 0,
         }

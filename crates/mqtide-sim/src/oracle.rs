@@ -16,7 +16,7 @@
 //! - **bounds**: queues, windows and the store stay within their limits;
 //! - **wire**: the client broke a rule the broker can see.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use mqtide_proto::{Publish, QoS};
 
@@ -73,7 +73,7 @@ impl Oracle {
             deliveries: vec![0; count],
             delivered_to: vec![None; count],
             acked: vec![0; count],
-            first_by_topic: HashMap::new(),
+            first_by_topic: HashMap::default(),
             sessions_lost: false,
             lost_before: 0,
             violations: Vec::new(),

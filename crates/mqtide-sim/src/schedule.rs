@@ -170,18 +170,22 @@ impl World {
             send_window: usize::from(send_window),
             receive_window: usize::from(receive_window),
         };
-        // Most schedules get some of each fault; a few get none, so that
-        // the plain flows are checked too.
-        let mut rate = || match rng.u8(0..8) {
-            0 => 0,
-            1..=4 => 1,
-            5 | 6 => 2,
-            _ => 5,
+        // Weights beside the normal steps' (a packet moving weighs 100):
+        // most schedules see a few faults of each kind, some a storm, and
+        // some none, so that the plain flows are checked too.
+        let mut rate = |scale: u32| {
+            scale
+                * match rng.u8(0..8) {
+                    0 => 0,
+                    1..=3 => 1,
+                    4..=6 => 3,
+                    _ => 10,
+                }
         };
         let faults = Faults {
-            cut: rate(),
-            crash: rate(),
-            restart: rate() / 2,
+            cut: rate(3),
+            crash: rate(2),
+            restart: rate(1),
             lose_sessions: rng.u32(0..4),
         };
         let config = |role: Role| {
@@ -296,18 +300,18 @@ impl World {
     fn enabled(&self, healing: bool, steps: &mut Vec<(Step, u32)>) {
         for link in &self.net.links {
             if !link.to_broker.is_empty() {
-                steps.push((Step::Deliver(link.id, Dir::ToBroker), 10));
+                steps.push((Step::Deliver(link.id, Dir::ToBroker), 100));
             }
             if !link.to_client.is_empty() && !link.client_closed {
-                steps.push((Step::Deliver(link.id, Dir::ToClient), 10));
+                steps.push((Step::Deliver(link.id, Dir::ToClient), 100));
             }
         }
         for client in &self.clients {
             if client.store_pending() {
-                steps.push((Step::Commit(client.index), 6));
+                steps.push((Step::Commit(client.index), 60));
             }
             if client.link.is_none() {
-                steps.push((Step::Connect(client.index), 3));
+                steps.push((Step::Connect(client.index), 30));
             }
         }
         let publisher = &self.clients[PUBLISHER];
@@ -316,14 +320,14 @@ impl World {
             && publisher.session.queue_space() > 0
             && (self.broker.is_subscribed("sub") || self.oracle.sessions_lost)
         {
-            steps.push((Step::Publish, 4));
+            steps.push((Step::Publish, 40));
         }
         let subscriber = &self.clients[SUBSCRIBER];
         if !subscriber.wants_subscription() {
-            steps.push((Step::Subscribe, 5));
+            steps.push((Step::Subscribe, 50));
         }
         if !subscriber.unacked.is_empty() {
-            steps.push((Step::Ack, 5));
+            steps.push((Step::Ack, 50));
         }
         if healing {
             // Time only passes when nothing else can happen: a healed
@@ -335,7 +339,7 @@ impl World {
             .iter()
             .any(|c| c.session.poll_timeout().is_some())
         {
-            steps.push((Step::Time, 1));
+            steps.push((Step::Time, 5));
         }
         for link in &self.net.links {
             steps.push((Step::Cut(link.id), self.faults.cut));
