@@ -452,26 +452,40 @@ async fn subscriber_crashes(version: ProtocolVersion) {
     // committed; never after its acknowledgement, unless the broker sent
     // it again after it had sent PUBREL for it (a Mosquitto defect, see
     // `support/mosquitto_log.rs`): by then the client has completed the
-    // packet identifier, and by the protocol the PUBLISH is a new message.
+    // packet identifier, and by the protocol the PUBLISH is a new message,
+    // to be acknowledged again (until then, it may come again with DUP).
     let records = Records::read(&record);
     let log = keep_log(&broker, dir.path());
+    let mut resent = mosquitto_log::publish_resent_after_pubrel(&log, &id);
+    let (mut by_broker, mut unexplained) = (Vec::new(), Vec::new());
     let mut acknowledged = HashSet::new();
     let mut arrivals = Vec::new();
     let mut redelivered = 0;
     let mut first_seen = HashSet::new();
-    let mut late = Vec::new();
     for (line, r) in &records.records {
         match r {
             Record::Received { n, dup, packet_id } => {
                 let n = *n;
                 if qos_of(n) == QoS::ExactlyOnce && acknowledged.contains(&n) {
-                    // Explained by the broker's log below, or a failure.
-                    late.push(LateDuplicate {
+                    let duplicate = LateDuplicate {
                         n,
                         packet_id: *packet_id,
                         dup: *dup,
                         line: *line,
-                    });
+                    };
+                    let evidence = duplicate.evidence(&records, &log, &id);
+                    let topic = format!("crash/2/{}", n % 3);
+                    match resent
+                        .iter()
+                        .position(|(t, mid)| *t == topic && mid == packet_id)
+                    {
+                        Some(at) => {
+                            resent.swap_remove(at);
+                            acknowledged.remove(&n);
+                            by_broker.push(evidence);
+                        }
+                        None => unexplained.push(evidence),
+                    }
                     continue;
                 }
                 if !first_seen.insert(n) {
@@ -491,22 +505,6 @@ async fn subscriber_crashes(version: ProtocolVersion) {
             Record::Acknowledged(n) => {
                 acknowledged.insert(*n);
             }
-        }
-    }
-    let mut resent = mosquitto_log::publish_resent_after_pubrel(&log, &id);
-    let (mut by_broker, mut unexplained) = (Vec::new(), Vec::new());
-    for duplicate in late {
-        let topic = format!("crash/2/{}", duplicate.n % 3);
-        let evidence = duplicate.evidence(&records, &log, &id);
-        match resent
-            .iter()
-            .position(|(t, mid)| *t == topic && *mid == duplicate.packet_id)
-        {
-            Some(at) => {
-                resent.swap_remove(at);
-                by_broker.push(evidence);
-            }
-            None => unexplained.push(evidence),
         }
     }
     for evidence in &by_broker {

@@ -19,6 +19,8 @@
 /// identifier), from a Mosquitto log with `log_type all`: lines such as
 /// `Sending PUBREL to c (m503)`, `Received PUBCOMP from c (Mid: 503, RC:0)`
 /// and `Sending PUBLISH to c (d1, q2, r0, m503, 'a/b', ... (3 bytes))`.
+/// Such a PUBLISH starts the flow again: the broker's later resends of it
+/// are ordinary ones, and count only after another PUBREL.
 pub(crate) fn publish_resent_after_pubrel(log: &str, client: &str) -> Vec<(String, u16)> {
     let publish = format!("Sending PUBLISH to {client} (");
     let pubrel = format!("Sending PUBREL to {client} (m");
@@ -44,6 +46,7 @@ pub(crate) fn publish_resent_after_pubrel(log: &str, client: &str) -> Vec<(Strin
                 && released.contains(&mid)
                 && let Some(topic) = topic.strip_prefix('\'').and_then(|t| t.split('\'').next())
             {
+                released.remove(&mid);
                 resent.push((topic.to_owned(), mid));
             }
         }
@@ -99,10 +102,13 @@ fn the_log_check_finds_only_publishes_resent_after_pubrel() {
 1: Received PUBCOMP from c (Mid: 9, RC:0)
 1: Sending PUBLISH to c (d0, q2, r0, m9, 'a/2', ... (1 bytes))
 1: Sending PUBLISH to c-2 (d1, q2, r0, m7, 'a/0', ... (1 bytes))
+1: Sending PUBLISH to c (d1, q2, r0, m7, 'a/0', ... (1 bytes))
+1: Sending PUBREL to c (m7)
+1: Sending PUBLISH to c (d1, q2, r0, m7, 'a/0', ... (1 bytes))
 ";
     assert_eq!(
         publish_resent_after_pubrel(log, "c"),
-        vec![("a/0".to_owned(), 7)]
+        vec![("a/0".to_owned(), 7), ("a/0".to_owned(), 7)]
     );
     assert_eq!(
         publish_resent_after_pubrel(log, "other"),
