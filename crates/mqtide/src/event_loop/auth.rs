@@ -8,16 +8,37 @@ use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::EventLoop;
-use crate::auth::AuthError;
+use crate::auth::{AuthError, Authenticator};
 use crate::command::Reply;
 use crate::error::Error;
 
+/// Enhanced authentication's state in the loop.
+#[derive(Debug)]
+pub(super) struct Authentication {
+    authenticator: Option<Box<dyn Authenticator>>,
+    /// A re-authentication waiting for its answer.
+    reauth: Option<Reply<()>>,
+    /// Why our side failed the exchange on this connection.
+    failed: Option<AuthError>,
+}
+
+impl Authentication {
+    pub(super) fn new(authenticator: Option<Box<dyn Authenticator>>) -> Self {
+        Self {
+            authenticator,
+            reauth: None,
+            failed: None,
+        }
+    }
+}
+
 impl EventLoop {
     /// Before CONNECT: starts an exchange and puts its method and first
-    /// data into the CONNECT. An authenticator that cannot start fails the
-    /// attempt.
+    /// data into the CONNECT (the last connection's failure is forgotten).
+    /// An authenticator that cannot start fails the attempt.
     pub(super) fn start_authentication(&mut self) -> Result<(), AuthError> {
-        let Some(auth) = self.authenticator.as_mut() else {
+        self.auth.failed = None;
+        let Some(auth) = self.auth.authenticator.as_mut() else {
             return Ok(());
         };
         let data = auth.start()?;
@@ -29,7 +50,7 @@ impl EventLoop {
     /// The broker sent AUTH: a challenge to answer, or the success of a
     /// re-authentication to check.
     pub(super) fn on_auth(&mut self, packet: Auth, now: Instant) {
-        let Some(auth) = self.authenticator.as_mut() else {
+        let Some(auth) = self.auth.authenticator.as_mut() else {
             warn!("the broker sent AUTH, but no authenticator is configured");
             return;
         };
@@ -60,7 +81,7 @@ impl EventLoop {
             }
             Ok(None) => {
                 debug!("re-authenticated");
-                if let Some(reply) = self.reauth.take() {
+                if let Some(reply) = self.auth.reauth.take() {
                     let _ = reply.send(Ok(()));
                 }
             }
@@ -76,7 +97,7 @@ impl EventLoop {
         connected: &mqtide_proto::Connected,
         now: Instant,
     ) -> bool {
-        let Some(auth) = self.authenticator.as_mut() else {
+        let Some(auth) = self.auth.authenticator.as_mut() else {
             return true;
         };
         let data = connected.properties.authentication_data.as_ref();
@@ -91,13 +112,13 @@ impl EventLoop {
 
     /// Starts a re-authentication for `reply`.
     pub(super) fn reauthenticate(&mut self, reply: Reply<()>, now: Instant) {
-        if self.reauth.is_some() {
+        if self.auth.reauth.is_some() {
             let _ = reply.send(Err(Error::Usage(mqtide_proto::UsageError::NotAllowed(
                 "a re-authentication is already in progress",
             ))));
             return;
         }
-        let Some(auth) = self.authenticator.as_mut() else {
+        let Some(auth) = self.auth.authenticator.as_mut() else {
             let _ = reply.send(Err(Error::Usage(
                 mqtide_proto::UsageError::NoAuthentication,
             )));
@@ -120,7 +141,7 @@ impl EventLoop {
             },
         };
         match self.session.auth(packet, now.into_std()) {
-            Ok(()) => self.reauth = Some(reply),
+            Ok(()) => self.auth.reauth = Some(reply),
             Err(e) => drop(reply.send(Err(e.into()))),
         }
     }
@@ -129,10 +150,10 @@ impl EventLoop {
     /// authorized" and remember why, for the connection's end.
     fn fail_authentication(&mut self, error: AuthError, now: Instant) {
         warn!(%error, "enhanced authentication failed; closing the connection");
-        if let Some(reply) = self.reauth.take() {
+        if let Some(reply) = self.auth.reauth.take() {
             let _ = reply.send(Err(Error::Auth(error.clone())));
         }
-        self.auth_failed = Some(error);
+        self.auth.failed = Some(error);
         let now = now.into_std();
         if self
             .session
@@ -144,10 +165,13 @@ impl EventLoop {
     }
 
     /// The connection ended: a re-authentication in progress fails.
-    pub(super) fn end_reauthentication(&mut self) {
-        if let Some(reply) = self.reauth.take() {
-            let error = self.auth_failed.clone().map_or(Error::Closed, Error::Auth);
+    /// Returns why our side failed the exchange, if it did: then that is
+    /// why the connection ended.
+    pub(super) fn end_authentication(&mut self) -> Option<AuthError> {
+        if let Some(reply) = self.auth.reauth.take() {
+            let error = self.auth.failed.clone().map_or(Error::Closed, Error::Auth);
             let _ = reply.send(Err(error));
         }
+        self.auth.failed.take()
     }
 }

@@ -1,9 +1,11 @@
-//! Commands from `Client` handles, the completions that answer them, the
-//! subscriptions kept to restore a lost session, and closing.
+//! Commands from `Client` handles (taken in batches by the [`Intake`]),
+//! the completions that answer them, the subscriptions kept to restore a
+//! lost session, and closing.
 
 use std::time::Duration;
 
 use mqtide_proto::{Completion, ReasonCode, RequestId, TopicFilter};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
@@ -16,6 +18,54 @@ use crate::error::Error;
 /// the socket is not starved.
 const COMMAND_BATCH: usize = 256;
 
+/// Command intake: the channel from the handles, and the batch taken from
+/// it and not yet handled.
+#[derive(Debug)]
+pub(super) struct Intake {
+    channel: mpsc::Receiver<Command>,
+    /// Commands taken from the channel and not yet handled, last first.
+    taken: Vec<Command>,
+    /// What `send()` does when the session queue is full.
+    queue_full: QueueFull,
+    /// The session queue filled, and commands wait until it has room for a
+    /// batch: see [`EventLoop::accepting`].
+    refilling: bool,
+}
+
+impl Intake {
+    pub(super) fn new(channel: mpsc::Receiver<Command>, queue_full: QueueFull) -> Self {
+        Self {
+            channel,
+            taken: Vec::new(),
+            queue_full,
+            refilling: false,
+        }
+    }
+
+    /// A command already in the channel, without waiting.
+    pub(super) fn try_recv(&mut self) -> Option<Command> {
+        self.channel.try_recv().ok()
+    }
+
+    /// Waits for commands and takes up to `limit` of them; 0 when every
+    /// handle is gone. Cancel-safe, as `recv_many` is.
+    pub(super) async fn recv(&mut self, limit: usize) -> usize {
+        self.channel.recv_many(&mut self.taken, limit).await
+    }
+
+    /// Closes the channel, and hands every command still taken or queued
+    /// to `fail`.
+    pub(super) fn close(&mut self, mut fail: impl FnMut(Command)) {
+        self.channel.close();
+        for command in self.taken.drain(..) {
+            fail(command);
+        }
+        while let Ok(command) = self.channel.try_recv() {
+            fail(command);
+        }
+    }
+}
+
 impl EventLoop {
     /// How many commands to take from the channel now, or `None` when the
     /// loop takes none (the intake still holds some, or `accepting` says
@@ -23,10 +73,10 @@ impl EventLoop {
     /// so that every command taken can be handled at once. Never 0, which
     /// `recv_many` would answer with 0, the sign of a closed channel.
     pub(super) fn intake_room(&mut self) -> Option<usize> {
-        if !self.intake.is_empty() || !self.accepting() {
+        if !self.intake.taken.is_empty() || !self.accepting() {
             return None;
         }
-        Some(match self.queue_full {
+        Some(match self.intake.queue_full {
             QueueFull::Error => COMMAND_BATCH,
             QueueFull::Wait => self.session.queue_space().clamp(1, COMMAND_BATCH),
         })
@@ -42,20 +92,20 @@ impl EventLoop {
         if self.closing.is_some() {
             return false;
         }
-        if self.queue_full == QueueFull::Error {
+        if self.intake.queue_full == QueueFull::Error {
             return true;
         }
         let space = self.session.queue_space();
         if space == 0 {
-            self.queue_refilling = true;
+            self.intake.refilling = true;
             return false;
         }
-        if self.queue_refilling {
+        if self.intake.refilling {
             let resume = (self.session.config().queue_capacity / 4).clamp(1, COMMAND_BATCH);
             if space < resume {
                 return false;
             }
-            self.queue_refilling = false;
+            self.intake.refilling = false;
         }
         true
     }
@@ -67,8 +117,8 @@ impl EventLoop {
     /// channel's permits back in one go, so a publisher waiting for room
     /// is woken once for the whole batch.
     pub(super) fn take_intake(&mut self, now: Instant) {
-        while !self.intake.is_empty() && self.accepting() {
-            if let Some(command) = self.intake.pop() {
+        while !self.intake.taken.is_empty() && self.accepting() {
+            if let Some(command) = self.intake.taken.pop() {
                 self.command(Some(command), now);
             }
         }
@@ -80,7 +130,7 @@ impl EventLoop {
         if count == 0 {
             self.command(None, now);
         } else {
-            self.intake.reverse();
+            self.intake.taken.reverse();
             self.take_intake(now);
         }
     }
@@ -122,7 +172,7 @@ impl EventLoop {
                     })));
                 } else {
                     self.subscriptions.push((filters, properties));
-                    self.subscriptions_dirty = true;
+                    self.persist.subscriptions_changed();
                     let _ = reply.send(Ok(SubscribeOutcome { reason_codes }));
                 }
             }
@@ -162,7 +212,7 @@ impl EventLoop {
     }
 
     fn forget_subscriptions(&mut self, filters: &[TopicFilter]) {
-        self.subscriptions_dirty = true;
+        self.persist.subscriptions_changed();
         for (subscription, _) in &mut self.subscriptions {
             subscription.retain(|(f, _)| !filters.contains(f));
         }
@@ -206,7 +256,9 @@ impl EventLoop {
                 Ok(id) => {
                     self.pending.insert(id, Pending::Publish(reply));
                     // Answered by the commit that stores it.
-                    self.stored_replies.extend(stored);
+                    if let Some(stored) = stored {
+                        self.persist.answer_after_commit(stored);
+                    }
                 }
                 Err(e) => {
                     let _ = reply.send(Err(e.into()));
@@ -265,7 +317,7 @@ impl EventLoop {
             } => match self.session.ack_with(token, reason_code, now.into_std()) {
                 // With a store, the acknowledgement is answered once it is
                 // committed: from then on the message is never delivered again.
-                Ok(()) if self.store.is_some() => self.stored_replies.push(reply),
+                Ok(()) if self.persist.is_durable() => self.persist.answer_after_commit(reply),
                 result => drop(reply.send(result.map_err(Error::from))),
             },
             Command::Reauthenticate { reply } => self.reauthenticate(reply, now),

@@ -74,13 +74,14 @@ impl EventLoop {
     /// stream ends.
     pub(super) fn shut_down(&mut self) {
         // Waiters learn why the client closed under them.
-        let closed = || match (&self.store_failed, &self.lost) {
+        let closed = match (self.persist.failed(), &self.lost) {
             (Some(e), _) => Error::Store(e.clone()),
             (None, Some(reason)) => Error::ConnectionLost(reason.clone()),
             (None, None) => Error::Closed,
         };
+        let closed = || closed.clone();
         let _ = self.why_closed.set(closed());
-        for reply in self.stored_replies.drain(..) {
+        for reply in self.persist.take_waiting() {
             let _ = reply.send(Err(closed()));
         }
         for (_, pending) in self.pending.drain() {
@@ -91,20 +92,14 @@ impl EventLoop {
                 Pending::Resubscribe => {}
             }
         }
-        self.commands.close();
-        for command in self.intake.drain(..) {
-            commands::fail_command(command);
-        }
-        while let Ok(command) = self.commands.try_recv() {
-            commands::fail_command(command);
-        }
+        self.intake.close(commands::fail_command);
         self.router.clear();
         self.deliveries.clear();
         self.state.send_replace(ConnectionState::Closed);
         // Last: once `disconnect` returns, the client is closed and every
         // stream has ended. A failed store wrote nothing more, the
         // DISCONNECT included.
-        let result = match &self.store_failed {
+        let result = match self.persist.failed() {
             Some(e) => Err(Error::Store(e.clone())),
             None => Ok(()),
         };

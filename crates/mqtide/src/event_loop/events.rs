@@ -3,6 +3,7 @@
 //! want them and acknowledged once there, completions, AUTH and the end of
 //! a connection.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use mqtide_proto::{AckToken, ConnectionError, Event, ProtocolVersion};
@@ -10,9 +11,76 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, info};
 
-use super::{Delivery, End, EventLoop, Phase};
+use super::{End, EventLoop, Phase};
 use crate::message::Message;
+use crate::router::RouteId;
 use crate::state::{ConnectionEvent, ConnectionState, DisconnectReason};
+
+/// How many messages may wait for room in their streams before the loop
+/// stops reading the socket. QoS 1/2 messages are bounded well below this
+/// by flow control (they are acknowledged only once in a stream, so the
+/// broker's in-flight window stops it); a QoS 0 flood into a full stream
+/// hits this limit and slows the socket. Until then reading goes on, so
+/// acknowledgements of our own publishes keep arriving even while the
+/// application is not reading a stream — no deadlock between an awaited
+/// publish and an unread subscription.
+const PENDING_DELIVERIES: usize = 1024;
+
+/// The streams a message goes to.
+type Targets = Vec<(RouteId, mpsc::Sender<Message>)>;
+
+/// A message on its way into the streams that want it.
+#[derive(Debug)]
+struct Delivery {
+    /// Cloned into each stream but the last, which takes it: `None` only
+    /// once it has.
+    message: Option<Message>,
+    /// The message's acknowledgement, once every stream has it.
+    token: Option<AckToken>,
+    /// The streams still to take it, in order.
+    targets: Targets,
+    /// Whether any stream has taken it.
+    taken: bool,
+}
+
+/// Messages on their way into the streams that want them, in order of
+/// arrival, and how they are acknowledged once there.
+#[derive(Debug)]
+pub(super) struct Deliveries {
+    queue: VecDeque<Delivery>,
+    /// The emptied target lists of finished deliveries, reused so that
+    /// routing a message allocates nothing.
+    spare_targets: Vec<Targets>,
+    /// Acknowledge only when the application says so (`Client::ack`).
+    manual_acks: bool,
+}
+
+impl Deliveries {
+    pub(super) fn new(manual_acks: bool) -> Self {
+        Self {
+            queue: VecDeque::new(),
+            spare_targets: Vec::new(),
+            manual_acks,
+        }
+    }
+
+    /// Whether the loop may read the socket: fewer than
+    /// [`PENDING_DELIVERIES`] messages wait for room.
+    pub(super) fn have_room(&self) -> bool {
+        self.queue.len() < PENDING_DELIVERIES
+    }
+
+    /// The stream the first waiting message waits for room in.
+    pub(super) fn blocked_on(&self) -> Option<mpsc::Sender<Message>> {
+        let delivery = self.queue.front()?;
+        delivery.targets.first().map(|(_, sender)| sender.clone())
+    }
+
+    /// The client closed: what still waits is dropped.
+    pub(super) fn clear(&mut self) {
+        self.queue.clear();
+    }
+}
 
 impl EventLoop {
     pub(super) fn event(&mut self, event: Event, now: Instant) {
@@ -41,7 +109,7 @@ impl EventLoop {
                     && connected.properties.subscription_identifier_available != Some(false);
             }
             Event::Message(message) => {
-                let mut targets = self.spare_targets.pop().unwrap_or_default();
+                let mut targets = self.deliveries.spare_targets.pop().unwrap_or_default();
                 self.router.targets(
                     &message.publish.topic,
                     &message.publish.properties.subscription_identifiers,
@@ -51,7 +119,7 @@ impl EventLoop {
                     publish: message.publish,
                     token: message.ack,
                 };
-                self.deliveries.push_back(Delivery {
+                self.deliveries.queue.push_back(Delivery {
                     token: message.token,
                     message: Some(message),
                     targets,
@@ -63,8 +131,7 @@ impl EventLoop {
             Event::Auth(auth) => self.on_auth(auth, now),
             Event::Disconnected(reason) => {
                 info!(%reason, "disconnected");
-                self.end_reauthentication();
-                let end = if let Some(e) = self.auth_failed.take() {
+                let end = if let Some(e) = self.end_authentication() {
                     End::Lost(DisconnectReason::Auth(e))
                 } else if matches!(reason, ConnectionError::Disconnected) && self.closing.is_some()
                 {
@@ -86,7 +153,7 @@ impl EventLoop {
         if self.store_pending() {
             return;
         }
-        while let Some(delivery) = self.deliveries.front_mut() {
+        while let Some(delivery) = self.deliveries.queue.front_mut() {
             while let Some((route, sender)) = delivery.targets.first() {
                 // The last stream takes the message itself: no clone, and
                 // no copy left behind to drop.
@@ -127,8 +194,8 @@ impl EventLoop {
             if !delivery.targets.is_empty() {
                 continue;
             }
-            if let Some(delivery) = self.deliveries.pop_front() {
-                self.spare_targets.push(delivery.targets);
+            if let Some(delivery) = self.deliveries.queue.pop_front() {
+                self.deliveries.spare_targets.push(delivery.targets);
                 self.delivered(delivery.token, delivery.taken, now);
             }
         }
@@ -144,7 +211,7 @@ impl EventLoop {
         if !taken {
             debug!("a message matched no stream; acknowledged and dropped");
         }
-        if !self.manual_acks || !taken {
+        if !self.deliveries.manual_acks || !taken {
             let _ = self.session.ack(token, now.into_std());
         }
     }

@@ -15,14 +15,13 @@ mod persist;
 mod reconnect;
 mod timer;
 
-use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use mqtide_proto::{
-    AckToken, ReasonCode, RequestId, Session, SubscribeProperties, SubscriptionOptions, TopicFilter,
+    ReasonCode, RequestId, Session, SubscribeProperties, SubscriptionOptions, TopicFilter,
 };
 use rustc_hash::FxHashMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
@@ -33,12 +32,15 @@ use tracing::{Instrument, debug, info, info_span};
 use crate::backoff::Backoff;
 use crate::command::{Command, PublishOutcome, QueueFull, Reply, SubscribeOutcome};
 use crate::error::{ConnectError, Error};
-use crate::message::Message;
 use crate::router::{RouteId, Router};
 use crate::state::{ConnectionEvent, ConnectionState, DisconnectReason, Events};
-use crate::store::{SessionStore, StoreError, StoredSubscription};
+use crate::store::{SessionStore, StoredSubscription};
 use crate::transport::{Servers, Transport};
+use auth::Authentication;
+use commands::Intake;
 use ending::flush;
+use events::Deliveries;
+use persist::Persistence;
 use reconnect::{Decision, Lost, decide};
 use timer::{Timer, earliest};
 
@@ -52,16 +54,6 @@ const READ_MAX: usize = 64 * 1024;
 /// QoS 0 publisher faster than the socket is held back here instead of
 /// growing the write buffer without bound.
 const WRITE_HIGH_WATER: usize = 256 * 1024;
-
-/// How many messages may wait for room in their streams before the loop
-/// stops reading the socket. QoS 1/2 messages are bounded well below this
-/// by flow control (they are acknowledged only once in a stream, so the
-/// broker's in-flight window stops it); a QoS 0 flood into a full stream
-/// hits this limit and slows the socket. Until then reading goes on, so
-/// acknowledgements of our own publishes keep arriving even while the
-/// application is not reading a stream — no deadlock between an awaited
-/// publish and an unread subscription.
-const PENDING_DELIVERIES: usize = 1024;
 
 /// How long a closing connection may take to flush its last bytes.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
@@ -127,23 +119,6 @@ enum Pending {
     Resubscribe,
 }
 
-/// The streams a message goes to.
-type Targets = Vec<(RouteId, mpsc::Sender<Message>)>;
-
-/// A message on its way into the streams that want it.
-#[derive(Debug)]
-struct Delivery {
-    /// Cloned into each stream but the last, which takes it: `None` only
-    /// once it has.
-    message: Option<Message>,
-    /// The message's acknowledgement, once every stream has it.
-    token: Option<AckToken>,
-    /// The streams still to take it, in order.
-    targets: Targets,
-    /// Whether any stream has taken it.
-    taken: bool,
-}
-
 /// How one connection ended.
 #[derive(Debug)]
 enum End {
@@ -169,7 +144,7 @@ enum Woke {
 }
 
 /// Where the client is in its life. A disconnect under way (`closing`)
-/// and the reason the client closed (`lost`, `store_failed`) are kept
+/// and the reason the client closed (`lost`, the store's failure) are kept
 /// beside it: a disconnect may come in any phase, and what it needs (its
 /// reply, its deadline) outlives the connection.
 #[derive(Debug)]
@@ -197,28 +172,21 @@ struct Closing {
 pub(crate) struct EventLoop {
     servers: Servers,
     session: Session,
-    commands: mpsc::Receiver<Command>,
-    /// The session queue filled, and commands wait until it has room for a
-    /// batch: see [`EventLoop::accepting`].
-    queue_refilling: bool,
-    /// Commands taken from the channel and not yet handled, last first.
-    intake: Vec<Command>,
+    /// Commands from the handles; see `commands.rs`.
+    intake: Intake,
     state: watch::Sender<ConnectionState>,
     server: watch::Sender<Option<Arc<mqtide_proto::Connected>>>,
     events: Events,
     reconnect: Option<Backoff>,
     connect_timeout: Duration,
-    queue_full: QueueFull,
-    manual_acks: bool,
     /// Where the client is in its life; with `closing` (a disconnect under
-    /// way) and `lost` / `store_failed` (why it closed), all there is to it.
+    /// way) and `lost` / the store's failure (why it closed), all there is
+    /// to it.
     phase: Phase,
     router: Router,
     pending: FxHashMap<RequestId, Pending>,
-    deliveries: VecDeque<Delivery>,
-    /// The emptied target lists of finished deliveries, reused so that
-    /// routing a message allocates nothing.
-    spare_targets: Vec<Targets>,
+    /// Messages on their way into streams; see `events.rs`.
+    deliveries: Deliveries,
     /// Subscriptions to restore when the broker lost the session.
     subscriptions: Vec<(Vec<(TopicFilter, SubscriptionOptions)>, SubscribeProperties)>,
     /// A disconnect under way (a `disconnect`, or the last handle
@@ -233,22 +201,9 @@ pub(crate) struct EventLoop {
     next_subscription_id: u32,
     rng: fastrand::Rng,
     /// The session store, if any; see `persist.rs`.
-    store: Option<Box<dyn SessionStore>>,
-    /// Publishes waiting for the commit that stores them.
-    stored_replies: Vec<Reply<()>>,
-    /// Whether `subscriptions` changed since the last commit.
-    subscriptions_dirty: bool,
-    /// Why the store failed, once it has.
-    store_failed: Option<StoreError>,
-    /// When the last commit was made, and when the next is due (group
-    /// commit holds changes until then).
-    last_commit: Option<Instant>,
-    commit_due: Option<Instant>,
-    /// Enhanced authentication: the authenticator, a re-authentication
-    /// waiting for its answer, and why our side failed the exchange.
-    authenticator: Option<Box<dyn crate::auth::Authenticator>>,
-    reauth: Option<Reply<()>>,
-    auth_failed: Option<crate::auth::AuthError>,
+    persist: Persistence,
+    /// Enhanced authentication; see `auth.rs`.
+    auth: Authentication,
     /// Why the connection ended, when the client closes because it does
     /// not reconnect.
     lost: Option<DisconnectReason>,
@@ -271,36 +226,24 @@ impl EventLoop {
         Self {
             servers: setup.servers,
             session: setup.session,
-            commands: setup.commands,
-            queue_refilling: false,
-            intake: Vec::new(),
+            intake: Intake::new(setup.commands, setup.queue_full),
             state: setup.state,
             server: setup.server,
             events: setup.events,
             reconnect: setup.reconnect,
             connect_timeout: setup.connect_timeout,
-            queue_full: setup.queue_full,
-            manual_acks: setup.manual_acks,
             phase: Phase::FirstConnect(setup.first_connect),
             router: Router::default(),
             pending: FxHashMap::default(),
-            deliveries: VecDeque::new(),
-            spare_targets: Vec::new(),
+            deliveries: Deliveries::new(setup.manual_acks),
             subscriptions,
             closing: None,
             ended: None,
             subscription_ids: false,
             next_subscription_id: 0,
             rng: fastrand::Rng::new(),
-            store,
-            stored_replies: Vec::new(),
-            subscriptions_dirty: false,
-            store_failed: None,
-            last_commit: None,
-            commit_due: None,
-            authenticator: setup.authenticator,
-            reauth: None,
-            auth_failed: None,
+            persist: Persistence::new(store),
+            auth: Authentication::new(setup.authenticator),
             lost: None,
             why_closed: setup.why_closed,
         }
@@ -311,7 +254,7 @@ impl EventLoop {
         // asked for before connecting) are taken before the first packet
         // arrives, so nothing the broker sends at once misses them.
         let now = Instant::now();
-        while let Ok(command) = self.commands.try_recv() {
+        while let Some(command) = self.intake.try_recv() {
             self.command(Some(command), now);
         }
         let mut attempt = 0;
@@ -411,7 +354,6 @@ impl EventLoop {
         let mut read_buf = BytesMut::with_capacity(READ_MIN);
         let mut write_buf = BytesMut::new();
         self.ended = None;
-        self.auth_failed = None;
         if let Err(e) = self.start_authentication() {
             return End::Lost(DisconnectReason::Auth(e));
         }
@@ -422,7 +364,7 @@ impl EventLoop {
         // Best effort: the last bytes (our DISCONNECT) reach the broker;
         // nothing at all once the store failed, for they may depend on
         // what it could not commit (dropping the socket closes it).
-        if self.store_failed.is_none() {
+        if self.persist.failed().is_none() {
             let last_bytes = async {
                 if !write_buf.is_empty() {
                     writer.write_all(&write_buf).await?;
@@ -484,13 +426,17 @@ impl EventLoop {
                 self.force_disconnect(now);
                 continue;
             }
-            if self.commit_due.is_some_and(|due| due <= now) {
+            if self.persist.commit_due().is_some_and(|due| due <= now) {
                 self.commit().await;
                 now = Instant::now();
                 continue;
             }
-            timer.set(earliest([deadline, closing_deadline, self.commit_due]));
-            let reading = self.deliveries.len() < PENDING_DELIVERIES;
+            timer.set(earliest([
+                deadline,
+                closing_deadline,
+                self.persist.commit_due(),
+            ]));
+            let reading = self.deliveries.have_room();
             // Keep room for a full read: once the buffer is full, `read_buf`
             // would otherwise grow it 64 bytes at a time. `reserve` reuses
             // the space of packets already split off when it can.
@@ -498,12 +444,12 @@ impl EventLoop {
                 read_buf.reserve(read_chunk);
             }
             let spare = read_buf.capacity() - read_buf.len();
-            let blocked = self
-                .deliveries
-                .front()
-                .filter(|_| !self.store_pending())
-                .and_then(|d| d.targets.first())
-                .map(|(_, s)| s.clone());
+            // Deliveries wait for a commit as much as for room.
+            let blocked = if self.store_pending() {
+                None
+            } else {
+                self.deliveries.blocked_on()
+            };
             let intake = self
                 .intake_room()
                 .filter(|_| write_buf.len() < WRITE_HIGH_WATER);
@@ -511,7 +457,7 @@ impl EventLoop {
                 result = writer.write_buf(write_buf), if !write_buf.is_empty() => Woke::Wrote(result),
                 result = reader.read_buf(read_buf), if reading => Woke::Read(result),
                 _ = async { blocked.as_ref()?.reserve().await.ok().map(drop) }, if blocked.is_some() => Woke::Room,
-                count = self.commands.recv_many(&mut self.intake, intake.unwrap_or(1)), if intake.is_some() => {
+                count = self.intake.recv(intake.unwrap_or(1)), if intake.is_some() => {
                     Woke::Commands(count)
                 }
                 () = timer.expired(), if timer.is_set() => Woke::Timer,
@@ -539,7 +485,7 @@ impl EventLoop {
             }
             // Decoding stopped when the event queue filled; go on now that
             // `process` will drain it.
-            if !read_buf.is_empty() && self.deliveries.len() < PENDING_DELIVERIES {
+            if !read_buf.is_empty() && self.deliveries.have_room() {
                 self.session.handle_bytes(read_buf, now.into_std());
             }
         }
@@ -557,7 +503,7 @@ impl EventLoop {
             // no byte reaches the socket; the loop commits, then comes back.
             self.deliver(now);
             self.maybe_disconnect(now);
-            if self.store_failed.is_some() {
+            if self.persist.failed().is_some() {
                 return;
             }
             if !self.store_pending() {

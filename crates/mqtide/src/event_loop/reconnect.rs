@@ -148,22 +148,22 @@ impl EventLoop {
         let until = now + delay;
         loop {
             self.process(&mut BytesMut::new(), now);
-            if self.commit_ready(now) || self.commit_due.is_some_and(|due| due <= now) {
+            if self.commit_ready(now) || self.persist.commit_due().is_some_and(|due| due <= now) {
                 self.commit().await;
                 now = Instant::now();
                 continue;
             }
-            if self.closing.is_some() || self.store_failed.is_some() {
+            if self.closing.is_some() || self.persist.failed().is_some() {
                 return false;
             }
             if until <= now {
                 return true;
             }
-            timer.set(earliest([Some(until), self.commit_due]));
+            timer.set(earliest([Some(until), self.persist.commit_due()]));
             let intake = self.intake_room();
             let took = tokio::select! {
                 () = timer.expired() => None,
-                count = self.commands.recv_many(&mut self.intake, intake.unwrap_or(1)), if intake.is_some() => {
+                count = self.intake.recv(intake.unwrap_or(1)), if intake.is_some() => {
                     Some(count)
                 }
             };
