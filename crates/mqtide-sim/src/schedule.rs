@@ -9,7 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use mqtide_proto::{AckMode, ProtocolVersion, SessionConfig};
+use bytes::BytesMut;
+use mqtide_proto::{AckMode, ConnAck, Packet, ProtocolVersion, SessionConfig};
 
 use crate::broker::{Broker, Latitude, Outbox};
 use crate::client::{Cx, Role, SimClient};
@@ -74,6 +75,9 @@ struct Faults {
     cut: u32,
     crash: u32,
     restart: u32,
+    /// The broker sends a packet a client must refuse (a second CONNACK),
+    /// so the protocol-error path runs among the other faults.
+    misbehave: u32,
     /// Out of 10: a restart loses every session.
     lose_sessions: u32,
 }
@@ -89,6 +93,7 @@ enum Step {
     Connect(usize),
     Time,
     Cut(LinkId),
+    Misbehave(LinkId),
     Crash(usize),
     Restart,
 }
@@ -186,6 +191,7 @@ impl World {
             cut: rate(3),
             crash: rate(2),
             restart: rate(1),
+            misbehave: rate(1),
             lose_sessions: rng.u32(0..4),
         };
         let config = |role: Role| {
@@ -343,6 +349,13 @@ impl World {
         }
         for link in &self.net.links {
             steps.push((Step::Cut(link.id), self.faults.cut));
+            // Only after the real CONNACK: a stray one first would be
+            // taken for it, and a broker that lies about the session is
+            // not one the client can keep its promises with.
+            let client = &self.clients[link.client];
+            if client.link == Some(link.id) && client.session.is_connected() {
+                steps.push((Step::Misbehave(link.id), self.faults.misbehave));
+            }
         }
         for client in &self.clients {
             steps.push((Step::Crash(client.index), self.faults.crash));
@@ -407,6 +420,7 @@ impl World {
                     .line(self.step, || format!("FAULT: link {} cut", link.0));
                 self.drop_link(link);
             }
+            Step::Misbehave(link) => self.misbehave(link),
             Step::Crash(c) => self.crash(c),
             Step::Restart => self.restart(),
         }
@@ -553,6 +567,24 @@ impl World {
         }
     }
 
+    /// The broker puts a CONNACK on an established link: a client must
+    /// end the connection with a protocol error ([MQTT-3.2.0-2]).
+    fn misbehave(&mut self, id: LinkId) {
+        let version = self.version;
+        let Some(link) = self.net.get_mut(id) else {
+            return;
+        };
+        let packet = Packet::from(ConnAck::new(false));
+        let mut bytes = BytesMut::new();
+        if packet.encode(version, &mut bytes).is_err() {
+            return;
+        }
+        link.to_client.push_back((bytes.freeze(), packet));
+        self.trace.line(self.step, || {
+            format!("FAULT: the broker puts a stray CONNACK on link {}", id.0)
+        });
+    }
+
     fn crash(&mut self, c: usize) {
         self.stats.crashes += 1;
         self.trace.line(self.step, || {
@@ -635,7 +667,6 @@ impl World {
             );
             self.oracle.violation("stuck", detail);
         }
-        let _ = self.version;
     }
 }
 
@@ -729,8 +760,8 @@ mod regressions {
     /// A protocol error's DISCONNECT, held back by a pending commit, was
     /// written at the start of the next connection, before its CONNECT.
     #[test]
-    fn schedule_1779737_a_stale_disconnect_before_connect() {
-        let violations = replay(1_779_737, ProtocolVersion::V5);
+    fn schedule_3103_a_stale_disconnect_before_connect() {
+        let violations = replay(3103, ProtocolVersion::V5);
         assert!(violations.is_empty(), "{violations:?}");
     }
 }
