@@ -1,6 +1,6 @@
 //! The life of one connection: CONNECT, CONNACK and what it negotiates,
-//! session resumption, enhanced authentication, and the one path by which
-//! a connection ends.
+//! session resumption (or its loss), and the one path by which a
+//! connection ends. Enhanced authentication is in `auth.rs`.
 
 use std::time::Instant;
 
@@ -11,8 +11,7 @@ use super::{
 use bytestring::ByteString;
 
 use crate::{
-    Auth, ConnAck, Disconnect, DisconnectProperties, EncodeError, Packet, QoS, ReasonCode,
-    UserProperty,
+    ConnAck, Disconnect, DisconnectProperties, EncodeError, Packet, QoS, ReasonCode, UserProperty,
 };
 
 impl Session {
@@ -108,61 +107,6 @@ impl Session {
         self.config.clean_start = clean;
     }
 
-    /// Sends AUTH: the answer to an [`Event::Auth`] challenge
-    /// (`ContinueAuthentication`), or a re-authentication (`ReAuthenticate`)
-    /// once connected. Needs 5.0 and an authentication method, which every
-    /// AUTH carries unchanged ([MQTT-4.12.0-5], [MQTT-4.12.1-1]; otherwise
-    /// [`UsageError::AuthenticationMethodMismatch`]). A challenge is answered
-    /// with `ContinueAuthentication` only ([MQTT-4.12.0-3]); without one,
-    /// only `ReAuthenticate` after CONNACK; anything else is
-    /// [`UsageError::UnexpectedAuth`].
-    ///
-    /// Like [`disconnect`](Self::disconnect), leaves out the Reason String
-    /// and then User Properties when the packet would exceed the server's
-    /// Maximum Packet Size ([MQTT-3.15.2-2], [MQTT-3.15.2-3]), and sends
-    /// nothing if it still does not fit.
-    pub fn auth(&mut self, mut auth: Auth, now: Instant) -> Result<(), UsageError> {
-        if !self.config.protocol.is_v5() || self.config.properties.authentication_method.is_none() {
-            return Err(UsageError::NoAuthentication);
-        }
-        if !matches!(self.state, State::Connecting | State::Connected) {
-            return Err(UsageError::NotConnected);
-        }
-        auth.encoded_len(self.config.protocol)?;
-        // [MQTT-4.12.0-5], [MQTT-4.12.1-1]: the CONNECT's method, always.
-        if auth.properties.authentication_method != self.config.properties.authentication_method {
-            return Err(UsageError::AuthenticationMethodMismatch);
-        }
-        // A challenge is answered with Continue authentication
-        // [MQTT-4.12.0-3]; unasked, only a connected client speaks, to
-        // re-authenticate [MQTT-4.12.1-1].
-        let expected = if self.auth_challenge {
-            Some(ReasonCode::ContinueAuthentication)
-        } else if self.state == State::Connected {
-            Some(ReasonCode::ReAuthenticate)
-        } else {
-            None
-        };
-        if expected != Some(auth.reason_code) {
-            return Err(UsageError::UnexpectedAuth(auth.reason_code));
-        }
-        let fitted = fit_to_limit(
-            &self.limits,
-            &mut auth,
-            |p| p.encoded_len(self.config.protocol),
-            |p| {
-                (
-                    &mut p.properties.reason_string,
-                    &mut p.properties.user_properties,
-                )
-            },
-        );
-        fitted?;
-        self.auth_challenge = false;
-        self.send(Packet::from(auth), AfterWrite::Nothing, now);
-        Ok(())
-    }
-
     pub(super) fn handle_connack(&mut self, ack: ConnAck, now: Instant) {
         self.timers.stop(Timer::Connect);
         if ack.reason_code.is_error() {
@@ -211,7 +155,7 @@ impl Session {
             subscription_ids_available: props.subscription_identifier_available.unwrap_or(true),
             topic_alias_maximum: props.topic_alias_maximum.unwrap_or(0),
         };
-        self.aliases_out = super::OutboundAliases::new(
+        self.outbound.aliases = super::alias::OutboundAliases::new(
             self.limits
                 .topic_alias_maximum
                 .min(self.config.outgoing_alias_maximum),
@@ -261,16 +205,11 @@ impl Session {
     /// message under it for a resend, so the flow is released instead
     /// (PUBREL, whose PUBCOMP frees the identifier) with nobody waiting.
     fn resend_inflight(&mut self, now: Instant) {
-        let mut order: Vec<_> = self
-            .inflight
-            .values()
-            .map(|f| (f.seq, f.packet_id))
-            .collect();
-        order.sort_unstable();
+        let order = self.outbound.resend_order();
         #[cfg(mqtide_mutants)]
-        self.mutant_reverse_pubrels(&mut order);
+        let order = self.mutant_reverse_pubrels(order);
         for (seq, id) in order {
-            let Some(flight) = self.inflight.get_mut(&id) else {
+            let Some(flight) = self.outbound.inflight.get_mut(&id) else {
                 continue;
             };
             let packet = match flight.stage {
@@ -288,8 +227,8 @@ impl Session {
                             let request = flight.request;
                             let qos1 = flight.stage == Stage::PublishedQoS1;
                             if qos1 {
-                                self.inflight.remove(&id);
-                                self.ids.release(id);
+                                self.outbound.inflight.remove(&id);
+                                self.outbound.ids.release(id);
                                 self.record(|| StoreChange::PublishDone { seq });
                             } else {
                                 flight.stage = Stage::Abandoned;
@@ -313,12 +252,16 @@ impl Session {
     /// The `pubrel-order` mutant: the flights that resend PUBREL swap
     /// places among themselves, last first.
     #[cfg(mqtide_mutants)]
-    fn mutant_reverse_pubrels(&self, order: &mut [(u64, crate::PacketId)]) {
+    fn mutant_reverse_pubrels(
+        &self,
+        mut order: Vec<(u64, crate::PacketId)>,
+    ) -> Vec<(u64, crate::PacketId)> {
         if !crate::mutants::armed(crate::mutants::Mutant::PubrelOrder) {
-            return;
+            return order;
         }
         let released = |id: &crate::PacketId| {
-            self.inflight
+            self.outbound
+                .inflight
                 .get(id)
                 .is_some_and(|f| matches!(f.stage, Stage::Released | Stage::Abandoned))
         };
@@ -330,6 +273,7 @@ impl Session {
         for (slot, flight) in slots.into_iter().zip(flights) {
             order[slot] = flight;
         }
+        order
     }
 
     /// The server has no session for us (or we asked for a clean one):
@@ -337,48 +281,16 @@ impl Session {
     /// resent as new (the QoS 2 duplicate other clients have), and the
     /// incoming exactly-once state goes too.
     fn discard_session_state(&mut self) {
-        let mut flights: Vec<_> = self.inflight.drain().map(|(_, f)| f).collect();
-        flights.sort_by_key(|f| f.seq);
-        for flight in flights {
-            self.ids.release(flight.packet_id);
+        for flight in self.outbound.discard_flights() {
             self.record(|| StoreChange::PublishDone { seq: flight.seq });
             // An abandoned flow's request has already failed.
             if flight.stage != Stage::Abandoned {
                 self.complete(flight.request, Err(super::RequestError::SessionLost));
             }
         }
-        if self.incoming_qos2.in_use() > 0 {
+        if self.inbound.discard() {
             self.record(|| StoreChange::IncomingCleared);
         }
-        self.incoming_qos2.clear();
-        self.redeliver.clear();
-        self.pending_acks.clear();
-        self.incoming_qos1_unacked = 0;
-    }
-
-    pub(super) fn handle_auth(&mut self, auth: Auth) {
-        if !self.config.protocol.is_v5() || self.config.properties.authentication_method.is_none() {
-            let error = ProtocolError::UnexpectedPacket {
-                packet: crate::PacketType::Auth,
-                when: "without enhanced authentication",
-            };
-            return self.protocol_error(error);
-        }
-        if auth.properties.authentication_method != self.config.properties.authentication_method {
-            return self.protocol_error(ProtocolError::AuthenticationMethodMismatch(
-                crate::PacketType::Auth,
-            ));
-        }
-        // The server challenges with Continue authentication
-        // [MQTT-4.12.0-2] and ends a re-authentication with Success;
-        // Re-authenticate is the client's alone, and the initial exchange
-        // ends with CONNACK, not AUTH.
-        match auth.reason_code {
-            ReasonCode::ContinueAuthentication => self.auth_challenge = true,
-            ReasonCode::Success if self.state == State::Connected => self.auth_challenge = false,
-            code => return self.protocol_error(ProtocolError::UnexpectedAuthReason(code)),
-        }
-        self.events.push_back(Event::Auth(auth));
     }
 
     /// The server broke the protocol: queue DISCONNECT with the reason
@@ -405,24 +317,16 @@ impl Session {
         }
         self.state = State::Closing;
         self.timers.stop_all();
-        self.aliases_in.clear();
         // Unwritten QoS 0 publishes are lost with the connection.
         for (_, after) in std::mem::take(&mut self.transmit) {
             if let AfterWrite::Complete(id) = after {
                 self.complete(id, Err(super::RequestError::ConnectionLost));
             }
         }
-        let mut controls: Vec<_> = self.controls.drain().collect();
-        controls.sort_by_key(|(_, c)| c.request);
-        for (id, control) in controls {
-            self.ids.release(id);
-            self.complete(control.request, Err(super::RequestError::ConnectionLost));
+        for request in self.outbound.end_connection() {
+            self.complete(request, Err(super::RequestError::ConnectionLost));
         }
-        // Unacknowledged QoS 1 deliveries will be redelivered by the
-        // server; their tokens are void. QoS 2 ones stay: the server
-        // resends them with DUP and they must not be delivered twice.
-        self.pending_acks.retain(|p| p.qos == QoS::ExactlyOnce);
-        self.incoming_qos1_unacked = 0;
+        self.inbound.end_connection();
         if self.connection_reported {
             self.connection_reported = false;
             self.events.push_back(Event::Disconnected(error));
@@ -436,7 +340,7 @@ impl Session {
 /// fails if it is still too large, or cannot be encoded at all. Without a
 /// limit (before CONNACK, or under 3.1.1) it only checks the packet
 /// encodes.
-fn fit_to_limit<P>(
+pub(super) fn fit_to_limit<P>(
     limits: &Limits,
     packet: &mut P,
     measure: impl Fn(&P) -> Result<usize, EncodeError>,

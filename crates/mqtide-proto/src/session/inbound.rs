@@ -2,13 +2,77 @@
 //! towards us (exactly-once delivery across DUP resends), the receive
 //! maximum we announced, and manual acknowledgement in arrival order.
 
+use std::collections::VecDeque;
 use std::time::Instant;
 
+use bytestring::ByteString;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::packet_id::PacketIdPool;
 use super::{
-    AckMode, AckToken, AfterWrite, Event, Message, PendingAck, ProtocolError, Session, State,
-    StoreChange, UsageError,
+    AckMode, AckToken, AfterWrite, Event, Message, ProtocolError, Session, State, StoreChange,
+    UsageError,
 };
 use crate::{Ack, Packet, PacketId, PacketType, Publish, QoS, ReasonCode};
+
+/// An incoming QoS 1/2 message the application has yet to acknowledge
+/// (manual mode).
+#[derive(Debug)]
+pub(super) struct PendingAck {
+    pub(super) token: u64,
+    pub(super) packet_id: PacketId,
+    pub(super) qos: QoS,
+    /// `Some` once the application acknowledged it, with the reason code
+    /// to send (5.0; `Success` otherwise).
+    pub(super) acked: Option<ReasonCode>,
+}
+
+/// Everything incoming a session holds.
+#[derive(Debug, Default)]
+pub(super) struct Inbound {
+    /// QoS 2 packet identifiers received and not yet released (PUBREL).
+    pub(super) qos2: PacketIdPool,
+    /// QoS 1 messages not yet acknowledged (manual mode).
+    pub(super) qos1_unacked: usize,
+    /// Topic aliases the server set on this connection.
+    pub(super) aliases: FxHashMap<u16, ByteString>,
+    /// Messages delivered in manual mode, in arrival order, with the
+    /// application's acknowledgement once given.
+    pub(super) pending_acks: VecDeque<PendingAck>,
+    pub(super) next_token: u64,
+    /// Restored QoS 2 identifiers the application never acknowledged: a
+    /// resend of one is delivered again.
+    pub(super) redeliver: FxHashSet<PacketId>,
+}
+
+impl Inbound {
+    /// How many messages hold a place in the receive window: QoS 1 ones
+    /// not yet acknowledged and QoS 2 ones not yet released.
+    pub(super) fn unacknowledged(&self) -> usize {
+        self.qos1_unacked + self.qos2.in_use()
+    }
+
+    /// The connection ended: aliases go, and unacknowledged QoS 1
+    /// deliveries too (the server redelivers them; their tokens are void).
+    /// QoS 2 ones stay: the server resends them with DUP and they must not
+    /// be delivered twice.
+    pub(super) fn end_connection(&mut self) {
+        self.aliases.clear();
+        self.pending_acks.retain(|p| p.qos == QoS::ExactlyOnce);
+        self.qos1_unacked = 0;
+    }
+
+    /// The server has no session for us: every exactly-once record is
+    /// void. Returns whether there were any (the store must forget them).
+    pub(super) fn discard(&mut self) -> bool {
+        let held = self.qos2.in_use() > 0;
+        self.qos2.clear();
+        self.redeliver.clear();
+        self.pending_acks.clear();
+        self.qos1_unacked = 0;
+        held
+    }
+}
 
 impl Session {
     /// Acknowledges a message delivered in [`AckMode::Manual`]. The
@@ -39,6 +103,7 @@ impl Session {
             }));
         }
         let entry = self
+            .inbound
             .pending_acks
             .iter_mut()
             .find(|p| p.token == token.0 && p.acked.is_none())
@@ -62,21 +127,21 @@ impl Session {
         if self.state != State::Connected {
             return;
         }
-        while let Some(reason_code) = self.pending_acks.front().and_then(|p| p.acked) {
-            let Some(pending) = self.pending_acks.pop_front() else {
+        while let Some(reason_code) = self.inbound.pending_acks.front().and_then(|p| p.acked) {
+            let Some(pending) = self.inbound.pending_acks.pop_front() else {
                 break;
             };
             let mut ack = Ack::new(pending.packet_id);
             ack.reason_code = reason_code;
             let packet = if pending.qos == QoS::AtLeastOnce {
-                self.incoming_qos1_unacked = self.incoming_qos1_unacked.saturating_sub(1);
+                self.inbound.qos1_unacked = self.inbound.qos1_unacked.saturating_sub(1);
                 Packet::PubAck(ack)
             } else {
                 // A failure on PUBREC ends the flow: no PUBREL follows.
                 let packet_id = pending.packet_id;
                 // A success was stored when the application acknowledged.
                 if reason_code.is_error() {
-                    self.incoming_qos2.release(packet_id);
+                    self.inbound.qos2.release(packet_id);
                     self.record(|| StoreChange::IncomingReleased { packet_id });
                 }
                 Packet::PubRec(ack)
@@ -92,29 +157,29 @@ impl Session {
         let Some(id) = publish.packet_id else {
             return self.deliver(publish, None);
         };
-        let redelivery = publish.qos == QoS::ExactlyOnce && self.redeliver.remove(&id);
+        let redelivery = publish.qos == QoS::ExactlyOnce && self.inbound.redeliver.remove(&id);
         let resend =
-            publish.qos == QoS::ExactlyOnce && self.incoming_qos2.is_used(id) && !redelivery;
+            publish.qos == QoS::ExactlyOnce && self.inbound.qos2.is_used(id) && !redelivery;
         #[cfg(mqtide_mutants)]
         let resend = resend && !crate::mutants::armed(crate::mutants::Mutant::Qos2DedupeOff);
         if resend {
             // A resend of a message already delivered: never deliver it
             // twice. Answer again unless the application still holds it.
-            if !self.pending_acks.iter().any(|p| p.packet_id == id) {
+            if !self.inbound.pending_acks.iter().any(|p| p.packet_id == id) {
                 self.send(Packet::PubRec(Ack::new(id)), AfterWrite::Nothing, now);
             }
             return;
         }
         // A restored message the application never acknowledged already
         // holds its place in the window.
-        let unacked = self.incoming_qos1_unacked + self.incoming_qos2.in_use();
+        let unacked = self.inbound.unacknowledged();
         let maximum = self.config.receive_maximum();
         if unacked >= usize::from(maximum) && !redelivery {
             return self.protocol_error(ProtocolError::ReceiveMaximumExceeded(maximum));
         }
         let qos = publish.qos;
         if qos == QoS::ExactlyOnce && !redelivery {
-            self.incoming_qos2.mark(id);
+            self.inbound.qos2.mark(id);
             if self.config.ack_mode == AckMode::Manual {
                 self.record(|| StoreChange::IncomingReceived { packet_id: id });
             }
@@ -132,12 +197,12 @@ impl Session {
                 self.send(packet, AfterWrite::Nothing, now);
             }
             AckMode::Manual => {
-                self.next_token += 1;
-                let token = self.next_token;
+                self.inbound.next_token += 1;
+                let token = self.inbound.next_token;
                 if qos == QoS::AtLeastOnce {
-                    self.incoming_qos1_unacked += 1;
+                    self.inbound.qos1_unacked += 1;
                 }
-                self.pending_acks.push_back(PendingAck {
+                self.inbound.pending_acks.push_back(PendingAck {
                     token,
                     packet_id: id,
                     qos,
@@ -150,6 +215,7 @@ impl Session {
 
     pub(super) fn handle_pubrel(&mut self, id: PacketId, now: Instant) {
         if self
+            .inbound
             .pending_acks
             .iter()
             .any(|p| p.packet_id == id && p.qos == QoS::ExactlyOnce)
@@ -161,7 +227,7 @@ impl Session {
             });
         }
         let mut comp = Ack::new(id);
-        let released = self.incoming_qos2.release(id);
+        let released = self.inbound.qos2.release(id);
         if released {
             self.record(|| StoreChange::IncomingReleased { packet_id: id });
         }
@@ -184,12 +250,15 @@ impl Session {
         }
         if publish.topic.is_empty() {
             publish.topic = self
-                .aliases_in
+                .inbound
+                .aliases
                 .get(&alias.get())
                 .cloned()
                 .ok_or(ProtocolError::TopicAliasInvalid(alias.get()))?;
         } else {
-            self.aliases_in.insert(alias.get(), publish.topic.clone());
+            self.inbound
+                .aliases
+                .insert(alias.get(), publish.topic.clone());
         }
         Ok(())
     }

@@ -6,21 +6,18 @@ mod config;
 mod connection;
 mod error;
 mod event;
+mod flight;
 mod inbound;
 mod outbound;
 mod packet_id;
 mod store;
 mod timer;
 
-#[cfg(test)]
-mod tests;
-
 use std::collections::VecDeque;
 use std::time::Instant;
 
 use bytes::BytesMut;
 use bytestring::ByteString;
-use rustc_hash::{FxHashMap, FxHashSet};
 
 pub use alias::TopicAliasUse;
 pub use config::{AckMode, QoSPolicy, SessionConfig};
@@ -28,9 +25,9 @@ pub use error::{ConnectionError, ProtocolError, RequestError, UsageError};
 pub use event::{AckToken, Completion, Connected, Event, Message, RequestId};
 pub use store::{IncomingState, RestoreError, StoreChange, StoredPublish, StoredSession};
 
-use crate::{Packet, PacketId, Publish, QoS, ReasonCode, Subscribe, Unsubscribe};
-use alias::OutboundAliases;
-use packet_id::PacketIdPool;
+use crate::{Packet, PacketId, QoS, ReasonCode};
+use flight::{Control, OutFlight, Outbound, Queued, Stage};
+use inbound::Inbound;
 use timer::{Timer, TimerTable};
 
 /// `poll_transmit` stops appending once the buffer holds this much, so one
@@ -49,61 +46,6 @@ enum State {
     /// The connection is over (error, server DISCONNECT, or ours); the
     /// driver should close the transport. Commands still queue.
     Closing,
-}
-
-/// A request waiting for the window or for a connection.
-#[derive(Debug)]
-enum Queued {
-    Publish {
-        request: RequestId,
-        /// Acceptance order (see [`StoreChange::PublishAccepted`]).
-        seq: u64,
-        /// Whether a durable store recorded it (QoS 1/2 when durable).
-        stored: bool,
-        publish: Publish,
-        alias: TopicAliasUse,
-        /// The [`Session::limits_epoch`] it was last checked under, if any:
-        /// one checked under the current limits waiting for the window is
-        /// neither checked again nor moved each time the queue is pumped.
-        checked: Option<u64>,
-    },
-    Subscribe(RequestId, Subscribe),
-    Unsubscribe(RequestId, Unsubscribe),
-}
-
-/// Where an outgoing QoS 1/2 publish is in its flow.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    /// QoS 1, PUBLISH sent, waiting for PUBACK.
-    PublishedQoS1,
-    /// QoS 2, PUBLISH sent, waiting for PUBREC.
-    PublishedQoS2,
-    /// QoS 2, PUBREL sent, waiting for PUBCOMP.
-    Released,
-    /// QoS 2 whose PUBLISH could not be resent (the new server's limits
-    /// refuse it): its request has failed, and PUBREL, then PUBCOMP, free
-    /// the identifier the server may still hold for it.
-    Abandoned,
-}
-
-/// An outgoing QoS 1/2 publish holding a packet identifier.
-#[derive(Debug)]
-struct OutFlight {
-    request: RequestId,
-    /// Acceptance order, for resending in the original order.
-    seq: u64,
-    packet_id: PacketId,
-    /// The PUBLISH as first sent (full topic, no alias).
-    publish: Publish,
-    stage: Stage,
-}
-
-/// A SUBSCRIBE or UNSUBSCRIBE waiting for its acknowledgement.
-#[derive(Debug)]
-struct Control {
-    request: RequestId,
-    packet: crate::PacketType,
-    filters: usize,
 }
 
 /// What happens once a queued packet has been written.
@@ -136,18 +78,6 @@ impl From<Packet> for Outgoing {
     }
 }
 
-/// An incoming QoS 1/2 message the application has yet to acknowledge
-/// (manual mode).
-#[derive(Debug)]
-struct PendingAck {
-    token: u64,
-    packet_id: PacketId,
-    qos: QoS,
-    /// `Some` once the application acknowledged it, with the reason code
-    /// to send (5.0; `Success` otherwise).
-    acked: Option<ReasonCode>,
-}
-
 /// The state machine of one MQTT client session: every client-side protocol rule of
 /// MQTT 3.1, 3.1.1 and 5.0, with no I/O and no clock of its own.
 ///
@@ -168,9 +98,17 @@ struct PendingAck {
 ///   [`RequestId`] that a later [`Event::Completed`] refers to;
 /// - **outputs** (`poll_*`): bytes to send, events, the next deadline.
 ///
-/// After every input or command, drain every output — `poll_transmit`
-/// until it appends nothing, `poll_event` until `None`, then
-/// `poll_timeout` — before the next input. The driving loop:
+/// After every input or command, drain every output before the next
+/// input, in this order:
+///
+/// 1. with [`SessionConfig::durable`], [`drain_store_changes`](Session::drain_store_changes),
+///    and make them durable before anything of step 2 or 3 leaves the
+///    process (write-ahead: see [`StoreChange`]);
+/// 2. [`poll_transmit`](Session::poll_transmit) until it appends nothing;
+/// 3. [`poll_event`](Session::poll_event) until `None`;
+/// 4. [`poll_timeout`](Session::poll_timeout).
+///
+/// The driving loop:
 ///
 /// ```
 /// # use std::time::{Duration, Instant};
@@ -205,34 +143,17 @@ pub struct Session {
     /// for our answer.
     auth_challenge: bool,
     next_request: u64,
-    next_seq: u64,
 
-    // Outgoing.
-    queue: VecDeque<Queued>,
-    /// How many of the queued requests are SUBSCRIBE or UNSUBSCRIBE (which
-    /// may pass publishes the send window holds back).
-    queued_controls: usize,
-    inflight: FxHashMap<PacketId, OutFlight>,
-    controls: FxHashMap<PacketId, Control>,
-    ids: PacketIdPool,
-    aliases_out: OutboundAliases,
+    /// Our publishes and subscription changes (`flight.rs`, `outbound.rs`).
+    outbound: Outbound,
 
     // What the server allows (from CONNACK).
     limits: Limits,
     /// Counts the changes of `limits`.
     limits_epoch: u64,
 
-    // Incoming.
-    /// QoS 2 packet identifiers received and not yet released (PUBREL).
-    incoming_qos2: PacketIdPool,
-    /// Incoming QoS 1 messages not yet acknowledged (manual mode).
-    incoming_qos1_unacked: usize,
-    aliases_in: FxHashMap<u16, ByteString>,
-    pending_acks: VecDeque<PendingAck>,
-    next_token: u64,
-    /// Restored QoS 2 identifiers the application never acknowledged: a
-    /// resend of one is delivered again.
-    redeliver: FxHashSet<PacketId>,
+    /// The server's publishes to us (`inbound.rs`).
+    inbound: Inbound,
 
     // Outputs.
     /// Changes for a durable store (only with `config.durable`).
@@ -284,19 +205,8 @@ impl Session {
             connection_reported: false,
             auth_challenge: false,
             next_request: 0,
-            next_seq: 0,
-            queue: VecDeque::new(),
-            queued_controls: 0,
-            inflight: FxHashMap::default(),
-            controls: FxHashMap::default(),
-            ids: PacketIdPool::default(),
-            aliases_out: OutboundAliases::default(),
-            incoming_qos2: PacketIdPool::default(),
-            incoming_qos1_unacked: 0,
-            aliases_in: FxHashMap::default(),
-            pending_acks: VecDeque::new(),
-            next_token: 0,
-            redeliver: FxHashSet::default(),
+            outbound: Outbound::default(),
+            inbound: Inbound::default(),
             store_changes: Vec::new(),
             // One slot each up front: the first push would otherwise
             // allocate four (the standard library's smallest growth), and
@@ -323,25 +233,27 @@ impl Session {
 
     /// How many QoS 1/2 publishes are in flight.
     pub fn inflight(&self) -> usize {
-        self.inflight.len()
+        self.outbound.inflight.len()
     }
 
     /// The acceptance number of the last publish accepted (publishes are
     /// numbered 1, 2, … in order; a restored session goes on from the
     /// store's count).
     pub fn last_accepted(&self) -> u64 {
-        self.next_seq
+        self.outbound.next_seq
     }
 
     /// How many requests wait for the window or a connection.
     pub fn queued(&self) -> usize {
-        self.queue.len()
+        self.outbound.queue.len()
     }
 
     /// How many more requests the queue takes before
     /// [`UsageError::QueueFull`].
     pub fn queue_space(&self) -> usize {
-        self.config.queue_capacity.saturating_sub(self.queue.len())
+        self.config
+            .queue_capacity
+            .saturating_sub(self.outbound.queue.len())
     }
 
     // ----- inputs -----
@@ -430,6 +342,7 @@ impl Session {
     ) -> Result<(), crate::EncodeError> {
         let version = self.config.protocol;
         let Some(flight) = self
+            .outbound
             .inflight
             .get_mut(&id)
             .filter(|f| matches!(f.stage, Stage::PublishedQoS1 | Stage::PublishedQoS2))
@@ -438,7 +351,7 @@ impl Session {
         };
         let publish = &mut flight.publish;
         let assigned = match alias {
-            TopicAliasUse::Auto => self.aliases_out.assign(&publish.topic),
+            TopicAliasUse::Auto => self.outbound.aliases.assign(&publish.topic),
             TopicAliasUse::Never => None,
         };
         let Some((alias, known)) = assigned else {

@@ -61,8 +61,8 @@ impl Session {
         )?;
         self.check_queue_space()?;
         let request = self.request_id();
-        self.next_seq += 1;
-        let seq = self.next_seq;
+        self.outbound.next_seq += 1;
+        let seq = self.outbound.next_seq;
         let stored = self.config.durable && publish.qos != QoS::AtMostOnce;
         if stored {
             let mut accepted = publish.clone();
@@ -72,7 +72,7 @@ impl Session {
                 publish: Box::new(accepted),
             });
         }
-        self.queue.push_back(Queued::Publish {
+        self.outbound.queue.push_back(Queued::Publish {
             request,
             seq,
             stored,
@@ -116,8 +116,8 @@ impl Session {
         self.check_subscribe(&packet)?;
         self.check_queue_space()?;
         let id = self.request_id();
-        self.queue.push_back(Queued::Subscribe(id, packet));
-        self.queued_controls += 1;
+        self.outbound.queue.push_back(Queued::Subscribe(id, packet));
+        self.outbound.queued_controls += 1;
         self.pump(now);
         Ok(id)
     }
@@ -141,15 +141,17 @@ impl Session {
         self.check_unsubscribe(&packet)?;
         self.check_queue_space()?;
         let id = self.request_id();
-        self.queue.push_back(Queued::Unsubscribe(id, packet));
-        self.queued_controls += 1;
+        self.outbound
+            .queue
+            .push_back(Queued::Unsubscribe(id, packet));
+        self.outbound.queued_controls += 1;
         self.pump(now);
         Ok(id)
     }
 
     fn check_queue_space(&self) -> Result<(), UsageError> {
-        if self.queue.len() >= self.config.queue_capacity {
-            Err(UsageError::QueueFull(self.queue.len()))
+        if self.outbound.queue.len() >= self.config.queue_capacity {
+            Err(UsageError::QueueFull(self.outbound.queue.len()))
         } else {
             Ok(())
         }
@@ -204,10 +206,10 @@ impl Session {
         // controls behind them may still go.
         let mut held = 0;
         while self.state == State::Connected {
-            if held > 0 && self.queued_controls == 0 {
+            if held > 0 && self.outbound.queued_controls == 0 {
                 break;
             }
-            match self.queue.get(held) {
+            match self.outbound.queue.get(held) {
                 None => break,
                 Some(Queued::Publish { .. }) if held > 0 => held += 1,
                 Some(Queued::Publish { .. }) => {
@@ -235,7 +237,7 @@ impl Session {
         let epoch = self.limits_epoch;
         let Some(Queued::Publish {
             publish, checked, ..
-        }) = self.queue.front_mut()
+        }) = self.outbound.queue.front_mut()
         else {
             return false;
         };
@@ -254,7 +256,7 @@ impl Session {
                     seq,
                     stored,
                     ..
-                }) = self.queue.pop_front()
+                }) = self.outbound.queue.pop_front()
                 {
                     self.forget_stored(seq, stored);
                     self.complete(request, Err(RequestError::NotAllowed(e)));
@@ -268,7 +270,7 @@ impl Session {
         } else if self.window_full() {
             return false;
         } else {
-            match self.ids.allocate() {
+            match self.outbound.ids.allocate() {
                 Some(id) => Some(id),
                 // Running out of identifiers stops everything.
                 None => return false,
@@ -281,7 +283,7 @@ impl Session {
             mut publish,
             alias,
             checked: _,
-        }) = self.queue.pop_front()
+        }) = self.outbound.queue.pop_front()
         else {
             return false;
         };
@@ -290,7 +292,7 @@ impl Session {
             self.forget_stored(seq, stored);
             publish.packet_id = None;
             if alias == TopicAliasUse::Auto {
-                self.aliases_out.apply(&mut publish);
+                self.outbound.aliases.apply(&mut publish);
             }
             self.send(Packet::Publish(publish), AfterWrite::Complete(request), now);
             return true;
@@ -310,7 +312,7 @@ impl Session {
             publish,
             stage,
         };
-        self.inflight.insert(packet_id, flight);
+        self.outbound.inflight.insert(packet_id, flight);
         self.send(Outgoing::Flight(packet_id, alias), AfterWrite::Nothing, now);
         true
     }
@@ -320,25 +322,25 @@ impl Session {
     /// where it is and everything waits.
     fn pump_control(&mut self, index: usize, now: Instant) -> bool {
         // The limits may have changed since it was queued.
-        let checked = match self.queue.get(index) {
+        let checked = match self.outbound.queue.get(index) {
             Some(Queued::Subscribe(_, packet)) => self.check_subscribe(packet),
             Some(Queued::Unsubscribe(_, packet)) => self.check_unsubscribe(packet),
             Some(Queued::Publish { .. }) | None => return false,
         };
         if let Err(e) = checked {
-            self.queued_controls -= 1;
+            self.outbound.queued_controls -= 1;
             if let Some(Queued::Subscribe(request, _) | Queued::Unsubscribe(request, _)) =
-                self.queue.remove(index)
+                self.outbound.queue.remove(index)
             {
                 self.complete(request, Err(RequestError::NotAllowed(e)));
             }
             return true;
         }
-        let Some(packet_id) = self.ids.allocate() else {
+        let Some(packet_id) = self.outbound.ids.allocate() else {
             return false;
         };
-        self.queued_controls -= 1;
-        match self.queue.remove(index) {
+        self.outbound.queued_controls -= 1;
+        match self.outbound.queue.remove(index) {
             Some(Queued::Subscribe(request, mut packet)) => {
                 packet.packet_id = packet_id;
                 self.track_control(packet_id, request, PacketType::SubAck, packet.filters.len());
@@ -379,14 +381,14 @@ impl Session {
             packet,
             filters,
         };
-        self.controls.insert(id, control);
+        self.outbound.controls.insert(id, control);
     }
 
     /// Ends an outgoing flow: frees the identifier, reports the outcome and
     /// lets the next queued publish into the window.
     fn finish_flight(&mut self, id: PacketId, ack: Ack, now: Instant) {
-        if let Some(flight) = self.inflight.remove(&id) {
-            self.ids.release(id);
+        if let Some(flight) = self.outbound.inflight.remove(&id) {
+            self.outbound.ids.release(id);
             self.record(|| StoreChange::PublishDone { seq: flight.seq });
             // An abandoned flow's request has already failed.
             if flight.stage != Stage::Abandoned {
@@ -399,11 +401,11 @@ impl Session {
     /// Whether the server's receive maximum (3.1.1: our in-flight
     /// setting) holds back the next QoS 1/2 publish.
     fn window_full(&self) -> bool {
-        self.inflight.len() >= usize::from(self.limits.send_window)
+        self.outbound.inflight.len() >= usize::from(self.limits.send_window)
     }
 
     fn stage_of(&self, id: PacketId) -> Option<Stage> {
-        self.inflight.get(&id).map(|f| f.stage)
+        self.outbound.inflight.get(&id).map(|f| f.stage)
     }
 
     fn unknown_id(&mut self, packet: PacketType, id: PacketId) {
@@ -428,7 +430,7 @@ impl Session {
                 self.finish_flight(id, ack, now);
             }
             Some(stage @ (Stage::PublishedQoS2 | Stage::Released)) => {
-                if let Some(flight) = self.inflight.get_mut(&id) {
+                if let Some(flight) = self.outbound.inflight.get_mut(&id) {
                     flight.stage = Stage::Released;
                     let seq = flight.seq;
                     if stage == Stage::PublishedQoS2 {
@@ -489,10 +491,10 @@ impl Session {
 
     /// The request waiting for this SUBACK/UNSUBACK, or a protocol error.
     fn take_control(&mut self, packet: PacketType, id: PacketId) -> Option<(RequestId, usize)> {
-        match self.controls.get(&id) {
+        match self.outbound.controls.get(&id) {
             Some(control) if control.packet == packet => {
-                let control = self.controls.remove(&id)?;
-                self.ids.release(id);
+                let control = self.outbound.controls.remove(&id)?;
+                self.outbound.ids.release(id);
                 Some((control.request, control.filters))
             }
             _ => {

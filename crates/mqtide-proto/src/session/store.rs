@@ -204,7 +204,7 @@ impl Session {
         }
         config.durable = true;
         let mut session = Self::new(config);
-        session.next_seq = stored.last_seq;
+        session.outbound.next_seq = stored.last_seq;
         for (seq, flight) in stored.outgoing {
             if seq > stored.last_seq {
                 return Err(RestoreError::SeqAboveLast {
@@ -223,7 +223,7 @@ impl Session {
                     return Err(RestoreError::BadRelease(seq));
                 }
                 publish.packet_id = None;
-                session.queue.push_back(Queued::Publish {
+                session.outbound.queue.push_back(Queued::Publish {
                     request,
                     seq,
                     stored: true,
@@ -236,7 +236,7 @@ impl Session {
             if flight.released && publish.qos != QoS::ExactlyOnce {
                 return Err(RestoreError::BadRelease(seq));
             }
-            if !session.ids.mark(packet_id) {
+            if !session.outbound.ids.mark(packet_id) {
                 return Err(RestoreError::DuplicatePacketId(packet_id.get()));
             }
             publish.packet_id = Some(packet_id);
@@ -252,17 +252,17 @@ impl Session {
                 publish,
                 stage,
             };
-            session.inflight.insert(packet_id, flight);
+            session.outbound.inflight.insert(packet_id, flight);
         }
         let mut redeliver = FxHashSet::default();
         for (id, state) in stored.incoming {
             let packet_id = PacketId::new(id).ok_or(RestoreError::ZeroPacketId)?;
-            session.incoming_qos2.mark(packet_id);
+            session.inbound.qos2.mark(packet_id);
             if state == IncomingState::Received {
                 redeliver.insert(packet_id);
             }
         }
-        session.redeliver = redeliver;
+        session.inbound.redeliver = redeliver;
         Ok(session)
     }
 
