@@ -55,6 +55,13 @@ pub enum Error {
     /// `disconnect` waited longer than its timeout for in-flight publishes.
     #[error("timed out waiting for in-flight publishes before disconnecting")]
     DisconnectTimeout,
+    /// A method of [`mqtide::blocking`](crate) was called from inside an
+    /// async runtime, where blocking would stall (or deadlock) it. Use the
+    /// async [`Client`](crate::Client) there.
+    #[error(
+        "a blocking client method was called inside an async runtime; use the async mqtide::Client there (or call it from a thread of your own, e.g. tokio::task::spawn_blocking)"
+    )]
+    BlockingInRuntime,
 }
 
 impl Error {
