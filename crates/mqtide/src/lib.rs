@@ -128,6 +128,8 @@
 
 pub mod auth;
 mod backoff;
+#[cfg(feature = "blocking")]
+pub mod blocking;
 mod client;
 mod command;
 mod connect;

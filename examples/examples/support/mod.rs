@@ -33,3 +33,25 @@ pub(crate) async fn broker_url()
     );
     Ok((broker.url(), Some(broker)))
 }
+
+/// [`broker_url`] without async, for the blocking examples.
+pub(crate) fn broker_url_blocking()
+-> Result<(String, Option<mqtide_testkit::Mosquitto>), Box<dyn Error>> {
+    if let Ok(url) = std::env::var("MQTT_URL") {
+        return Ok((url, None));
+    }
+    if std::net::TcpStream::connect("localhost:1883").is_ok() {
+        return Ok((DEFAULT_URL.to_owned(), None));
+    }
+    let broker = mqtide_testkit::Mosquitto::start().map_err(|e| {
+        format!(
+            "no MQTT broker at {DEFAULT_URL} and none could be started ({e}).\n\
+             Set MQTT_URL=mqtt://host:port, or install mosquitto (apt-get install mosquitto)."
+        )
+    })?;
+    println!(
+        "nothing answers at {DEFAULT_URL}; started a private mosquitto at {}",
+        broker.url()
+    );
+    Ok((broker.url(), Some(broker)))
+}
