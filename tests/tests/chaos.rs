@@ -457,12 +457,21 @@ impl Links {
                     Ok(ConnectionEvent::Connected { .. }) => {
                         counts.reconnects.fetch_add(1, Ordering::Relaxed);
                     }
-                    Ok(ConnectionEvent::Disconnected {
-                        reason:
-                            DisconnectReason::Session(
-                                ConnectionError::KeepAliveTimeout | ConnectionError::ConnectTimeout,
-                            ),
-                    }) => {
+                    // A connect timeout ends an attempt, which is reported
+                    // as a failed attempt, not as a lost connection.
+                    Ok(
+                        ConnectionEvent::Disconnected {
+                            reason:
+                                DisconnectReason::Session(
+                                    ConnectionError::KeepAliveTimeout
+                                    | ConnectionError::ConnectTimeout,
+                                ),
+                        }
+                        | ConnectionEvent::ConnectFailed {
+                            reason: DisconnectReason::Session(ConnectionError::ConnectTimeout),
+                            ..
+                        },
+                    ) => {
                         counts.timeouts.fetch_add(1, Ordering::Relaxed);
                     }
                     Ok(_) | Err(RecvError::Lagged(_)) => {}

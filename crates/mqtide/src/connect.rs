@@ -15,7 +15,7 @@ use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::client::{Client, ClientParts, Requests};
 use crate::error::{ConnectError, Error};
-use crate::event_loop::{Connection, EventLoop, Setup};
+use crate::event_loop::{Connection, EventLoop, Setup, Slots};
 use crate::options::ClientBuilder;
 use crate::state::{ConnectionState, Events};
 
@@ -27,11 +27,29 @@ impl ClientBuilder {
     /// (CONNACK), with the event loop running in a spawned task. Must be
     /// called within a tokio runtime.
     ///
+    /// It fails as soon as every broker failed once (a broker that is
+    /// down fails at once), unless
+    /// [`retry_first_connect`](Self::retry_first_connect) is on. A failed
+    /// `connect` leaves the builder as it was: call it again on a clone
+    /// (a [session store](Self::session_store) and an
+    /// [authenticator](Self::authenticator) are back in it). To get a
+    /// client at once whatever the broker does, see [`start`](Self::start).
+    ///
     /// The event loop makes the first connection in the caller's task and
     /// moves to a task of its own once it has an answer: the handshake
     /// needs no hop between runtime threads (each a futex wake-up). If
     /// this future is dropped before the answer, the connection attempt
     /// ends with it.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mqtide::Error> {
+    /// let client = mqtide::Client::builder("mqtt://localhost:1883")
+    ///     .client_id("sensor-1")
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn connect(self) -> Result<Client, Error> {
         let (client, connection, first) = self.build_parts()?;
         match first_connection(connection, first).await {
@@ -39,6 +57,55 @@ impl ClientBuilder {
             Some(Err(e)) => Err(Error::Connect(e)),
             None => Err(Error::Closed),
         }
+    }
+
+    /// Starts the client and returns it at once, its event loop running
+    /// in a spawned task: the first connection is retried with the
+    /// [reconnect backoff](Self::reconnect) until a broker accepts it, as
+    /// a lost connection is (paho's `connect_async` and `loop_start`).
+    /// For services that may start before their broker.
+    ///
+    /// Meanwhile the client is usable: publishes wait in the offline
+    /// queue ([`offline_queue`](Self::offline_queue), 1024 by default,
+    /// [`QueueFull`](crate::QueueFull) says what happens when it is full)
+    /// and subscribes wait too; each resolves once the broker answered
+    /// it. [`Client::wait_connected`] tells when the connection is up,
+    /// [`Client::events`] reports each failed attempt
+    /// ([`ConnectionEvent::ConnectFailed`](crate::ConnectionEvent::ConnectFailed)).
+    ///
+    /// A failure that retrying cannot fix (bad credentials, a certificate
+    /// that does not verify: an error whose
+    /// [`is_retryable`](Error::is_retryable) is false) closes the client
+    /// instead; `wait_connected` and every call then return it. With
+    /// [`no_reconnect`](Self::no_reconnect) there is no backoff to retry
+    /// with: the client closes once every broker failed once.
+    ///
+    /// It fails at once only for what `build` refuses (a bad URL or
+    /// option, a store in use).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, as `tokio::spawn` does.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    /// use mqtide::{Backoff, Client, QoS};
+    ///
+    /// let client = Client::builder("mqtt://broker:1883")
+    ///     .reconnect(Backoff::exponential(Duration::from_millis(500), Duration::from_secs(10)))
+    ///     .start()?;
+    /// // Queued until the broker is there; awaiting it waits for the PUBACK.
+    /// let pending = client.publish("service/status", "up").qos(QoS::AtLeastOnce).send().await?;
+    /// tokio::time::timeout(Duration::from_secs(60), client.wait_connected()).await??;
+    /// pending.await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn start(self) -> Result<Client, Error> {
+        let (client, connection) = self.retry_first_connect(true).build()?;
+        tokio::spawn(connection.run());
+        Ok(client)
     }
 
     /// The client and its event loop, for those who drive the loop
@@ -75,11 +142,26 @@ impl ClientBuilder {
             })?),
             None => None,
         };
+        // What was taken goes back if the client cannot be built.
+        let give_back = |authenticator: Option<_>| {
+            if let (Some(slot), Some(authenticator)) = (&self.authenticator, authenticator) {
+                slot.put_back(authenticator);
+            }
+        };
         let (session, store) = match &self.store {
             Some(slot) => {
-                let mut store = slot.take().ok_or(crate::store::StoreError::InUse)?;
-                let (session, subscriptions) = crate::store::resume(store.as_mut(), config)?;
-                (session, Some((store, subscriptions)))
+                let Some(mut store) = slot.take() else {
+                    give_back(authenticator);
+                    return Err(crate::store::StoreError::InUse.into());
+                };
+                match crate::store::resume(store.as_mut(), config) {
+                    Ok((session, subscriptions)) => (session, Some((store, subscriptions))),
+                    Err(e) => {
+                        slot.put_back(store);
+                        give_back(authenticator);
+                        return Err(e.into());
+                    }
+                }
             }
             None => (mqtide_proto::Session::new(config), None),
         };
@@ -114,6 +196,7 @@ impl ClientBuilder {
             server: server_tx,
             events,
             reconnect: self.reconnect,
+            retry_first: self.retry_first_connect,
             connect_timeout: self.connect_timeout,
             queue_full: self.queue_full,
             manual_acks: self.manual_acks,
@@ -121,6 +204,10 @@ impl ClientBuilder {
             store,
             authenticator,
             why_closed,
+            slots: Slots {
+                store: self.store.clone(),
+                authenticator: self.authenticator.clone(),
+            },
         });
         Ok((client, Connection::new(event_loop), first_rx))
     }

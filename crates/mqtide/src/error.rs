@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use mqtide_proto::{ConnectionError, ReasonCode, RequestError, UsageError};
 
+use crate::state::DisconnectReason;
+
 /// Everything that can go wrong with a [`Client`](crate::Client) call.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
@@ -43,7 +45,7 @@ pub enum Error {
     /// ([`no_reconnect`](crate::ClientBuilder::no_reconnect)): what was
     /// waiting for it fails with the reason.
     #[error("the connection was lost and the client does not reconnect: {0}")]
-    ConnectionLost(#[source] crate::state::DisconnectReason),
+    ConnectionLost(#[source] DisconnectReason),
     /// The session store failed: the client stops rather than go on
     /// without the guarantees the store gives.
     #[error(transparent)]
@@ -81,6 +83,24 @@ impl Error {
             Self::Request(e) => e.is_retryable(),
             Self::ConnectionLost(_) => true,
             _ => false,
+        }
+    }
+}
+
+impl DisconnectReason {
+    /// Whether connecting again may succeed without changing anything:
+    /// not after a refusal such as bad credentials, a certificate that
+    /// does not verify ([`TlsFailure::is_retryable`]), our own
+    /// authenticator failing, or a configuration the session cannot send.
+    /// (Here, beside the errors whose `is_retryable` it agrees with.)
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Session(e) => e.is_retryable(),
+            Self::Transport(e) => e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<TlsFailure>())
+                .is_none_or(TlsFailure::is_retryable),
+            Self::Auth(_) => false,
         }
     }
 }

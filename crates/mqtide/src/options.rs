@@ -74,6 +74,7 @@ pub struct ClientBuilder {
     pub(crate) session: SessionConfig,
     pub(crate) will: Option<Will>,
     pub(crate) reconnect: Option<Backoff>,
+    pub(crate) retry_first_connect: bool,
     pub(crate) connect_timeout: Duration,
     pub(crate) command_capacity: usize,
     pub(crate) stream_capacity: usize,
@@ -115,6 +116,7 @@ impl ClientBuilder {
             session,
             will: None,
             reconnect: Some(Backoff::default()),
+            retry_first_connect: false,
             connect_timeout: Duration::from_secs(30),
             command_capacity: 1024,
             stream_capacity: 256,
@@ -213,6 +215,18 @@ impl ClientBuilder {
     /// Never reconnect: the client closes when its connection is lost.
     pub fn no_reconnect(mut self) -> Self {
         self.reconnect = None;
+        self
+    }
+
+    /// Retry the first connection with the [reconnect](Self::reconnect)
+    /// backoff until a broker accepts it, instead of failing once every
+    /// broker failed (default false). A failure that retrying cannot fix
+    /// (bad credentials, a certificate that does not verify) still ends
+    /// it. [`connect`](Self::connect) then waits for a broker;
+    /// [`start`](Self::start) turns this on and returns the client at
+    /// once.
+    pub fn retry_first_connect(mut self, retry: bool) -> Self {
+        self.retry_first_connect = retry;
         self
     }
 

@@ -82,9 +82,19 @@ pub enum ConnectionEvent {
         /// Whether the broker resumed the session.
         session_present: bool,
     },
-    /// The connection ended.
+    /// A connection that was up (it had reached CONNACK) ended.
     Disconnected {
         /// Why.
+        reason: DisconnectReason,
+    },
+    /// An attempt to connect failed before the broker accepted it (no
+    /// connection came up, so none was lost). A
+    /// [`Reconnecting`](Self::Reconnecting) event follows when the client
+    /// tries again.
+    ConnectFailed {
+        /// The broker tried (`host:port`).
+        server: String,
+        /// Why the attempt failed.
         reason: DisconnectReason,
     },
     /// The broker redirected the client (5.0 "use another server" or
@@ -96,7 +106,9 @@ pub enum ConnectionEvent {
         /// Whether the move is for good ("server moved").
         permanent: bool,
     },
-    /// A reconnect attempt starts after `delay`.
+    /// Another connection attempt starts after `delay`: after a lost
+    /// connection, or after failed attempts at the first one when it is
+    /// retried ([`ClientBuilder::start`](crate::ClientBuilder::start)).
     Reconnecting {
         /// The attempt number (1 for the first).
         attempt: u32,

@@ -366,7 +366,21 @@ impl Client {
         self.inner.events.subscribe()
     }
 
-    /// Waits until the client is connected, or fails if it closes first.
+    /// Waits until the client is connected, or fails with the reason the
+    /// client closed if it closes first. At once when it is connected
+    /// now. After [`ClientBuilder::start`] (or [`ClientBuilder::build`]),
+    /// this is how to learn that the first connection is up; bound the wait
+    /// with a timeout, for a broker that never comes.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::time::Duration;
+    ///
+    /// let client = mqtide::Client::builder("mqtt://broker:1883").start()?;
+    /// tokio::time::timeout(Duration::from_secs(30), client.wait_connected()).await??;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn wait_connected(&self) -> Result<(), Error> {
         let mut state = self.inner.state.clone();
         let result = state

@@ -11,11 +11,14 @@ use super::EventLoop;
 use crate::auth::{AuthError, Authenticator};
 use crate::command::Reply;
 use crate::error::Error;
+use crate::take_once::TakeOnce;
 
 /// Enhanced authentication's state in the loop.
 #[derive(Debug)]
 pub(super) struct Authentication {
     authenticator: Option<Box<dyn Authenticator>>,
+    /// The builder's slot the authenticator came from.
+    slot: Option<TakeOnce<Box<dyn Authenticator>>>,
     /// A re-authentication waiting for its answer.
     reauth: Option<Reply<()>>,
     /// Why our side failed the exchange on this connection.
@@ -23,11 +26,23 @@ pub(super) struct Authentication {
 }
 
 impl Authentication {
-    pub(super) fn new(authenticator: Option<Box<dyn Authenticator>>) -> Self {
+    pub(super) fn new(
+        authenticator: Option<Box<dyn Authenticator>>,
+        slot: Option<TakeOnce<Box<dyn Authenticator>>>,
+    ) -> Self {
         Self {
             authenticator,
+            slot,
             reauth: None,
             failed: None,
+        }
+    }
+
+    /// Puts the authenticator back into the builder's slot: the client
+    /// never served (its first connection failed), and another may use it.
+    pub(super) fn give_back(&mut self) {
+        if let (Some(slot), Some(authenticator)) = (&self.slot, self.authenticator.take()) {
+            slot.put_back(authenticator);
         }
     }
 }

@@ -107,6 +107,13 @@ impl EventLoop {
         info!("client closed");
     }
 
+    /// The client's first connection failed and it closed without ever
+    /// serving: its store and authenticator go back to the builder.
+    pub(super) fn give_back(&mut self) {
+        self.persist.give_back();
+        self.auth.give_back();
+    }
+
     /// Answers a `disconnect` waiting for its end, if one is.
     pub(super) fn answer_disconnect(&mut self, result: Result<(), Error>) {
         if let Some(reply) = self.closing.as_mut().and_then(|c| c.reply.take()) {

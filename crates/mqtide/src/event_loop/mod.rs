@@ -35,6 +35,7 @@ use crate::error::{ConnectError, Error};
 use crate::router::{RouteId, Router};
 use crate::state::{ConnectionEvent, ConnectionState, DisconnectReason, Events};
 use crate::store::{SessionStore, StoredSubscription};
+use crate::take_once::TakeOnce;
 use crate::transport::{Servers, Transport};
 use auth::Authentication;
 use commands::Intake;
@@ -93,6 +94,8 @@ pub(crate) struct Setup {
     pub(crate) server: watch::Sender<Option<Arc<mqtide_proto::Connected>>>,
     pub(crate) events: Events,
     pub(crate) reconnect: Option<Backoff>,
+    /// Whether the first connection is retried with `reconnect`.
+    pub(crate) retry_first: bool,
     pub(crate) connect_timeout: Duration,
     pub(crate) queue_full: QueueFull,
     pub(crate) manual_acks: bool,
@@ -102,6 +105,16 @@ pub(crate) struct Setup {
     /// Why the client closed, for `Client::wait_connected`.
     pub(crate) why_closed: Arc<std::sync::OnceLock<Error>>,
     pub(crate) authenticator: Option<Box<dyn crate::auth::Authenticator>>,
+    /// Where the store and the authenticator came from: a client whose
+    /// first connection failed gives them back, for another try.
+    pub(crate) slots: Slots,
+}
+
+/// The builder's slots the store and the authenticator were taken from.
+#[derive(Debug, Default)]
+pub(crate) struct Slots {
+    pub(crate) store: Option<TakeOnce<Box<dyn SessionStore>>>,
+    pub(crate) authenticator: Option<TakeOnce<Box<dyn crate::auth::Authenticator>>>,
 }
 
 /// A request waiting for the session's `Completed`.
@@ -178,6 +191,7 @@ pub(crate) struct EventLoop {
     server: watch::Sender<Option<Arc<mqtide_proto::Connected>>>,
     events: Events,
     reconnect: Option<Backoff>,
+    retry_first: bool,
     connect_timeout: Duration,
     /// Where the client is in its life; with `closing` (a disconnect under
     /// way) and `lost` / the store's failure (why it closed), all there is
@@ -231,6 +245,7 @@ impl EventLoop {
             server: setup.server,
             events: setup.events,
             reconnect: setup.reconnect,
+            retry_first: setup.retry_first,
             connect_timeout: setup.connect_timeout,
             phase: Phase::FirstConnect(setup.first_connect),
             router: Router::default(),
@@ -242,8 +257,8 @@ impl EventLoop {
             subscription_ids: false,
             next_subscription_id: 0,
             rng: fastrand::Rng::new(),
-            persist: Persistence::new(store),
-            auth: Authentication::new(setup.authenticator),
+            persist: Persistence::new(store, setup.slots.store),
+            auth: Authentication::new(setup.authenticator, setup.slots.authenticator),
             lost: None,
             why_closed: setup.why_closed,
         }
@@ -258,29 +273,40 @@ impl EventLoop {
             self.command(Some(command), now);
         }
         let mut attempt = 0;
+        // The first connection's failure, told once the client has given
+        // its store and authenticator back.
+        let mut failed_first = None;
         loop {
             let reason = match self.connection().await {
                 End::Shutdown => break,
                 End::Lost(reason) => reason,
             };
-            self.events.send(ConnectionEvent::Disconnected {
-                reason: reason.clone(),
-            });
             let tried = self.servers.connector().addr.to_string();
             let came_up = matches!(self.phase, Phase::Up);
             if came_up {
+                self.events.send(ConnectionEvent::Disconnected {
+                    reason: reason.clone(),
+                });
                 self.phase = Phase::Offline;
                 // A connection that came up resets the backoff.
                 attempt = 0;
                 self.servers.connected();
+            } else {
+                // An attempt that never came up lost no connection.
+                self.events.send(ConnectionEvent::ConnectFailed {
+                    server: tried.clone(),
+                    reason: reason.clone(),
+                });
             }
             let (redirected, new_pass) = self.next_server(&reason, came_up);
+            let first_connect = matches!(self.phase, Phase::FirstConnect(_));
             let decision = decide(&Lost {
                 reason: &reason,
                 came_up,
                 redirected,
                 new_pass,
-                first_connect: matches!(self.phase, Phase::FirstConnect(_)),
+                first_connect,
+                retry_first: self.retry_first,
                 closing: self.closing.is_some(),
                 reconnect: self.reconnect,
             });
@@ -295,7 +321,7 @@ impl EventLoop {
                     if let Phase::FirstConnect(first) =
                         std::mem::replace(&mut self.phase, Phase::Offline)
                     {
-                        let _ = first.send(Err(error));
+                        failed_first = Some((first, error));
                     }
                     break;
                 }
@@ -314,11 +340,20 @@ impl EventLoop {
                     backoff.delay(attempt, &mut self.rng)
                 }
             };
-            info!(%reason, attempt, ?delay, next = %self.servers.connector().addr, "connection lost; reconnecting");
-            self.state.send_replace(ConnectionState::Reconnecting {
-                attempt: attempt.max(1),
-                reason,
-            });
+            let next = self.servers.connector().addr.to_string();
+            if came_up {
+                info!(%reason, attempt, ?delay, %next, "connection lost; reconnecting");
+            } else {
+                info!(%reason, attempt, ?delay, %next, "connection attempt failed; trying again");
+            }
+            // Before any connection came up, the client is still
+            // connecting: it has nothing to reconnect.
+            if !first_connect {
+                self.state.send_replace(ConnectionState::Reconnecting {
+                    attempt: attempt.max(1),
+                    reason,
+                });
+            }
             self.events.send(ConnectionEvent::Reconnecting {
                 attempt: attempt.max(1),
                 delay,
@@ -330,6 +365,13 @@ impl EventLoop {
         // What a group commit still held (acknowledgements, finished flows).
         self.commit().await;
         self.shut_down();
+        if let Some((first, error)) = failed_first {
+            // The client never served: the builder gets its store and
+            // authenticator back before `connect` returns, so that a retry
+            // (with it or a clone) finds them.
+            self.give_back();
+            let _ = first.send(Err(error));
+        }
     }
 
     /// One connection, from opening the transport to its end.

@@ -15,11 +15,14 @@ use tracing::error;
 use super::{End, EventLoop};
 use crate::command::Reply;
 use crate::store::{SessionStore, StoreBatch, StoreError, StoredSubscription};
+use crate::take_once::TakeOnce;
 
 /// The session store's state in the loop.
 #[derive(Debug)]
 pub(super) struct Persistence {
     store: Option<Box<dyn SessionStore>>,
+    /// The builder's slot the store came from.
+    slot: Option<TakeOnce<Box<dyn SessionStore>>>,
     /// Publishes and acknowledgements waiting for the commit that stores
     /// them.
     waiting: Vec<Reply<()>>,
@@ -34,9 +37,13 @@ pub(super) struct Persistence {
 }
 
 impl Persistence {
-    pub(super) fn new(store: Option<Box<dyn SessionStore>>) -> Self {
+    pub(super) fn new(
+        store: Option<Box<dyn SessionStore>>,
+        slot: Option<TakeOnce<Box<dyn SessionStore>>>,
+    ) -> Self {
         Self {
             store,
+            slot,
             waiting: Vec::new(),
             subscriptions_dirty: false,
             failed: None,
@@ -69,6 +76,14 @@ impl Persistence {
     /// The subscription list changed: the next commit stores it.
     pub(super) fn subscriptions_changed(&mut self) {
         self.subscriptions_dirty = true;
+    }
+
+    /// Puts the store back into the builder's slot: the client never
+    /// served (its first connection failed), and another may use it.
+    pub(super) fn give_back(&mut self) {
+        if let (Some(slot), Some(store)) = (&self.slot, self.store.take()) {
+            slot.put_back(store);
+        }
     }
 
     /// The replies still waiting for a commit, when the client closes.

@@ -30,8 +30,12 @@ pub(super) struct Lost<'a> {
     /// over the list (every broker has failed once). False when the list
     /// did not move: the broker was up, or a redirection is followed.
     pub(super) new_pass: bool,
-    /// Whether `connect` still waits for the first connection.
+    /// Whether no connection has come up yet.
     pub(super) first_connect: bool,
+    /// Whether the first connection is retried with the backoff, as a
+    /// lost one is ([`ClientBuilder::start`](crate::ClientBuilder::start)),
+    /// instead of failing `connect` once every broker failed.
+    pub(super) retry_first: bool,
     /// Whether the client is closing (a `disconnect`, or every handle
     /// dropped).
     pub(super) closing: bool,
@@ -75,7 +79,12 @@ pub(super) fn decide(lost: &Lost<'_>) -> Decision {
     // until every broker has failed; one that was up is tried again first,
     // after the backoff. A redirection is followed at once.
     let next_broker_now = lost.redirected || (!lost.came_up && !lost.new_pass);
-    if lost.first_connect {
+    // A first connection retried goes on as a reconnect would, unless
+    // trying again cannot help (bad credentials, a certificate that does
+    // not verify): then it fails as an unretried one does.
+    let retried =
+        lost.retry_first && lost.reconnect.is_some() && !lost.closing && lost.reason.is_retryable();
+    if lost.first_connect && !retried {
         return if next_broker_now && !lost.closing {
             Decision::NextBroker
         } else {
@@ -191,6 +200,7 @@ mod tests {
             redirected: false,
             new_pass: false,
             first_connect: false,
+            retry_first: false,
             closing: false,
             reconnect: Some(Backoff::default()),
         }
@@ -227,6 +237,73 @@ mod tests {
             ..first
         };
         assert_eq!(decide(&no_reconnect), Decision::FailConnect);
+    }
+
+    #[test]
+    fn a_first_connect_retried_backs_off_after_every_broker_failed() {
+        let reason = transport();
+        let first = Lost {
+            first_connect: true,
+            retry_first: true,
+            ..lost(&reason)
+        };
+        assert_eq!(decide(&first), Decision::Reconnect { backoff: None });
+        let every_broker_failed = Lost {
+            new_pass: true,
+            ..first
+        };
+        assert_eq!(
+            decide(&every_broker_failed),
+            Decision::Reconnect {
+                backoff: Some(Backoff::default())
+            }
+        );
+        // Without a backoff to retry with, the first pass decides.
+        let no_reconnect = Lost {
+            reconnect: None,
+            ..every_broker_failed
+        };
+        assert_eq!(decide(&no_reconnect), Decision::FailConnect);
+        let closing = Lost {
+            closing: true,
+            ..every_broker_failed
+        };
+        assert_eq!(decide(&closing), Decision::FailConnect);
+    }
+
+    #[test]
+    fn a_first_connect_retried_stops_where_retrying_cannot_help() {
+        let refused = DisconnectReason::Session(ConnectionError::Refused {
+            reason_code: mqtide_proto::ReasonCode::BadUserNameOrPassword,
+            properties: Box::default(),
+        });
+        let first = Lost {
+            first_connect: true,
+            retry_first: true,
+            new_pass: true,
+            ..lost(&refused)
+        };
+        assert_eq!(decide(&first), Decision::FailConnect);
+        // Another broker of the list is still tried first.
+        let more_brokers = Lost {
+            new_pass: false,
+            ..first
+        };
+        assert_eq!(decide(&more_brokers), Decision::NextBroker);
+        let unavailable = DisconnectReason::Session(ConnectionError::Refused {
+            reason_code: mqtide_proto::ReasonCode::ServerUnavailable,
+            properties: Box::default(),
+        });
+        let transient = Lost {
+            reason: &unavailable,
+            ..first
+        };
+        assert_eq!(
+            decide(&transient),
+            Decision::Reconnect {
+                backoff: Some(Backoff::default())
+            }
+        );
     }
 
     #[test]
