@@ -7,9 +7,12 @@
 //! rumqttc's default module), with a 60 s keep-alive and clean sessions.
 
 mod mqtide;
+mod mqtide_blocking;
 mod mqtt5;
 pub(crate) mod raw;
 mod rumqttc;
+mod rumqttc_sync;
+mod sync_flow;
 
 use std::any::Any;
 use std::fmt;
@@ -37,6 +40,10 @@ pub(crate) enum Client {
     Mqtide,
     Rumqttc,
     Mqtt5,
+    /// mqtide's blocking client (throughput runs only).
+    MqtideBlocking,
+    /// rumqttc's synchronous `Client` (throughput runs only).
+    RumqttcSync,
 }
 
 impl Client {
@@ -49,6 +56,8 @@ impl Client {
             Self::Mqtide => "mqtide",
             Self::Rumqttc => "rumqttc",
             Self::Mqtt5 => "mqtt5",
+            Self::MqtideBlocking => "mqtide-blocking",
+            Self::RumqttcSync => "rumqttc-sync",
         }
     }
 }
@@ -96,7 +105,28 @@ pub(crate) async fn flow(
         Client::Mqtide => limited("the run", mqtide::flow(target, spec)).await,
         Client::Rumqttc => limited("the run", rumqttc::flow(target, spec)).await,
         Client::Mqtt5 => limited("the run", mqtt5::flow(target, spec)).await,
+        Client::MqtideBlocking => on_a_thread(target, spec, mqtide_blocking::flow).await,
+        Client::RumqttcSync => on_a_thread(target, spec, rumqttc_sync::flow).await,
     }
+}
+
+/// Runs a synchronous client's flow on a plain thread (not one of the
+/// runtime's: a blocking client refuses to run inside a runtime).
+async fn on_a_thread(
+    target: &Target,
+    spec: &FlowSpec,
+    flow: fn(&Target, &FlowSpec) -> Result<FlowOutcome, String>,
+) -> Result<FlowOutcome, String> {
+    let (target, spec) = (target.clone(), spec.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(flow(&target, &spec));
+    });
+    limited("the run", async {
+        rx.await
+            .map_err(|_| "the run's thread panicked".to_owned())?
+    })
+    .await
 }
 
 /// Round-trip times of sequential requests echoed by a second client.
@@ -106,7 +136,9 @@ pub(crate) async fn round_trips(
     spec: &EchoSpec,
 ) -> Result<Vec<Duration>, String> {
     match client {
-        Client::Raw => Err("the raw client has no latency run".to_owned()),
+        Client::Raw | Client::MqtideBlocking | Client::RumqttcSync => {
+            Err(format!("{client} has no latency run"))
+        }
         Client::Mqtide => limited("the round trips", mqtide::round_trips(target, spec)).await,
         Client::Rumqttc => limited("the round trips", rumqttc::round_trips(target, spec)).await,
         Client::Mqtt5 => limited("the round trips", mqtt5::round_trips(target, spec)).await,
@@ -120,7 +152,9 @@ pub(crate) async fn connect_disconnect(
     id: &str,
 ) -> Result<(), String> {
     match client {
-        Client::Raw => Err("the raw client has no connection run".to_owned()),
+        Client::Raw | Client::MqtideBlocking | Client::RumqttcSync => {
+            Err(format!("{client} has no connection run"))
+        }
         Client::Mqtide => limited("the connection", mqtide::connect_disconnect(target, id)).await,
         Client::Rumqttc => limited("the connection", rumqttc::connect_disconnect(target, id)).await,
         Client::Mqtt5 => limited("the connection", mqtt5::connect_disconnect(target, id)).await,
@@ -130,7 +164,9 @@ pub(crate) async fn connect_disconnect(
 /// Opens a connection and returns what keeps it open.
 pub(crate) async fn hold(client: Client, target: Target, id: String) -> Result<Held, String> {
     match client {
-        Client::Raw => Err("the raw client has no idle run".to_owned()),
+        Client::Raw | Client::MqtideBlocking | Client::RumqttcSync => {
+            Err(format!("{client} has no idle run"))
+        }
         Client::Mqtide => mqtide::hold(&target, &id).await,
         Client::Rumqttc => rumqttc::hold(&target, &id).await,
         Client::Mqtt5 => mqtt5::hold(&target, &id).await,
