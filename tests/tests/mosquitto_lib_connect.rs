@@ -146,12 +146,16 @@ async fn no_clean_session_v311() {
     no_clean_session(V311, connect).await;
 }
 
+/// Under 5.0 mqtide also asks for a session that never expires (Session
+/// Expiry Interval 0xFFFFFFFF, property 0x11), as `mosquitto_sub -c` does:
+/// without it the broker would end the session with the connection
+/// (issue 27, item 2). libmosquitto's test client sends none.
 #[tokio::test]
 async fn no_clean_session_v5() {
     let connect = wire(&[
-        "10 25 00 04",
+        "10 2a 00 04",
         "'MQTT'",
-        "05 00 00 3c 05 27 01 00 00 00 00 13",
+        "05 00 00 3c 0a 11 ff ff ff ff 27 01 00 00 00 00 13",
         "'01-no-clean-session'",
     ]);
     no_clean_session(V5, connect).await;

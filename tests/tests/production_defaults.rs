@@ -247,3 +247,67 @@ async fn a_failed_connect_leaves_the_builder_and_its_store_usable() {
         );
     }
 }
+
+/// A client for the session tests, started through `build` so that its
+/// stream of every message exists before the broker's first packet.
+async fn resume(builder: mqtide::ClientBuilder) -> (mqtide::Client, mqtide::MessageStream, bool) {
+    let (c, connection) = builder.build().unwrap();
+    let messages = guard("messages", c.messages()).await.unwrap();
+    tokio::spawn(connection.run());
+    guard("wait_connected", c.wait_connected()).await.unwrap();
+    let present = c.server_info().expect("connected").session_present;
+    (c, messages, present)
+}
+
+/// `clean_start(false)` keeps the session under 5.0 without a
+/// `session_expiry` (as `mosquitto_sub -c` does): after a disconnect the
+/// broker resumes it (`session_present`) and delivers the QoS 1 messages
+/// it queued meanwhile. An explicit `session_expiry(0)` still ends the
+/// session with the connection.
+#[tokio::test]
+async fn clean_start_false_keeps_the_session_under_v5() {
+    let broker = Mosquitto::start().unwrap();
+    let url = broker.url();
+    let v5 = ProtocolVersion::V5;
+    let kept = || client(&url, v5, "kept").clean_start(false);
+    let (c, _, _) = resume(kept()).await;
+    guard("subscribe", c.subscribe("kept/#", QoS::AtLeastOnce))
+        .await
+        .unwrap();
+    guard("disconnect", c.disconnect()).await.unwrap();
+
+    let publisher = guard("connect", client(&url, v5, "kept-pub").connect())
+        .await
+        .unwrap();
+    for n in 0..3u8 {
+        guard(
+            "publish",
+            publisher.publish("kept/x", vec![n]).qos(QoS::AtLeastOnce),
+        )
+        .await
+        .unwrap();
+    }
+    let (c, mut messages, present) = resume(kept()).await;
+    assert!(present, "the broker did not keep the session");
+    for n in 0..3u8 {
+        let m = next(&mut messages).await;
+        assert_eq!(
+            (m.payload().as_ref(), m.qos()),
+            (&[n][..], QoS::AtLeastOnce)
+        );
+    }
+    guard("disconnect", c.disconnect()).await.unwrap();
+
+    // An explicit expiry of 0: the session ends with this connection.
+    let ends = || kept().session_expiry(Duration::ZERO);
+    let (c, _, present) = resume(ends()).await;
+    assert!(present, "the session kept above is resumed once more");
+    guard("disconnect", c.disconnect()).await.unwrap();
+    let (c, _, present) = resume(ends()).await;
+    assert!(
+        !present,
+        "an expiry of 0 ends the session with the connection"
+    );
+    guard("disconnect", c.disconnect()).await.unwrap();
+    guard("disconnect", publisher.disconnect()).await.unwrap();
+}

@@ -80,12 +80,18 @@
 //!
 //! **Connections come back.** A lost connection is re-established with
 //! [`Backoff`] (1 s doubling to 60 s, with jitter, by default;
-//! [`ClientBuilder::no_reconnect`] turns it off). When the broker resumes
-//! the session (`clean_start(false)`, and under 5.0 a
-//! [`session_expiry`](ClientBuilder::session_expiry)), publishes in flight
-//! are resent: QoS 2 flows that got past PUBREC resume with PUBREL, never
-//! with a second PUBLISH. When the broker has no session for the client,
-//! publishes in flight fail with
+//! [`ClientBuilder::no_reconnect`] turns it off). The first connection is
+//! not retried by [`ClientBuilder::connect`], which fails once every
+//! broker failed; [`ClientBuilder::start`] returns the client at once and
+//! retries it with the same backoff, for a service that starts before its
+//! broker ([`Client::wait_connected`] tells when it is up). When the
+//! broker resumes the session
+//! ([`clean_start(false)`](ClientBuilder::clean_start), which under 5.0
+//! asks for a session that never expires unless a
+//! [`session_expiry`](ClientBuilder::session_expiry) says otherwise),
+//! publishes in flight are resent: QoS 2 flows that got past PUBREC
+//! resume with PUBREL, never with a second PUBLISH. When the broker has
+//! no session for the client, publishes in flight fail with
 //! [`RequestError::SessionLost`](proto::RequestError::SessionLost) instead
 //! of being sent again as new messages, and the subscriptions are
 //! restored. [`Client::state`], [`Client::watch_state`] and

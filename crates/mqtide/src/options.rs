@@ -159,7 +159,12 @@ impl ClientBuilder {
 
     /// Clean session (3.1.1) / clean start (5.0); default true. With
     /// `false` the broker keeps the session (subscriptions, queued
-    /// messages) between connections.
+    /// messages) between connections, as `mosquitto_sub -c` asks: under
+    /// 5.0, without a [`session_expiry`](Self::session_expiry), the
+    /// session is asked never to expire (Session Expiry Interval
+    /// 0xFFFFFFFF; the broker may cap it, as Mosquitto's
+    /// `max_session_expiry_interval` does). Set an expiry to bound how
+    /// long the broker keeps it once the client is gone.
     pub fn clean_start(mut self, clean: bool) -> Self {
         self.session.clean_start = clean;
         self
@@ -276,8 +281,12 @@ impl ClientBuilder {
         self
     }
 
-    /// 5.0: how long the broker keeps the session after the connection ends
-    /// (default 0: it ends with the connection).
+    /// 5.0: how long the broker keeps the session after the connection
+    /// ends. The default depends on [`clean_start`](Self::clean_start):
+    /// 0 (the session ends with the connection) with a clean start, never
+    /// (0xFFFFFFFF) with `clean_start(false)`. Durations beyond 136 years
+    /// mean never; `Duration::ZERO` with `clean_start(false)` resumes a
+    /// session the broker still has but keeps none after this connection.
     pub fn session_expiry(mut self, expiry: Duration) -> Self {
         self.session.properties.session_expiry_interval = Some(secs(expiry));
         self
@@ -409,7 +418,8 @@ impl ClientBuilder {
     ///
     /// The session must be one the broker keeps: clean start is turned
     /// off, and under 5.0 a [`session_expiry`](Self::session_expiry) is
-    /// required. One store serves one client.
+    /// required (or [`clean_start(false)`](Self::clean_start), which asks
+    /// for a session that never expires). One store serves one client.
     pub fn session_store(mut self, store: impl crate::store::SessionStore) -> Self {
         self.store = Some(TakeOnce::new(Box::new(store)));
         self
@@ -473,6 +483,15 @@ impl ClientBuilder {
                 properties: will.properties.clone(),
             });
         }
+        // `clean_start(false)` asks the broker to keep the session; under
+        // 5.0 that takes an expiry, and without one the session would end
+        // with the connection. As `mosquitto_sub -c`: never.
+        if session.protocol == ProtocolVersion::V5
+            && !session.clean_start
+            && session.properties.session_expiry_interval.is_none()
+        {
+            session.properties.session_expiry_interval = Some(u32::MAX);
+        }
         if self.store.is_some() {
             if session.client_id.is_empty() && session.protocol != ProtocolVersion::V5 {
                 return Err(Error::InvalidOption(
@@ -483,7 +502,7 @@ impl ClientBuilder {
                 && session.properties.session_expiry_interval.unwrap_or(0) == 0
             {
                 return Err(Error::InvalidOption(
-                    "a session store needs session_expiry(...) under 5.0: with no expiry the broker forgets the session when the connection drops, and nothing could be resumed".into(),
+                    "a session store needs session_expiry(...) (or clean_start(false), which keeps the session until the broker expires it) under 5.0: with no expiry the broker forgets the session when the connection drops, and nothing could be resumed".into(),
                 ));
             }
             session.clean_start = false;
