@@ -101,9 +101,11 @@ fn nothing_but_auth_before_connack_v5() {
     assert!(matches!(h.expect_sent(), Packet::Subscribe(_)));
 }
 
-/// One QoS 1 publish in flight and one incoming QoS 2 message not yet
-/// released, then the connection drops and the next CONNACK says no
-/// session is present: nothing of the old session may be used again.
+/// A QoS 1 and a QoS 2 publish in flight and one incoming QoS 2 message
+/// not yet released, then the connection drops and the next CONNACK says
+/// no session is present: nothing of the old session may be used again.
+/// The QoS 1 publish goes out again as a new message (DUP clear), not as a
+/// resend of one the server holds.
 fn old_session_is_discarded(version: ProtocolVersion, clean_start: bool) {
     let mut config = Harness::config(version);
     config.clean_start = clean_start;
@@ -111,7 +113,9 @@ fn old_session_is_discarded(version: ProtocolVersion, clean_start: bool) {
         config.properties.session_expiry_interval = Some(600);
     }
     let mut h = Harness::connected_with(config, ConnAck::new(false));
-    let outgoing = h.publish("out", b"x", QoS::AtLeastOnce);
+    let again = h.publish("out/1", b"x", QoS::AtLeastOnce);
+    let first = h.expect_publish();
+    let lost = h.publish("out/2", b"y", QoS::ExactlyOnce);
     h.expect_publish();
     h.deliver(incoming("in", QoS::ExactlyOnce, 5));
     assert!(matches!(h.expect_event(), Event::Message(_)));
@@ -121,19 +125,25 @@ fn old_session_is_discarded(version: ProtocolVersion, clean_start: bool) {
 
     let connected = h.open(ConnAck::new(false));
     assert!(!connected.session_present);
-    // The publish is reported lost, not resent as if new.
-    assert_eq!(h.expect_completed(outgoing), Err(RequestError::SessionLost));
+    // The QoS 2 publish is reported lost, not resent as if new.
+    assert_eq!(h.expect_completed(lost), Err(RequestError::SessionLost));
+    // The QoS 1 one is a new message to the new session.
+    let resent = h.expect_publish();
+    assert_eq!((resent.topic.as_ref(), resent.dup), ("out/1", false));
+    assert_eq!(resent.payload, first.payload);
     h.expect_nothing_sent();
     // The incoming exactly-once state went too: identifier 5 now carries
     // a new message, delivered and acknowledged as such.
-    let mut again = incoming("in/new", QoS::ExactlyOnce, 5);
-    again.dup = true;
-    h.deliver(again);
+    let mut fresh = incoming("in/new", QoS::ExactlyOnce, 5);
+    fresh.dup = true;
+    h.deliver(fresh);
     match h.expect_event() {
         Event::Message(m) => assert_eq!(m.publish.topic, "in/new"),
         other => panic!("expected Message, got {other:?}"),
     }
     assert_eq!(h.expect_sent(), Packet::PubRec(ack(pid(5))));
+    h.deliver(Packet::PubAck(ack(resent.packet_id.unwrap())));
+    h.expect_completed(again).unwrap();
 }
 
 each_version! {

@@ -59,10 +59,12 @@ each_version! {
 }
 
 each_version! {
-    /// When the server kept no session, in-flight publishes are reported
-    /// failed, never resent as new messages: resending a QoS 2 message
-    /// the subscriber may already have is how duplicates happen.
-    fn session_not_present_fails_what_was_in_flight(version: ProtocolVersion) {
+    /// When the server kept no session, a QoS 2 publish in flight is
+    /// reported failed, never resent as a new message: resending a QoS 2
+    /// message the subscriber may already have is how duplicates happen. A
+    /// QoS 1 publish in flight is sent again as a new message, ahead of
+    /// what was queued, and completes with the new acknowledgement.
+    fn session_not_present_fails_qos2_and_sends_qos1_again(version: ProtocolVersion) {
         let mut h = persistent(version);
         let a = h.publish("a", b"1", QoS::AtLeastOnce);
         let b = h.publish("b", b"2", QoS::ExactlyOnce);
@@ -73,12 +75,15 @@ each_version! {
         let queued = h.publish("c", b"3", QoS::AtLeastOnce);
         let connected = h.open(ConnAck::new(false));
         assert!(!connected.session_present);
-        assert_eq!(h.expect_completed(a), Err(RequestError::SessionLost));
         assert_eq!(h.expect_completed(b), Err(RequestError::SessionLost));
-        // Never sent before, so not affected: it goes out now.
+        let again = h.expect_publish();
+        assert_eq!((again.topic.as_ref(), again.dup), ("a", false));
+        // Never sent before, so not affected: it goes out now, after it.
         let c = h.expect_publish();
         assert_eq!((c.topic.as_ref(), c.dup), ("c", false));
         h.expect_nothing_sent();
+        h.deliver(Packet::PubAck(ack(again.packet_id.unwrap())));
+        h.expect_completed(a).unwrap();
         h.deliver(Packet::PubAck(ack(c.packet_id.unwrap())));
         h.expect_completed(queued).unwrap();
     }

@@ -13,8 +13,9 @@ use std::time::Instant;
 
 use bytes::BytesMut;
 use mqtide_proto::{
-    AckToken, Completion, Event, MAX_PACKET_SIZE, Message, Packet, Publish, QoS, RequestId,
-    Session, SessionConfig, StoreChange, StoredSession, SubscriptionOptions, TopicFilter,
+    AckToken, Completion, Event, MAX_PACKET_SIZE, Message, Packet, Publish, QoS, RequestError,
+    RequestId, Session, SessionConfig, StoreChange, StoredSession, SubscriptionOptions,
+    TopicFilter,
 };
 
 use crate::net::{LinkId, Net};
@@ -112,6 +113,11 @@ impl SimClient {
             unacked: Vec::new(),
             incarnation: 0,
         }
+    }
+
+    /// Whether the client keeps its session in a store (and resumes it).
+    pub(crate) fn durable(&self) -> bool {
+        self.config.durable
     }
 
     /// Whether changes wait for a commit (nothing goes out until then).
@@ -407,6 +413,9 @@ impl SimClient {
                     cx.trace
                         .line(cx.step, || format!("pub app: #{n} completed: {outcome:?}"));
                     cx.oracle.completed(n, ok);
+                    if outcome == Err(RequestError::SessionLost) {
+                        cx.oracle.failed_by_session_loss(n);
+                    }
                 }
                 Some(Request::Subscribe) => {
                     if matches!(outcome, Ok(Completion::Subscribed { .. })) {

@@ -14,6 +14,8 @@
 //! - **order**: per topic and QoS, first arrivals come in publishing order
 //!   (until a broker loses its sessions);
 //! - **stuck**: once the network heals, nothing stays pending for ever;
+//! - **qos1-failed**: a QoS 1 publish is never failed because a session was
+//!   lost (it is sent again as a new message);
 //! - **bounds**: queues, windows and the store stay within their limits;
 //! - **wire**: the client broke a rule the broker can see.
 
@@ -117,6 +119,21 @@ impl Oracle {
         }
     }
 
+    /// The publisher was told `n` failed because its session was lost
+    /// (`RequestError::SessionLost`): allowed at QoS 2 (indeterminate: a
+    /// second copy could be a duplicate), never at QoS 1, which is sent
+    /// again as a new message.
+    pub(crate) fn failed_by_session_loss(&mut self, n: u64) {
+        if let Some(at) = self.index(n)
+            && self.qos[at] == QoS::AtLeastOnce
+        {
+            self.violation(
+                "qos1-failed",
+                format!("QoS 1 #{n} failed with SessionLost instead of being sent again"),
+            );
+        }
+    }
+
     /// A client connected without its session.
     pub(crate) fn session_not_present(&mut self, _role: Role) {
         // The first connection of each client has no session yet; a later
@@ -212,10 +229,16 @@ impl Oracle {
         }
     }
 
-    /// After every step: the session's queue and window.
+    /// After every step: the session's queue and window. Publishes in
+    /// flight when a session was lost go back to the queue to be sent
+    /// again, and may take it over its capacity by as many as the window
+    /// held: queue and window are bounded together.
     pub(crate) fn check_session(&mut self, client: &SimClient, bounds: &Bounds) {
         let session = &client.session;
-        if session.queued() > bounds.queue_capacity || session.inflight() > bounds.send_window {
+        let held = session.queued() + session.inflight();
+        if held > bounds.queue_capacity + bounds.send_window
+            || session.inflight() > bounds.send_window
+        {
             let detail = format!(
                 "{}: {} queued (capacity {}), {} in flight (window {})",
                 client.client_id,

@@ -82,6 +82,15 @@ pub struct SessionConfig {
     /// default uses as many as the server allows, for the most-used topics
     /// (least recently used aliases are reassigned).
     pub outgoing_alias_maximum: u16,
+    /// When the server has no session for us (Session Present 0, after a
+    /// clean start or a session it lost), a QoS 1 publish that was in
+    /// flight is sent again as a new message and its request completes
+    /// with the new acknowledgement: at least once, as QoS 1 promises; the
+    /// subscriber may get it twice. On by default. Off, it fails with
+    /// [`RequestError::SessionLost`](super::RequestError::SessionLost)
+    /// instead, as QoS 2 publishes always do (a second copy would break
+    /// exactly once).
+    pub resend_qos1_on_session_loss: bool,
     /// Record every change to the durable state for a session store (see
     /// [`Session::drain_store_changes`](super::Session::drain_store_changes)).
     /// Off, nothing is recorded and nothing costs.
@@ -110,6 +119,7 @@ impl SessionConfig {
             qos_policy: QoSPolicy::Refuse,
             ack_mode: AckMode::Auto,
             outgoing_alias_maximum: u16::MAX,
+            resend_qos1_on_session_loss: true,
             durable: false,
         }
     }

@@ -1,12 +1,13 @@
 //! The life of one connection: CONNECT, CONNACK and what it negotiates,
-//! session resumption (or its loss), and the one path by which a
-//! connection ends. Enhanced authentication is in `auth.rs`.
+//! and the one path by which a connection ends. What happens to the
+//! publishes in flight (resent, sent again, failed) is in `resend.rs`;
+//! enhanced authentication is in `auth.rs`.
 
 use std::time::Instant;
 
 use super::{
-    AfterWrite, Connected, ConnectionError, Event, Limits, Outgoing, ProtocolError, Session, Stage,
-    State, StoreChange, Timer, TopicAliasUse, UsageError,
+    AfterWrite, Connected, ConnectionError, Event, Limits, ProtocolError, Session, State,
+    StoreChange, Timer, UsageError,
 };
 use bytestring::ByteString;
 
@@ -190,106 +191,6 @@ impl Session {
         if self.limits.keep_alive > 0 {
             let interval = std::time::Duration::from_secs(self.limits.keep_alive.into());
             self.timers.set(Timer::KeepAlive, now + interval);
-        }
-    }
-
-    /// Resends, in their original order, every unacknowledged PUBLISH with
-    /// DUP set and every PUBREL awaiting PUBCOMP ([MQTT-4.4.0-1]).
-    ///
-    /// A PUBLISH is measured again first: this server's Maximum Packet Size
-    /// may be smaller than the one it was first sent under, and nothing
-    /// larger may go out ([MQTT-3.2.2-15]). One that no longer fits fails
-    /// with [`RequestError::NotResent`](super::RequestError::NotResent).
-    /// At QoS 1 its flow ends there. At QoS 2 the server may still hold its
-    /// packet identifier from the first attempt and would take a new
-    /// message under it for a resend, so the flow is released instead
-    /// (PUBREL, whose PUBCOMP frees the identifier) with nobody waiting.
-    fn resend_inflight(&mut self, now: Instant) {
-        let order = self.outbound.resend_order();
-        #[cfg(mqtide_mutants)]
-        let order = self.mutant_reverse_pubrels(order);
-        for (seq, id) in order {
-            let Some(flight) = self.outbound.inflight.get_mut(&id) else {
-                continue;
-            };
-            let packet = match flight.stage {
-                Stage::PublishedQoS1 | Stage::PublishedQoS2 => {
-                    // Written from the flight, with the full topic.
-                    flight.publish.dup = true;
-                    let fits = flight
-                        .publish
-                        .encoded_len(self.config.protocol)
-                        .map_err(UsageError::from)
-                        .and_then(|size| super::outbound::check_size(&self.limits, size));
-                    match fits {
-                        Ok(()) => Outgoing::Flight(id, TopicAliasUse::Never),
-                        Err(error) => {
-                            let request = flight.request;
-                            let qos1 = flight.stage == Stage::PublishedQoS1;
-                            if qos1 {
-                                self.outbound.inflight.remove(&id);
-                                self.outbound.ids.release(id);
-                                self.record(|| StoreChange::PublishDone { seq });
-                            } else {
-                                flight.stage = Stage::Abandoned;
-                                self.record(|| StoreChange::PublishReleased { seq });
-                            }
-                            let error = super::RequestError::NotResent(error);
-                            self.complete(request, Err(error));
-                            if qos1 {
-                                continue;
-                            }
-                            Packet::PubRel(crate::Ack::new(id)).into()
-                        }
-                    }
-                }
-                Stage::Released | Stage::Abandoned => Packet::PubRel(crate::Ack::new(id)).into(),
-            };
-            self.send(packet, AfterWrite::Nothing, now);
-        }
-    }
-
-    /// The `pubrel-order` mutant: the flights that resend PUBREL swap
-    /// places among themselves, last first.
-    #[cfg(mqtide_mutants)]
-    fn mutant_reverse_pubrels(
-        &self,
-        mut order: Vec<(u64, crate::PacketId)>,
-    ) -> Vec<(u64, crate::PacketId)> {
-        if !crate::mutants::armed(crate::mutants::Mutant::PubrelOrder) {
-            return order;
-        }
-        let released = |id: &crate::PacketId| {
-            self.outbound
-                .inflight
-                .get(id)
-                .is_some_and(|f| matches!(f.stage, Stage::Released | Stage::Abandoned))
-        };
-        let slots: Vec<usize> = (0..order.len())
-            .filter(|&i| released(&order[i].1))
-            .collect();
-        let mut flights: Vec<_> = slots.iter().map(|&i| order[i]).collect();
-        flights.reverse();
-        for (slot, flight) in slots.into_iter().zip(flights) {
-            order[slot] = flight;
-        }
-        order
-    }
-
-    /// The server has no session for us (or we asked for a clean one):
-    /// every in-flight publish fails with `SessionLost` rather than being
-    /// resent as new (the QoS 2 duplicate other clients have), and the
-    /// incoming exactly-once state goes too.
-    fn discard_session_state(&mut self) {
-        for flight in self.outbound.discard_flights() {
-            self.record(|| StoreChange::PublishDone { seq: flight.seq });
-            // An abandoned flow's request has already failed.
-            if flight.stage != Stage::Abandoned {
-                self.complete(flight.request, Err(super::RequestError::SessionLost));
-            }
-        }
-        if self.inbound.discard() {
-            self.record(|| StoreChange::IncomingCleared);
         }
     }
 

@@ -180,10 +180,19 @@ pub enum RequestError {
         /// The reason string, if any.
         reason_string: Option<String>,
     },
-    /// The session state it was part of was discarded: the server did not
-    /// resume the session, or a clean session was requested. A QoS 1/2
-    /// publish may or may not have reached subscribers.
-    #[error("the session was not resumed; the publish may or may not have been delivered")]
+    /// The session state it was part of was discarded (the server did not
+    /// resume the session, or a clean session was requested) while the
+    /// publish was in flight, and it was not sent again.
+    ///
+    /// Its outcome is **indeterminate**: the old session may have delivered
+    /// it once, or not at all; it was not delivered twice. This is how a
+    /// QoS 2 publish in flight ends when the session is lost, since a
+    /// second copy could break exactly once (and a QoS 1 publish, with
+    /// [`SessionConfig::resend_qos1_on_session_loss`](super::SessionConfig::resend_qos1_on_session_loss)
+    /// off). Publish it again only if a duplicate is harmless.
+    #[error(
+        "the session was lost while the publish was in flight, and it was not sent again: its outcome is indeterminate (delivered once, or not at all)"
+    )]
     SessionLost,
     /// The connection ended before the answer (subscribe / unsubscribe;
     /// those are not resent).
@@ -204,7 +213,9 @@ pub enum RequestError {
 }
 
 impl RequestError {
-    /// Whether trying again later may succeed.
+    /// Whether trying again later may succeed. After
+    /// [`SessionLost`](Self::SessionLost) a retry may deliver the message
+    /// a second time.
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Rejected { reason_code, .. } => matches!(

@@ -28,6 +28,10 @@ pub(super) enum Queued {
         /// one checked under the current limits waiting for the window is
         /// neither checked again nor moved each time the queue is pumped.
         checked: Option<u64>,
+        /// The packet identifier a QoS 1 publish sent again after a lost
+        /// session still holds (see `Outbound::session_lost`): it goes out
+        /// under it.
+        reserved: Option<PacketId>,
     },
     Subscribe(RequestId, Subscribe),
     Unsubscribe(RequestId, Unsubscribe),
@@ -99,15 +103,44 @@ impl Outbound {
             .collect()
     }
 
-    /// The server has no session for us: every flight is dropped and its
-    /// identifier freed. Returns them in acceptance order.
-    pub(super) fn discard_flights(&mut self) -> Vec<OutFlight> {
+    /// The server has no session for us. With `resend_qos1`, QoS 1 flights
+    /// go back to the front of the queue in acceptance order (ahead of
+    /// every queued publish, all accepted after them), to be sent again as
+    /// new messages under the identifiers they keep; `stored` says whether
+    /// a store holds them. Every other flight is dropped and its identifier
+    /// freed: those are returned, in acceptance order.
+    ///
+    /// The queue may then hold more than its capacity, by at most the
+    /// send window, until they are sent: they were in memory already.
+    pub(super) fn session_lost(&mut self, resend_qos1: bool, stored: bool) -> Vec<OutFlight> {
         let mut flights: Vec<OutFlight> = self.inflight.drain().map(|(_, f)| f).collect();
         flights.sort_by_key(|f| f.seq);
-        for flight in &flights {
-            self.ids.release(flight.packet_id);
+        let mut dropped = Vec::new();
+        let mut again = Vec::new();
+        for flight in flights {
+            if resend_qos1 && flight.stage == Stage::PublishedQoS1 {
+                again.push(flight);
+            } else {
+                self.ids.release(flight.packet_id);
+                dropped.push(flight);
+            }
         }
-        flights
+        for flight in again.into_iter().rev() {
+            let mut publish = flight.publish;
+            publish.dup = false;
+            self.queue.push_front(Queued::Publish {
+                request: flight.request,
+                seq: flight.seq,
+                stored,
+                publish,
+                // The message as first sent, full topic and all; whether
+                // it may use an alias was not kept.
+                alias: TopicAliasUse::Never,
+                checked: None,
+                reserved: Some(flight.packet_id),
+            });
+        }
+        dropped
     }
 
     /// The flights to resend on a resumed session, in acceptance order

@@ -4,12 +4,14 @@ mod alias;
 mod auth;
 mod config;
 mod connection;
+mod control;
 mod error;
 mod event;
 mod flight;
 mod inbound;
 mod outbound;
 mod packet_id;
+mod resend;
 mod store;
 mod timer;
 

@@ -230,6 +230,7 @@ impl Session {
                     publish,
                     alias: TopicAliasUse::Auto,
                     checked: None,
+                    reserved: None,
                 });
                 continue;
             };

@@ -131,6 +131,27 @@ impl Harness {
         }
     }
 
+    /// Every packet sent and not yet read, leaving none.
+    pub(crate) fn take_sent(&mut self) -> Vec<Packet> {
+        let mut packets = Vec::new();
+        while !self.sent.is_empty() {
+            packets.push(self.expect_sent());
+        }
+        packets
+    }
+
+    /// The topics of the packets sent and not yet read, which must all be
+    /// PUBLISHes.
+    pub(crate) fn sent_topics(&mut self) -> Vec<String> {
+        self.take_sent()
+            .into_iter()
+            .map(|packet| match packet {
+                Packet::Publish(p) => p.topic.to_string(),
+                other => panic!("expected PUBLISH, got {other:?}"),
+            })
+            .collect()
+    }
+
     pub(crate) fn expect_nothing_sent(&mut self) {
         assert!(
             self.sent.is_empty(),
