@@ -159,7 +159,26 @@ fn explore(
     let next = AtomicU64::new(0);
     let done = AtomicU64::new(0);
     let results: Mutex<Vec<(u64, Base)>> = Mutex::new(Vec::new());
+    let finished = AtomicU64::new(0);
+    let bad = AtomicU64::new(0);
     std::thread::scope(|scope| {
+        // A line on stderr every 30 s, so that a long run shows where it is.
+        scope.spawn(|| {
+            let started = std::time::Instant::now();
+            let mut last = started;
+            while finished.load(Ordering::Relaxed) < args.jobs.max(1) as u64 {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                if last.elapsed().as_secs() >= 30 {
+                    last = std::time::Instant::now();
+                    eprintln!(
+                        "{} s: {} schedules, {} violating",
+                        started.elapsed().as_secs(),
+                        done.load(Ordering::Relaxed),
+                        bad.load(Ordering::Relaxed)
+                    );
+                }
+            }
+        });
         for _ in 0..args.jobs.max(1) {
             scope.spawn(|| {
                 while done.load(Ordering::Relaxed) < args.schedules {
@@ -167,10 +186,12 @@ fn explore(
                     let base = args.seed.wrapping_add(index);
                     let ran = run_base(base, version, mutant);
                     done.fetch_add(ran.count, Ordering::Relaxed);
+                    bad.fetch_add(ran.bad.len() as u64, Ordering::Relaxed);
                     if let Ok(mut results) = results.lock() {
                         results.push((index, ran));
                     }
                 }
+                finished.fetch_add(1, Ordering::Relaxed);
             });
         }
     });
