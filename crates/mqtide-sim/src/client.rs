@@ -422,7 +422,16 @@ impl SimClient {
                         self.subscriptions_dirty = true;
                     }
                 }
-                None => {}
+                // A publish restored from the store, given up on: the error
+                // names it by its acceptance number (message `seq - 1`).
+                None => {
+                    if let Err(RequestError::Poisoned { seq, .. }) = outcome {
+                        cx.trace.line(cx.step, || {
+                            format!("pub app: restored #{} failed: poisoned", seq - 1)
+                        });
+                        cx.oracle.completed(seq - 1, false);
+                    }
+                }
             },
             Event::Disconnected(reason) => {
                 cx.trace.line(cx.step, || {

@@ -91,6 +91,16 @@ pub struct SessionConfig {
     /// instead, as QoS 2 publishes always do (a second copy would break
     /// exactly once).
     pub resend_qos1_on_session_loss: bool,
+    /// After this many connections in a row were lost (after CONNACK, by
+    /// anything but our own DISCONNECT) while the same publish was the
+    /// oldest one whose PUBLISH was in flight, that publish fails with
+    /// [`RequestError::Poisoned`](super::RequestError::Poisoned) and the
+    /// others go on: a server that closes the connection on a publish (too
+    /// large for it, not authorised, …) would otherwise have it resent for
+    /// ever. Default 5; 0 never gives up. A flaky network rarely takes down
+    /// five connections in a row before the oldest publish is
+    /// acknowledged, but one that does fails that publish too.
+    pub poison_threshold: u32,
     /// Record every change to the durable state for a session store (see
     /// [`Session::drain_store_changes`](super::Session::drain_store_changes)).
     /// Off, nothing is recorded and nothing costs.
@@ -120,6 +130,7 @@ impl SessionConfig {
             ack_mode: AckMode::Auto,
             outgoing_alias_maximum: u16::MAX,
             resend_qos1_on_session_loss: true,
+            poison_threshold: 5,
             durable: false,
         }
     }

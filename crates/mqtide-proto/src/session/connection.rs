@@ -210,12 +210,14 @@ impl Session {
 
     /// The one path by which a connection ends: reports `Disconnected` once
     /// and drops what belonged to this connection only. Publishes in
-    /// flight stay for the next connection; subscription changes awaiting
-    /// an answer fail (they are not resent).
+    /// flight stay for the next connection (unless one of them turns out a
+    /// poison publish: `count_strike`); subscription changes awaiting an
+    /// answer fail (they are not resent).
     pub(super) fn end_connection(&mut self, error: ConnectionError) {
         if !matches!(self.state, State::Connecting | State::Connected) {
             return;
         }
+        let lost = self.state == State::Connected && error != ConnectionError::Disconnected;
         self.state = State::Closing;
         self.timers.stop_all();
         // Unwritten QoS 0 publishes are lost with the connection.
@@ -226,6 +228,9 @@ impl Session {
         }
         for request in self.outbound.end_connection() {
             self.complete(request, Err(super::RequestError::ConnectionLost));
+        }
+        if lost {
+            self.count_strike();
         }
         self.inbound.end_connection();
         if self.connection_reported {

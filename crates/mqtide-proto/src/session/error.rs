@@ -210,6 +210,23 @@ pub enum RequestError {
         "the publish could not be resent within the new server's limits ({0}); it may or may not have been delivered"
     )]
     NotResent(UsageError),
+    /// A poison publish: it was the oldest publish in flight when each of
+    /// the last `connections` connections was lost
+    /// ([`SessionConfig::poison_threshold`](super::SessionConfig::poison_threshold)
+    /// in a row), so the server is taken to refuse it by closing the
+    /// connection, and the session gave up on it. It may or may not have
+    /// been delivered; sending it again as it is will likely fail again.
+    #[error(
+        "gave up on publish #{seq} to {topic:?}: it was the oldest in flight when {connections} connections in a row were lost (a broker that closes the connection on it, for its size or its topic?); it may or may not have been delivered"
+    )]
+    Poisoned {
+        /// Its acceptance number (see [`Session::last_accepted`](super::Session::last_accepted)).
+        seq: u64,
+        /// Its topic.
+        topic: bytestring::ByteString,
+        /// How many connections in a row were lost with it in flight.
+        connections: u32,
+    },
 }
 
 impl RequestError {
@@ -226,7 +243,7 @@ impl RequestError {
                     | ReasonCode::PacketIdentifierInUse
             ),
             Self::SessionLost | Self::ConnectionLost => true,
-            Self::NotAllowed(_) | Self::NotResent(_) => false,
+            Self::NotAllowed(_) | Self::NotResent(_) | Self::Poisoned { .. } => false,
         }
     }
 }

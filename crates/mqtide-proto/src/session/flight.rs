@@ -85,6 +85,11 @@ pub(super) struct Outbound {
     pub(super) aliases: OutboundAliases,
     /// The acceptance number of the last publish accepted.
     pub(super) next_seq: u64,
+    /// The oldest publish whose PUBLISH was in flight when the last
+    /// connection was lost (its acceptance number), and for how many
+    /// connections in a row it was: a poison publish is one the server
+    /// keeps closing the connection on (see `Session::count_strike`).
+    pub(super) strikes: Option<(u64, u32)>,
 }
 
 impl Outbound {

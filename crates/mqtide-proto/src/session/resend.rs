@@ -3,7 +3,7 @@
 //! again as new messages when the server kept no session (QoS 1), failed
 //! when that cannot be done without risking a duplicate (QoS 2), and given
 //! up on when one of them keeps taking its connections down (a poison
-//! publish).
+//! publish, `count_strike`).
 
 use std::time::Instant;
 
@@ -76,6 +76,49 @@ impl Session {
         }
         self.complete(request, Err(error));
         released
+    }
+
+    /// A connection that got past CONNACK was lost, by anything but our
+    /// own DISCONNECT. The oldest publish whose PUBLISH was in flight takes
+    /// a strike (its first, if another was the oldest at the last loss);
+    /// at [`SessionConfig::poison_threshold`](super::SessionConfig::poison_threshold)
+    /// strikes in a row it is a poison publish: the session gives up on it
+    /// ([`give_up`](Self::give_up), with [`RequestError::Poisoned`]) and
+    /// the others go on.
+    ///
+    /// Flights past PUBREC do not count: what is resent for them is a
+    /// PUBREL, not the message.
+    pub(super) fn count_strike(&mut self) {
+        let oldest = self
+            .outbound
+            .inflight
+            .values()
+            .filter(|f| matches!(f.stage, Stage::PublishedQoS1 | Stage::PublishedQoS2))
+            .min_by_key(|f| f.seq)
+            .map(|f| (f.seq, f.packet_id));
+        let Some((seq, id)) = oldest else {
+            self.outbound.strikes = None;
+            return;
+        };
+        let connections = match self.outbound.strikes {
+            Some((last, strikes)) if last == seq => strikes.saturating_add(1),
+            _ => 1,
+        };
+        let threshold = self.config.poison_threshold;
+        if threshold == 0 || connections < threshold {
+            self.outbound.strikes = Some((seq, connections));
+            return;
+        }
+        self.outbound.strikes = None;
+        let topic = self.outbound.inflight[&id].publish.topic.clone();
+        let error = RequestError::Poisoned {
+            seq,
+            topic,
+            connections,
+        };
+        // At QoS 2 the PUBREL that releases it goes out on the next
+        // connection, if that one resumes the session.
+        self.give_up(id, error);
     }
 
     /// The `pubrel-order` mutant: the flights that resend PUBREL swap
