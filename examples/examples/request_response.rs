@@ -88,7 +88,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .timeout(Duration::from_millis(500))
         .await
     {
-        Err(mqtide::Error::Timeout) => println!("caller: nobody multiplies; timed out"),
+        Err(mqtide::Error::Timeout { .. }) => println!("caller: nobody multiplies; timed out"),
         other => println!("caller: unexpected {other:?}"),
     }
 

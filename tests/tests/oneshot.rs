@@ -106,5 +106,5 @@ async fn subscribe_simple_times_out() {
         ),
     )
     .await;
-    assert!(matches!(result, Err(Error::Timeout)));
+    assert!(matches!(result, Err(Error::Timeout { .. })));
 }

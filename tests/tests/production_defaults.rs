@@ -1,8 +1,14 @@
 //! What production hits first, against a real Mosquitto (issue 27): a
 //! service that starts before its broker, a builder that must survive a
-//! failed `connect`.
+//! failed `connect`, a kept session that is kept, and (in `errors.rs`)
+//! the real cause in every error.
 
 mod support;
+
+#[path = "production_defaults/errors.rs"]
+mod errors;
+#[path = "support/scripted_broker.rs"]
+mod scripted;
 
 use std::time::Duration;
 

@@ -15,7 +15,7 @@ mod support;
 
 use futures_util::StreamExt;
 use mqtide::proto::RequestError;
-use mqtide::{Client, ClientBuilder, ConnectionEvent, Error, PendingAck, ProtocolVersion, QoS};
+use mqtide::{Client, ClientBuilder, ConnectionEvent, PendingAck, ProtocolVersion, QoS};
 use mqtide_testkit::{Fault, FaultProxy, Mosquitto, Scope};
 use std::collections::BTreeMap;
 use tokio::sync::broadcast::error::TryRecvError;
@@ -150,7 +150,9 @@ async fn burst(
     for (n, ack) in (0..MESSAGES).zip(pending) {
         match guard("an acknowledgement", ack).await {
             Ok(_) => required.push(n),
-            Err(Error::Request(RequestError::SessionLost)) => {
+            // SessionLost, with why the connection was lost
+            // (`Error::Interrupted`).
+            Err(e) if e.request_error() == Some(&RequestError::SessionLost) => {
                 failed.push(format!("#{n}: SessionLost"));
             }
             Err(e) => failed.push(format!("#{n}: {e}")),

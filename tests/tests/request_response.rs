@@ -160,7 +160,7 @@ async fn a_request_nobody_answers_times_out() {
             .timeout(Duration::from_millis(200)),
     )
     .await;
-    assert!(matches!(result, Err(Error::Timeout)), "{result:?}");
+    assert!(matches!(result, Err(Error::Timeout { .. })), "{result:?}");
 }
 
 /// A reply that comes after its request timed out is dropped: the next
@@ -183,7 +183,7 @@ async fn a_late_reply_is_dropped_not_given_to_another_request() {
             .timeout(Duration::from_millis(200)),
     )
     .await;
-    assert!(matches!(first, Err(Error::Timeout)), "{first:?}");
+    assert!(matches!(first, Err(Error::Timeout { .. })), "{first:?}");
     let stale = next(&mut requests).await;
     assert_eq!(stale.payload().as_ref(), b"first");
 
@@ -355,7 +355,7 @@ async fn unanswered_and_stopped() {
     let asker = connect(&broker, "rr-stop-asker").await;
     let short = Duration::from_millis(200);
     let rude = guard("request", asker.request("svc/picky", "now").timeout(short)).await;
-    assert!(matches!(rude, Err(Error::Timeout)), "{rude:?}");
+    assert!(matches!(rude, Err(Error::Timeout { .. })), "{rude:?}");
     let polite = guard("request", asker.request("svc/picky", "please"))
         .await
         .unwrap();
@@ -367,7 +367,7 @@ async fn unanswered_and_stopped() {
         asker.request("svc/picky", "please").timeout(short),
     )
     .await;
-    assert!(matches!(after, Err(Error::Timeout)), "{after:?}");
+    assert!(matches!(after, Err(Error::Timeout { .. })), "{after:?}");
 }
 
 /// With manual acknowledgements on both sides, the client acknowledges

@@ -55,7 +55,9 @@ impl ClientBuilder {
         match first_connection(connection, first).await {
             Some(Ok(())) => Ok(client),
             Some(Err(e)) => Err(Error::Connect(e)),
-            None => Err(Error::Closed),
+            // The loop closed without an answer (disconnected at once, or
+            // lost the connection with reconnecting off): it says why.
+            None => Err(client.closed_error()),
         }
     }
 

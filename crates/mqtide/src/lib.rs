@@ -97,6 +97,13 @@
 //! restored. [`Client::state`], [`Client::watch_state`] and
 //! [`Client::events`] show what the connection is doing.
 //!
+//! **Errors say why.** A request a lost connection failed carries why it
+//! was lost ([`Error::Interrupted`]); once the client has closed, every
+//! call returns the one reason it closed. [`Error::reason_code`],
+//! [`Error::is_retryable`], [`Error::disconnect_reason`],
+//! [`Error::is_protocol_violation`] and [`Error::is_transport`] answer
+//! what a service decides on.
+//!
 //! # Where the rest fits
 //!
 //! - [`store`]: a session store ([`ClientBuilder::session_store`]) keeps

@@ -97,7 +97,10 @@ pub async fn subscribe_simple(
     });
     match tokio::time::timeout(timeout, collect).await {
         Ok(result) => result.map(|()| received),
-        Err(_) => Err(Error::Timeout),
+        Err(_) => Err(Error::Timeout {
+            waiting_for: "the messages subscribe_simple collects",
+            after: timeout,
+        }),
     }
 }
 

@@ -12,10 +12,11 @@ use tokio::sync::broadcast;
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum DisconnectReason {
-    /// The protocol ended it: the broker's DISCONNECT or refusal, a
-    /// protocol violation, a keep-alive or connect timeout.
-    #[error(transparent)]
-    Session(#[from] ConnectionError),
+    /// The protocol ended it: the broker's DISCONNECT or refusal (with
+    /// its reason string, when it gave one), a protocol violation, a
+    /// keep-alive or connect timeout.
+    #[error("{}", describe(.0))]
+    Session(ConnectionError),
     /// The transport failed or was closed by the broker.
     #[error("transport: {0}")]
     Transport(Arc<io::Error>),
@@ -24,7 +25,45 @@ pub enum DisconnectReason {
     Auth(crate::auth::AuthError),
 }
 
+impl From<ConnectionError> for DisconnectReason {
+    fn from(error: ConnectionError) -> Self {
+        Self::Session(error)
+    }
+}
+
+/// What a [`ConnectionError`] says, with what the broker added: the reason
+/// string of its refusal or DISCONNECT, and for a CONNECT it never
+/// answered, that it accepted the connection.
+pub(crate) fn describe(error: &ConnectionError) -> String {
+    let reason_string = match error {
+        ConnectionError::Refused { properties, .. } => properties.reason_string.as_deref(),
+        ConnectionError::ServerDisconnect { properties, .. } => properties.reason_string.as_deref(),
+        ConnectionError::ConnectTimeout => {
+            return "the broker accepted the connection but did not answer CONNECT within the connect timeout".into();
+        }
+        _ => None,
+    };
+    match reason_string {
+        Some(text) => format!("{error} ({text:?})"),
+        None => error.to_string(),
+    }
+}
+
 impl DisconnectReason {
+    /// The broker's reason string, when it refused the connection or ended
+    /// it with one (5.0).
+    pub fn reason_string(&self) -> Option<&str> {
+        match self {
+            Self::Session(ConnectionError::Refused { properties, .. }) => {
+                properties.reason_string.as_deref()
+            }
+            Self::Session(ConnectionError::ServerDisconnect { properties, .. }) => {
+                properties.reason_string.as_deref()
+            }
+            _ => None,
+        }
+    }
+
     /// The reason code and Server Reference of the CONNACK or DISCONNECT
     /// with which the broker refused or ended the connection: what a 5.0
     /// redirection ("use another server", "server moved") is read from.

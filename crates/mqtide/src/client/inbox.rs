@@ -80,6 +80,15 @@ impl Requests {
         Ok(inbox)
     }
 
+    /// Why a request's response subscription ended under it: the client
+    /// closed (its one reason), or the application unsubscribed the
+    /// response topic.
+    pub(crate) fn ended(client: &Client) -> Error {
+        client.why_closed().unwrap_or(Error::Usage(UsageError::NotAllowed(
+            "the response topic was unsubscribed while a request waited for its reply; leave the client's response topic subscribed",
+        )))
+    }
+
     /// `mqtide/response/<client-id>`.
     ///
     /// The broker's Response Information (CONNACK) would be the better
@@ -157,8 +166,12 @@ impl Inbox {
     }
 
     /// A new request, with correlation data no other request of this
-    /// inbox has: the nonce, then a counter.
-    pub(crate) fn register(self: &Arc<Self>) -> Result<Waiter, Error> {
+    /// inbox has: the nonce, then a counter. Fails, with `ended`, once the
+    /// response subscription ended.
+    pub(crate) fn register(
+        self: &Arc<Self>,
+        ended: impl FnOnce() -> Error,
+    ) -> Result<Waiter, Error> {
         let mut correlation = BytesMut::with_capacity(16);
         correlation.put_u64(self.nonce);
         correlation.put_u64(self.next.fetch_add(1, Ordering::Relaxed));
@@ -166,7 +179,7 @@ impl Inbox {
         let (sender, reply) = oneshot::channel();
         self.waiting()
             .as_mut()
-            .ok_or(Error::Closed)?
+            .ok_or_else(ended)?
             .insert(correlation.clone(), sender);
         Ok(Waiter {
             inbox: Arc::clone(self),
@@ -210,7 +223,8 @@ impl Inbox {
         }
     }
 
-    /// The subscription ended: every waiting request fails with `Closed`.
+    /// The subscription ended: every waiting request fails (see
+    /// `Requests::ended`).
     fn close(&self) {
         self.waiting().take();
     }
@@ -230,9 +244,9 @@ impl Waiter {
         &self.correlation
     }
 
-    /// The reply, or `Closed` if the response subscription ended first.
-    pub(crate) async fn reply(mut self) -> Result<Message, Error> {
-        (&mut self.reply).await.map_err(|_| Error::Closed)
+    /// The reply, or `ended` if the response subscription ended first.
+    pub(crate) async fn reply(mut self, ended: impl FnOnce() -> Error) -> Result<Message, Error> {
+        (&mut self.reply).await.map_err(|_| ended())
     }
 }
 

@@ -132,7 +132,7 @@ impl Client {
             .commands
             .send(command)
             .await
-            .map_err(|_| Error::Closed)
+            .map_err(|_| self.closed_error())
     }
 
     /// Sends a command and waits for its answer.
@@ -142,7 +142,18 @@ impl Client {
     ) -> Result<T, Error> {
         let (reply, answer) = oneshot::channel();
         self.send(make(reply)).await?;
-        answer.await.unwrap_or(Err(Error::Closed))
+        answer.await.unwrap_or_else(|_| Err(self.closed_error()))
+    }
+
+    /// Why the client closed: the one error every call returns once it
+    /// has (set by the event loop before it lets go of its channels).
+    pub(crate) fn closed_error(&self) -> Error {
+        self.why_closed().unwrap_or(Error::EventLoopGone)
+    }
+
+    /// Why the client closed, if it has.
+    pub(crate) fn why_closed(&self) -> Option<Error> {
+        self.inner.why_closed.get().cloned()
     }
 
     /// Publishes `payload` to `topic`. Configure the returned builder, then
@@ -163,7 +174,20 @@ impl Client {
     }
 
     /// Subscribes to `filter` at `qos` and returns the stream of matching
-    /// messages.
+    /// messages; resolves on SUBACK. A filter that is not valid fails with
+    /// [`Error::InvalidFilter`] before anything is sent.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mqtide::Client) -> Result<(), mqtide::Error> {
+    /// use futures_util::StreamExt;
+    ///
+    /// let mut temperatures = client.subscribe("home/+/temperature", mqtide::QoS::AtLeastOnce).await?;
+    /// while let Some(message) = temperatures.next().await {
+    ///     println!("{}: {:?}", message.topic(), message.payload_str());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn subscribe(&self, filter: &str, qos: QoS) -> Result<Subscription, Error> {
         self.subscribe_many(
             [(filter, SubscriptionOptions::new(qos))],
@@ -184,12 +208,7 @@ impl Client {
     ) -> Result<Subscription, Error> {
         let filters = filters
             .into_iter()
-            .map(|(f, o)| {
-                Ok((
-                    TopicFilter::new(f).map_err(|e| Error::Usage(UsageError::InvalidTopic(e)))?,
-                    o,
-                ))
-            })
+            .map(|(f, o)| Ok((topic_filter(f)?, o)))
             .collect::<Result<Vec<_>, Error>>()?;
         let topic_filters: Vec<TopicFilter> = filters.iter().map(|(f, _)| f.clone()).collect();
         let (sender, receiver) = mpsc::channel(self.inner.stream_capacity);
@@ -211,9 +230,7 @@ impl Client {
 
     /// Unsubscribes from `filter`; the streams subscribed to it alone end.
     pub async fn unsubscribe(&self, filter: &str) -> Result<(), Error> {
-        let filter =
-            TopicFilter::new(filter).map_err(|e| Error::Usage(UsageError::InvalidTopic(e)))?;
-        self.unsubscribe_many(vec![filter]).await
+        self.unsubscribe_many(vec![topic_filter(filter)?]).await
     }
 
     /// Unsubscribes from several filters at once.
@@ -307,7 +324,17 @@ impl Client {
     /// last bytes could not be written within 2 s, with [`Error::Store`]
     /// if the session store failed. With publishes still in flight after
     /// 10 s it fails with [`Error::DisconnectTimeout`] at once, and sends
-    /// the DISCONNECT all the same.
+    /// the DISCONNECT all the same. On a client already closed it returns
+    /// `Ok` if the application closed it, and otherwise the reason it
+    /// closed (no DISCONNECT went out then either).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mqtide::Client) -> Result<(), mqtide::Error> {
+    /// client.publish("status", "bye").qos(mqtide::QoS::AtLeastOnce).await?;
+    /// client.disconnect().await?; // the will is not published
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn disconnect(&self) -> Result<(), Error> {
         self.disconnect_with(
             ReasonCode::Success,
@@ -388,12 +415,15 @@ impl Client {
             .await;
         match result {
             Ok(s) if s.is_connected() => Ok(()),
-            _ => Err(self
-                .inner
-                .why_closed
-                .get()
-                .cloned()
-                .unwrap_or(Error::Closed)),
+            _ => Err(self.closed_error()),
         }
     }
+}
+
+/// `filter` as a [`TopicFilter`], or why it is not one.
+fn topic_filter(filter: &str) -> Result<TopicFilter, Error> {
+    TopicFilter::new(filter).map_err(|source| Error::InvalidFilter {
+        filter: filter.to_owned(),
+        source,
+    })
 }

@@ -112,7 +112,10 @@ impl PublishBuilder {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => return Err(e),
                 // Refused before it was stored: the answer says why.
-                Err(_) => return Err((&mut pending).await.err().unwrap_or(Error::Closed)),
+                Err(_) => {
+                    let refused = (&mut pending).await.err();
+                    return Err(refused.unwrap_or_else(|| self.client.closed_error()));
+                }
             }
         }
         Ok(pending)
@@ -139,8 +142,10 @@ impl Future for PendingAck {
     type Output = Result<PublishOutcome, Error>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // The loop answers every publish it took, even when it closes; an
+        // answer never given means the loop itself is gone.
         Pin::new(&mut self.answer)
             .poll(cx)
-            .map(|r| r.unwrap_or(Err(Error::Closed)))
+            .map(|r| r.unwrap_or(Err(Error::EventLoopGone)))
     }
 }

@@ -179,12 +179,29 @@ impl EventLoop {
         }
     }
 
-    /// The connection ended: a re-authentication in progress fails.
+    /// The connection ended (`reason`, as the session reports it): a
+    /// re-authentication in progress fails with why, our authenticator's
+    /// verdict or the broker's refusal (a DISCONNECT, "not authorized").
     /// Returns why our side failed the exchange, if it did: then that is
     /// why the connection ended.
-    pub(super) fn end_authentication(&mut self) -> Option<AuthError> {
+    pub(super) fn end_authentication(
+        &mut self,
+        reason: &mqtide_proto::ConnectionError,
+    ) -> Option<AuthError> {
         if let Some(reply) = self.auth.reauth.take() {
-            let error = self.auth.failed.clone().map_or(Error::Closed, Error::Auth);
+            let error = match &self.auth.failed {
+                Some(failed) => Error::Auth(failed.clone()),
+                None => Error::Interrupted {
+                    error: mqtide_proto::RequestError::ConnectionLost,
+                    // The transport's own error, when that is what ended it.
+                    cause: match (reason, self.losses.cause()) {
+                        (mqtide_proto::ConnectionError::ConnectionLost, Some(cause)) => {
+                            cause.clone()
+                        }
+                        _ => reason.clone().into(),
+                    },
+                },
+            };
             let _ = reply.send(Err(error));
         }
         self.auth.failed.take()

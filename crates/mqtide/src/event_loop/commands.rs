@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use mqtide_proto::{Completion, ReasonCode, RequestId, TopicFilter};
+use mqtide_proto::{Completion, ReasonCode, RequestError, RequestId, TopicFilter};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, warn};
@@ -12,6 +12,7 @@ use tracing::{debug, warn};
 use super::{Closing, End, EventLoop, Pending};
 use crate::command::{Command, PublishOutcome, QueueFull, Reply, SubscribeOutcome};
 use crate::error::Error;
+use crate::state::DisconnectReason;
 
 /// The most commands taken in one turn of the loop: enough for a burst of
 /// publishes to share one commit and one write, few enough that reading
@@ -135,11 +136,7 @@ impl EventLoop {
         }
     }
 
-    pub(super) fn completed(
-        &mut self,
-        id: RequestId,
-        outcome: Result<Completion, mqtide_proto::RequestError>,
-    ) {
+    pub(super) fn completed(&mut self, id: RequestId, outcome: Result<Completion, RequestError>) {
         let Some(pending) = self.pending.remove(&id) else {
             return;
         };
@@ -166,7 +163,7 @@ impl EventLoop {
                         .first()
                         .copied()
                         .unwrap_or(ReasonCode::UnspecifiedError);
-                    let _ = reply.send(Err(Error::Request(mqtide_proto::RequestError::Rejected {
+                    let _ = reply.send(Err(Error::Request(RequestError::Rejected {
                         reason_code,
                         reason_string: None,
                     })));
@@ -190,17 +187,47 @@ impl EventLoop {
                     warn!(?outcome, "restoring a subscription failed");
                 }
             }
-            (Pending::Publish(reply), Err(e)) => {
-                let _ = reply.send(Err(e.into()));
+            (pending @ (Pending::Publish(_) | Pending::Unsubscribe(..)), Err(e)) => {
+                self.request_failed(pending, e);
             }
-            (Pending::Subscribe(reply, route, ..), Err(e)) => {
-                self.router.remove(route);
-                let _ = reply.send(Err(e.into()));
-            }
-            (Pending::Unsubscribe(reply, _), Err(e)) => {
-                let _ = reply.send(Err(e.into()));
+            (pending @ Pending::Subscribe(..), Err(e)) => {
+                if let Pending::Subscribe(_, route, ..) = &pending {
+                    self.router.remove(*route);
+                }
+                self.request_failed(pending, e);
             }
             (pending, outcome) => warn!(?pending, ?outcome, "completion of an unexpected kind"),
+        }
+    }
+
+    /// A request the session failed. One a lost connection failed carries
+    /// why it was lost: a publish whose session the new connection did not
+    /// resume learns it at once (the loss is known by then); a request
+    /// that connection's end failed waits for [`answer_interrupted`](Self::answer_interrupted),
+    /// for the session reports what it failed before why it ended.
+    fn request_failed(&mut self, pending: Pending, error: RequestError) {
+        match (error, &self.losses.cause) {
+            (RequestError::ConnectionLost, _) => self.losses.interrupted.push(pending),
+            (error @ RequestError::SessionLost, Some(cause)) => {
+                let cause = cause.clone();
+                answer(pending, Error::Interrupted { error, cause });
+            }
+            (error, _) => answer(pending, Error::Request(error)),
+        }
+    }
+
+    /// Answers the requests the end of a connection failed, with why it
+    /// ended (`None`: not known, as for an attempt that never came up).
+    pub(super) fn answer_interrupted(&mut self, cause: Option<DisconnectReason>) {
+        for pending in std::mem::take(&mut self.losses.interrupted) {
+            let error = match &cause {
+                Some(cause) => Error::Interrupted {
+                    error: RequestError::ConnectionLost,
+                    cause: cause.clone(),
+                },
+                None => Error::Request(RequestError::ConnectionLost),
+            };
+            answer(pending, error);
         }
     }
 
@@ -408,17 +435,64 @@ impl EventLoop {
     }
 }
 
-/// Answers a command that arrived after the client closed.
-pub(super) fn fail_command(command: Command) {
+/// Fails a request with `error`.
+fn answer(pending: Pending, error: Error) {
+    match pending {
+        Pending::Publish(reply) => drop(reply.send(Err(error))),
+        Pending::Subscribe(reply, ..) => drop(reply.send(Err(error))),
+        Pending::Unsubscribe(reply, _) => drop(reply.send(Err(error))),
+        Pending::Resubscribe => {}
+    }
+}
+
+/// What lost connections failed, and why they were lost.
+#[derive(Debug, Default)]
+pub(super) struct Losses {
+    /// Why the last connection that came up was lost: what a request its
+    /// loss failed is told.
+    cause: Option<DisconnectReason>,
+    /// Requests the end of the current connection failed, answered once
+    /// why it ended is known.
+    interrupted: Vec<Pending>,
+}
+
+impl Losses {
+    /// Why the last connection that came up was lost.
+    pub(super) fn cause(&self) -> Option<&DisconnectReason> {
+        self.cause.as_ref()
+    }
+
+    /// A connection ended: lost for `cause` (a connection that was up), or
+    /// `None` (one that never came up, or a clean close), which leaves the
+    /// last loss as the cause.
+    pub(super) fn connection_ended(&mut self, cause: Option<DisconnectReason>) {
+        if cause.is_some() {
+            self.cause = cause;
+        }
+    }
+
+    /// The requests still waiting for why their connection ended, when
+    /// the client closes.
+    pub(super) fn take_interrupted(&mut self) -> Vec<Pending> {
+        std::mem::take(&mut self.interrupted)
+    }
+}
+
+/// Answers a command that arrived after the client closed with why it
+/// closed. A `disconnect` of a client the application closed is done.
+pub(super) fn fail_command(command: Command, closed: &Error) {
     match command {
-        Command::Publish { reply, .. } => drop(reply.send(Err(Error::Closed))),
-        Command::Subscribe { reply, .. } => drop(reply.send(Err(Error::Closed))),
+        Command::Publish { reply, .. } => drop(reply.send(Err(closed.clone()))),
+        Command::Subscribe { reply, .. } => drop(reply.send(Err(closed.clone()))),
         Command::Unsubscribe { reply, .. }
         | Command::Ack { reply, .. }
         | Command::Reauthenticate { reply } => {
-            drop(reply.send(Err(Error::Closed)));
+            drop(reply.send(Err(closed.clone())));
         }
-        Command::Disconnect { reply, .. } => drop(reply.send(Ok(()))),
+        Command::Disconnect { reply, .. } => drop(reply.send(match closed {
+            Error::Closed => Ok(()),
+            other => Err(other.clone()),
+        })),
         Command::Messages { .. } => {}
     }
 }

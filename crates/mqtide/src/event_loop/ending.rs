@@ -22,6 +22,16 @@ pub(super) fn flush(result: Result<io::Result<()>, tokio::time::error::Elapsed>)
     })
 }
 
+impl Drop for EventLoop {
+    /// A loop dropped before the client closed (its `Connection` future
+    /// dropped, its task aborted, its runtime shut down) leaves that as
+    /// why, before its replies are dropped: a caller woken by one finds
+    /// the reason set.
+    fn drop(&mut self) {
+        let _ = self.why_closed.set(Error::EventLoopGone);
+    }
+}
+
 impl EventLoop {
     pub(super) fn connect_error(&self, reason: DisconnectReason, addr: String) -> ConnectError {
         // A TLS failure the transport explained (`transport::tls::explain`)
@@ -44,9 +54,11 @@ impl EventLoop {
                 reason_code,
                 reason_string: properties.reason_string.map(|s| s.to_string()),
             },
-            DisconnectReason::Session(ConnectionError::ConnectTimeout) => ConnectError::Timeout {
+            // The transport was up: the broker never answered CONNECT.
+            DisconnectReason::Session(ConnectionError::ConnectTimeout) => ConnectError::NoConnack {
                 addr,
                 seconds: self.connect_timeout.as_secs_f64(),
+                protocol: self.session.config().protocol,
             },
             DisconnectReason::Transport(source) if source.kind() == io::ErrorKind::TimedOut => {
                 ConnectError::Timeout {
@@ -73,26 +85,29 @@ impl EventLoop {
     /// The client is closing for good: every waiter learns it, every
     /// stream ends.
     pub(super) fn shut_down(&mut self) {
-        // Waiters learn why the client closed under them.
+        // Waiters learn why the client closed under them, all the same
+        // reason, which every call after returns too (a first connection
+        // that failed set it already).
         let closed = match (self.persist.failed(), &self.lost) {
             (Some(e), _) => Error::Store(e.clone()),
             (None, Some(reason)) => Error::ConnectionLost(reason.clone()),
             (None, None) => Error::Closed,
         };
-        let closed = || closed.clone();
-        let _ = self.why_closed.set(closed());
+        let closed = self.why_closed.get_or_init(|| closed).clone();
         for reply in self.persist.take_waiting() {
-            let _ = reply.send(Err(closed()));
+            let _ = reply.send(Err(closed.clone()));
         }
-        for (_, pending) in self.pending.drain() {
+        let interrupted = self.losses.take_interrupted();
+        for pending in self.pending.drain().map(|(_, p)| p).chain(interrupted) {
             match pending {
-                Pending::Publish(reply) => drop(reply.send(Err(closed()))),
-                Pending::Subscribe(reply, ..) => drop(reply.send(Err(Error::Closed))),
-                Pending::Unsubscribe(reply, _) => drop(reply.send(Err(Error::Closed))),
+                Pending::Publish(reply) => drop(reply.send(Err(closed.clone()))),
+                Pending::Subscribe(reply, ..) => drop(reply.send(Err(closed.clone()))),
+                Pending::Unsubscribe(reply, _) => drop(reply.send(Err(closed.clone()))),
                 Pending::Resubscribe => {}
             }
         }
-        self.intake.close(commands::fail_command);
+        self.intake
+            .close(|command| commands::fail_command(command, &closed));
         self.router.clear();
         self.deliveries.clear();
         self.state.send_replace(ConnectionState::Closed);

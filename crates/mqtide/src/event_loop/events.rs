@@ -131,7 +131,7 @@ impl EventLoop {
             Event::Auth(auth) => self.on_auth(auth, now),
             Event::Disconnected(reason) => {
                 info!(%reason, "disconnected");
-                let end = if let Some(e) = self.end_authentication() {
+                let end = if let Some(e) = self.end_authentication(&reason) {
                     End::Lost(DisconnectReason::Auth(e))
                 } else if matches!(reason, ConnectionError::Disconnected) && self.closing.is_some()
                 {
@@ -141,6 +141,19 @@ impl EventLoop {
                 } else {
                     End::Lost(DisconnectReason::Session(reason))
                 };
+                if let End::Lost(lost) = &end {
+                    // Requests the end failed learn why: the broker's
+                    // DISCONNECT, a violation; for a transport that went
+                    // away, its own error (`connection` has it).
+                    let cause = match lost {
+                        DisconnectReason::Session(ConnectionError::ConnectionLost) => {
+                            self.losses.cause().cloned()
+                        }
+                        other => Some(other.clone()),
+                    };
+                    self.losses.connection_ended(cause.clone());
+                    self.answer_interrupted(cause);
+                }
                 self.ended.get_or_insert(end);
             }
             other => debug!(?other, "unhandled session event"),

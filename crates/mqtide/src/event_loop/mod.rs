@@ -38,7 +38,7 @@ use crate::store::{SessionStore, StoredSubscription};
 use crate::take_once::TakeOnce;
 use crate::transport::{Servers, Transport};
 use auth::Authentication;
-use commands::Intake;
+use commands::{Intake, Losses};
 use ending::flush;
 use events::Deliveries;
 use persist::Persistence;
@@ -221,6 +221,9 @@ pub(crate) struct EventLoop {
     /// Why the connection ended, when the client closes because it does
     /// not reconnect.
     lost: Option<DisconnectReason>,
+    /// Requests lost connections failed, told why; see `commands.rs`.
+    losses: Losses,
+    /// Why the client closed: the one error every call returns after.
     why_closed: Arc<std::sync::OnceLock<Error>>,
 }
 
@@ -260,6 +263,7 @@ impl EventLoop {
             persist: Persistence::new(store, setup.slots.store),
             auth: Authentication::new(setup.authenticator, setup.slots.authenticator),
             lost: None,
+            losses: Losses::default(),
             why_closed: setup.why_closed,
         }
     }
@@ -403,6 +407,14 @@ impl EventLoop {
         let end = self
             .drive_connection(&mut reader, &mut writer, &mut read_buf, &mut write_buf)
             .await;
+        // What its loss fails (now, or when the next connection finds the
+        // session gone) is told why; an attempt that never came up lost
+        // nothing, and a clean close is no loss.
+        let lost = match (&end, &self.phase) {
+            (End::Lost(reason), Phase::Up) => Some(reason.clone()),
+            _ => None,
+        };
+        self.losses.connection_ended(lost.clone());
         // Best effort: the last bytes (our DISCONNECT) reach the broker;
         // nothing at all once the store failed, for they may depend on
         // what it could not commit (dropping the socket closes it).
@@ -432,6 +444,9 @@ impl EventLoop {
         // message must reach the application even though the broker will
         // resend it (the session will not deliver that resend again).
         self.process(&mut BytesMut::new(), now);
+        if matches!(end, End::Lost(_)) {
+            self.answer_interrupted(lost);
+        }
         end
     }
 

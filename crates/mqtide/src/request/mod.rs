@@ -25,7 +25,7 @@ use mqtide_proto::{PublishProperties, QoS, TopicName, UsageError};
 
 pub use respond::{Reply, Responder, ServeBuilder};
 
-use crate::client::Client;
+use crate::client::{Client, Requests};
 use crate::error::Error;
 use crate::message::Message;
 use crate::properties::{add_user_property, secs, set_content_type};
@@ -154,7 +154,10 @@ impl RequestBuilder {
         let timeout = self.timeout;
         match tokio::time::timeout(timeout, self.exchange()).await {
             Ok(result) => result,
-            Err(_) => Err(Error::Timeout),
+            Err(_) => Err(Error::Timeout {
+                waiting_for: "the reply to the request",
+                after: timeout,
+            }),
         }
     }
 
@@ -164,7 +167,8 @@ impl RequestBuilder {
     async fn exchange(self) -> Result<Message, Error> {
         let inbox = self.client.requests().inbox(&self.client).await?;
         // Registered before publishing: the reply may overtake the PUBACK.
-        let waiter = inbox.register()?;
+        let ended = || Requests::ended(&self.client);
+        let waiter = inbox.register(ended)?;
         let mut properties = self.properties;
         properties.response_topic = Some(ByteString::from(inbox.topic()));
         properties.correlation_data = Some(waiter.correlation().clone());
@@ -173,7 +177,7 @@ impl RequestBuilder {
             .qos(self.qos)
             .properties(properties)
             .await?;
-        waiter.reply().await
+        waiter.reply(|| Requests::ended(&self.client)).await
     }
 }
 

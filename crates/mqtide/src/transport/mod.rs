@@ -86,7 +86,19 @@ impl ServerAddr {
             url: redact(input),
             reason: reason.to_owned(),
         };
-        let url = url::Url::parse(input).map_err(|e| invalid(&e.to_string()))?;
+        // `host:port` alone is no URL (`127.0.0.1:1883` does not parse;
+        // `localhost:1883` parses with "localhost" as its scheme): say
+        // what to write instead.
+        let no_scheme = || {
+            invalid(&format!(
+                "no scheme; write mqtt://{} (or mqtts://, ws://, wss://, unix://)",
+                redact(input)
+            ))
+        };
+        let url = url::Url::parse(input).map_err(|e| match e {
+            url::ParseError::RelativeUrlWithoutBase => no_scheme(),
+            e => invalid(&e.to_string()),
+        })?;
         let (scheme, default_port) = match url.scheme() {
             "mqtt" | "tcp" => (Scheme::Tcp, 1883),
             "mqtts" | "ssl" if cfg!(feature = "tls") => (Scheme::Tls, 8883),
@@ -114,6 +126,7 @@ impl ServerAddr {
                     "mqtide was built without the `websocket` (and, for wss, `tls`) feature",
                 ));
             }
+            _ if !input.contains("://") => return Err(no_scheme()),
             other => {
                 return Err(invalid(&format!(
                     "unknown scheme {other:?}; use mqtt://host:port"
@@ -329,6 +342,9 @@ mod tests {
     fn bad_urls_say_what_is_wrong() {
         for (url, needle) in [
             ("localhost:1883", "scheme"),
+            ("localhost:1883", "write mqtt://localhost:1883"),
+            ("127.0.0.1:1883", "write mqtt://127.0.0.1:1883"),
+            ("broker.example", "write mqtt://broker.example"),
             ("http://x", "unknown scheme"),
             ("mqtt://", "host"),
             ("mqtt://h:99999", "port"),
@@ -339,9 +355,9 @@ mod tests {
             let err = ServerAddr::parse(url).unwrap_err().to_string();
             assert!(err.contains(needle), "{url}: {err}");
         }
-        let err = ServerAddr::parse("mqtt://u:hunter2@h/x")
-            .unwrap_err()
-            .to_string();
-        assert!(!err.contains("hunter2"), "{err}");
+        for url in ["mqtt://u:hunter2@h/x", "u:hunter2@h:1883"] {
+            let err = ServerAddr::parse(url).unwrap_err().to_string();
+            assert!(!err.contains("hunter2"), "{err}");
+        }
     }
 }

@@ -217,9 +217,32 @@ impl TlsSetup {
             .connector
             .connect(self.server_name.clone(), tcp)
             .await
-            .map_err(explain)?;
+            .map_err(handshake_failed)?;
         Ok(Box::new(stream))
     }
+}
+
+/// Why a handshake failed, as [`explain`] says, except that one the
+/// broker cut short (closed, reset) or answered with something that is not
+/// TLS becomes [`TlsFailure::NotTls`]: a plain `mqtt://` listener does just
+/// that with a ClientHello.
+fn handshake_failed(error: io::Error) -> io::Error {
+    let rustls = error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<rustls::Error>());
+    let garbled = matches!(rustls, Some(rustls::Error::InvalidMessage(_)));
+    let cut = rustls.is_none()
+        && matches!(
+            error.kind(),
+            io::ErrorKind::ConnectionReset
+                | io::ErrorKind::ConnectionAborted
+                | io::ErrorKind::UnexpectedEof
+                | io::ErrorKind::BrokenPipe
+        );
+    if garbled || cut {
+        return io::Error::new(error.kind(), TlsFailure::NotTls(error.to_string()));
+    }
+    explain(error)
 }
 
 /// Turns a TLS failure inside an I/O error into a [`TlsFailure`] inside
@@ -412,6 +435,36 @@ mod tests {
     }
 
     /// Other I/O errors pass through, and explaining twice changes nothing.
+    #[test]
+    fn a_handshake_cut_short_or_garbled_may_be_a_plain_port() {
+        for error in [
+            io::Error::from(io::ErrorKind::ConnectionReset),
+            io::Error::new(io::ErrorKind::UnexpectedEof, "tls handshake eof"),
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType),
+            ),
+        ] {
+            let failed = handshake_failed(error);
+            let failure = failed
+                .get_ref()
+                .and_then(|e| e.downcast_ref::<TlsFailure>());
+            assert!(matches!(failure, Some(TlsFailure::NotTls(_))), "{failed}");
+            assert!(failed.to_string().contains("may not speak TLS"), "{failed}");
+        }
+        // A certificate that does not verify is what it is.
+        let failed = handshake_failed(io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
+        ));
+        assert_eq!(
+            failed
+                .get_ref()
+                .and_then(|e| e.downcast_ref::<TlsFailure>()),
+            Some(&TlsFailure::UnknownIssuer)
+        );
+    }
+
     #[test]
     fn other_errors_pass_through() {
         let reset = explain(io::ErrorKind::ConnectionReset.into());
