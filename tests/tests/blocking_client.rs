@@ -244,3 +244,34 @@ fn many_threads_publish_through_clones() {
     }
     c.disconnect().unwrap();
 }
+
+#[test]
+fn start_before_the_broker_is_there() {
+    // A broker started and stopped: its port is free, and `restart`
+    // brings it back there. The client keeps trying meanwhile.
+    let mut broker = Mosquitto::start().unwrap();
+    let url = broker.url();
+    broker.stop();
+    let c = Client::builder(&url)
+        .client_id("blocking-start")
+        .reconnect(Backoff::exponential(
+            Duration::from_millis(20),
+            Duration::from_millis(200),
+        ))
+        .start()
+        .unwrap();
+    let mut ack = c
+        .publish("b/start", "queued")
+        .qos(QoS::AtLeastOnce)
+        .send()
+        .unwrap();
+    assert!(
+        ack.wait_timeout(Duration::from_millis(100))
+            .unwrap()
+            .is_none()
+    );
+    broker.restart().unwrap();
+    c.wait_connected().unwrap();
+    assert!(ack.wait_timeout(GUARD).unwrap().is_some());
+    c.disconnect().unwrap();
+}

@@ -68,6 +68,7 @@ impl ClientBuilder {
         fn will(will: Will);
         fn reconnect(backoff: Backoff);
         fn no_reconnect();
+        fn retry_first_connect(retry: bool);
         fn shuffle_brokers(shuffle: bool);
         fn follow_redirects(follow: bool);
         fn session_expiry(expiry: Duration);
@@ -121,13 +122,39 @@ impl ClientBuilder {
     /// # }
     /// ```
     pub fn connect(self) -> Result<Client, Error> {
+        let client = self.spawn()?;
+        client.runtime().block_on(client.inner.wait_connected())??;
+        Ok(client)
+    }
+
+    /// Returns a client at once and keeps trying the first connection with
+    /// the reconnect backoff, as [`crate::ClientBuilder::start`] does:
+    /// publishes wait in the offline queue meanwhile, and
+    /// [`Client::wait_connected`] tells when it is up.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), mqtide::Error> {
+    /// let client = mqtide::blocking::Client::builder("mqtt://broker:1883").start()?;
+    /// let pending = client.publish("service/status", "up").qos(mqtide::QoS::AtLeastOnce).send()?;
+    /// client.wait_connected()?;
+    /// pending.wait()?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn start(self) -> Result<Client, Error> {
+        Self {
+            inner: self.inner.retry_first_connect(true),
+        }
+        .spawn()
+    }
+
+    /// Builds the client and runs its event loop on a thread of its own.
+    fn spawn(self) -> Result<Client, Error> {
         not_in_runtime()?;
         let (client, runtime) = RuntimeThread::start(|| {
             let (client, connection) = self.inner.build()?;
             Ok((client, connection.run()))
         })?;
-        let client = Client::new(client, runtime);
-        client.runtime().block_on(client.inner.wait_connected())??;
-        Ok(client)
+        Ok(Client::new(client, runtime))
     }
 }
