@@ -57,7 +57,7 @@ async fn qos1_survives_three_cuts_with_default_options() {
 async fn the_switch_off_fails_what_was_in_flight() {
     for version in VERSIONS {
         let run = burst(version, "no-resend", |b| {
-            b.session_config(|c| c.resend_qos1_on_session_loss = false)
+            b.resend_qos1_on_session_loss(false)
         })
         .await;
         assert!(

@@ -91,8 +91,8 @@ mod topic;
 pub use codec::*;
 pub use session::{
     AckMode, AckToken, Completion, Connected, ConnectionError, Event, IncomingState, Message,
-    ProtocolError, QoSPolicy, RequestError, RequestId, RestoreError, Session, SessionConfig,
-    StoreChange, StoredPublish, StoredSession, TopicAliasUse, UsageError,
+    ProtocolError, QoSPolicy, ReceiveOverrun, RequestError, RequestId, RestoreError, Session,
+    SessionConfig, StoreChange, StoredPublish, StoredSession, TopicAliasUse, UsageError,
 };
 pub use topic::{
     FilterTrie, SHARE_PREFIX, TopicError, TopicFilter, TopicName, check_topic_filter,

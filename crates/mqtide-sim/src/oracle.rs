@@ -13,7 +13,8 @@
 //!   that must arrive was acknowledged exactly once;
 //! - **order**: per topic and QoS, first arrivals come in publishing order
 //!   (until a broker loses its sessions);
-//! - **stuck**: once the network heals, nothing stays pending for ever;
+//! - **stuck**: once the network heals, nothing stays pending for ever
+//!   (after lost sessions too);
 //! - **qos1-failed**: a QoS 1 publish is never failed because a session was
 //!   lost (it is sent again as a new message);
 //! - **bounds**: queues, windows and the store stay within their limits;

@@ -658,14 +658,16 @@ impl World {
         }
     }
 
-    /// Once healed and quiet, nothing may still be pending. Not checked
-    /// after a broker lost its sessions: a client whose CONNACK saying so
-    /// was lost resumes a new, empty session as its own, and may hold
-    /// state the broker will never release (see the crate's README).
+    /// Once healed and quiet, nothing may still be pending, even after a
+    /// broker lost its sessions. There a client whose CONNACK saying so
+    /// was lost resumes the broker's new, empty session as its own, and
+    /// may keep QoS 2 identifiers it acknowledged that the broker will
+    /// never release. They held the subscriber's receive window for ever
+    /// under `ReceiveOverrun::Strict`: with a Receive Maximum of 1, 0x93 on
+    /// every reconnect (schedules 526339 and 1691655 under 5.0, with the
+    /// session configured strict). The default tolerance lets them wait
+    /// for a PUBREL without holding a place, and the check holds.
     fn check_settled(&mut self) {
-        if self.oracle.sessions_lost {
-            return;
-        }
         let publisher = &self.clients[PUBLISHER];
         let stuck_publisher = publisher.session.inflight() + publisher.session.queued() > 0
             || publisher.session.last_accepted() < self.plan.len() as u64;
@@ -787,5 +789,17 @@ mod regressions {
     fn schedule_3103_a_stale_disconnect_before_connect() {
         let violations = replay(3103, ProtocolVersion::V5);
         assert!(violations.is_empty(), "{violations:?}");
+    }
+
+    /// After a broker lost the sessions and the CONNACK saying so was
+    /// lost, a stale QoS 2 identifier held a Receive Maximum of 1 for
+    /// ever: 0x93 on every reconnect (a livelock, caught as `stuck` once
+    /// that check ran after lost sessions), unless overruns are tolerated.
+    #[test]
+    fn schedules_526339_and_1691655_stale_ids_no_longer_hold_the_window() {
+        for number in [526_339, 1_691_655] {
+            let violations = replay(number, ProtocolVersion::V5);
+            assert!(violations.is_empty(), "{number}: {violations:?}");
+        }
     }
 }

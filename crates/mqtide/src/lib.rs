@@ -64,7 +64,10 @@
 //! in a stream the application holds, or, with
 //! [`ClientBuilder::manual_acks`], only when the application calls
 //! [`Client::ack`] (or [`Client::ack_with`], to reject with a 5.0 reason
-//! code).
+//! code). A 5.0 broker that sends more unacknowledged messages than the
+//! [`receive_maximum`](ClientBuilder::receive_maximum) allows (Mosquitto
+//! does, at QoS 2) is tolerated within bounds and logged at warn level
+//! ([`ClientBuilder::receive_overrun`]).
 //!
 //! **Memory is bounded, and a slow side slows the other.** Every queue
 //! has a limit. Each stream buffers 256 messages by default
@@ -91,10 +94,20 @@
 //! [`session_expiry`](ClientBuilder::session_expiry) says otherwise),
 //! publishes in flight are resent: QoS 2 flows that got past PUBREC
 //! resume with PUBREL, never with a second PUBLISH. When the broker has
-//! no session for the client, publishes in flight fail with
-//! [`RequestError::SessionLost`](proto::RequestError::SessionLost) instead
-//! of being sent again as new messages, and the subscriptions are
-//! restored. [`Client::state`], [`Client::watch_state`] and
+//! no session for the client (with the default clean start, after every
+//! reconnect), QoS 1 publishes in flight are sent again as new messages
+//! and resolve with the new acknowledgement: at least once, so a
+//! subscriber may get one twice
+//! ([`ClientBuilder::resend_qos1_on_session_loss`] turns it off). QoS 2
+//! publishes in flight fail with
+//! [`RequestError::SessionLost`](proto::RequestError::SessionLost): their
+//! outcome is indeterminate (delivered once, or not at all), and a second
+//! copy could break exactly once. The subscriptions are restored. A
+//! publish that was the oldest in flight when five connections in a row
+//! were lost (a broker that closes the connection on it) fails with
+//! [`RequestError::Poisoned`](proto::RequestError::Poisoned), naming it,
+//! and the others go on ([`ClientBuilder::poison_threshold`]).
+//! [`Client::state`], [`Client::watch_state`] and
 //! [`Client::events`] show what the connection is doing.
 //!
 //! **Errors say why.** A request a lost connection failed carries why it
@@ -170,8 +183,8 @@ pub use message::Message;
 pub use mqtide_proto as proto;
 pub use mqtide_proto::{
     DisconnectProperties, ProtocolVersion, PublishProperties, QoS, QoSPolicy, ReasonCode,
-    RetainHandling, SubscribeProperties, SubscriptionOptions, TopicFilter, TopicName,
-    topic_matches_sub,
+    ReceiveOverrun, RetainHandling, SubscribeProperties, SubscriptionOptions, TopicFilter,
+    TopicName, topic_matches_sub,
 };
 pub use options::{ClientBuilder, Will};
 pub use request::{Reply, RequestBuilder, Responder, ServeBuilder};

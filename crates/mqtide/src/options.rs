@@ -7,7 +7,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use bytestring::ByteString;
 use mqtide_proto::{
-    LastWill, ProtocolVersion, QoS, QoSPolicy, Secret, SessionConfig, TopicName, WillProperties,
+    LastWill, ProtocolVersion, QoS, QoSPolicy, ReceiveOverrun, Secret, SessionConfig, TopicName,
+    WillProperties,
 };
 
 use crate::backoff::Backoff;
@@ -303,6 +304,21 @@ impl ClientBuilder {
         }
     }
 
+    /// 5.0: what to do when the broker sends more unacknowledged QoS 1/2
+    /// messages than [`receive_maximum`](Self::receive_maximum) allows. By
+    /// default the client takes them (its own bounds keep memory in
+    /// check; nothing is dropped) and logs the first of each connection at
+    /// warn level: Mosquitto 2.0.11 keeps to a small Receive Maximum for
+    /// the first QoS 2 messages only, and a strict client would disconnect
+    /// (and, with a clean session, lose what the broker still held) again
+    /// and again. `ReceiveOverrun::Tolerate { margin }` bounds the overrun;
+    /// `ReceiveOverrun::Strict` disconnects with 0x93 at the first. See
+    /// [`ReceiveOverrun`].
+    pub fn receive_overrun(mut self, overrun: ReceiveOverrun) -> Self {
+        self.session.receive_overrun = overrun;
+        self
+    }
+
     /// The largest packet accepted from the broker (default 16 MiB),
     /// announced to 5.0 brokers so they drop what is larger instead of
     /// sending it.
@@ -376,6 +392,30 @@ impl ClientBuilder {
     /// refuse it).
     pub fn qos_policy(mut self, policy: QoSPolicy) -> Self {
         self.session.qos_policy = policy;
+        self
+    }
+
+    /// When the broker has no session for the client (with a clean start,
+    /// on every reconnect; or after it lost one), QoS 1 publishes that were
+    /// in flight are sent again as new messages, and their futures resolve
+    /// with the new acknowledgement (default true: at least once, so a
+    /// subscriber may get one twice). `false` fails them with
+    /// `RequestError::SessionLost` instead, as QoS 2 publishes in flight
+    /// always fail: their outcome is indeterminate (delivered once, or not
+    /// at all), and a second copy could break exactly once.
+    pub fn resend_qos1_on_session_loss(mut self, resend: bool) -> Self {
+        self.session.resend_qos1_on_session_loss = resend;
+        self
+    }
+
+    /// After this many connections in a row are lost while the same
+    /// publish is the oldest in flight, it fails with
+    /// `RequestError::Poisoned`, naming it, and the others go on (default
+    /// 5; 0 never gives up): a broker that closes the connection on a
+    /// publish (too large for it, not authorised) would otherwise have it
+    /// resent for ever.
+    pub fn poison_threshold(mut self, connections: u32) -> Self {
+        self.session.poison_threshold = connections;
         self
     }
 

@@ -31,6 +31,51 @@ pub enum AckMode {
     Manual,
 }
 
+/// What to do when a 5.0 server sends more unacknowledged QoS 1/2
+/// messages than our Receive Maximum allows ([MQTT-3.3.4-9]).
+///
+/// Some servers do. Mosquitto 2.0.11 keeps to a Receive Maximum of 2 for
+/// the first few QoS 2 messages, then sends more and more before our
+/// acknowledgements: after a few hundred messages, bursts of dozens (130
+/// in one read, in 1,000 messages). Ending the connection then loses what
+/// it still held for a clean session, on every reconnect alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReceiveOverrun {
+    /// The rule as written: the first message beyond the Receive Maximum
+    /// ends the connection with Receive Maximum exceeded (0x93).
+    Strict,
+    /// Take up to `margin` messages beyond the Receive Maximum; one more
+    /// ends the connection as under `Strict`. Exactly once is kept as for
+    /// any message. Each message taken beyond the Receive Maximum is
+    /// counted ([`Session::receive_overruns`](super::Session::receive_overruns)),
+    /// and the first on each connection is reported
+    /// ([`Event::ReceiveMaximumOverrun`](super::Event::ReceiveMaximumOverrun))
+    /// for the driver to log: the server does not honour the flow control
+    /// it was asked for.
+    ///
+    /// What the excess holds stays within the session's bounds: messages
+    /// wait as events like any other, up to
+    /// [`SessionConfig::event_capacity`], and then the session stops
+    /// decoding (the driver stops reading the socket); a QoS 2 message
+    /// past PUBREC holds one bit in a map of fixed size. Nothing is
+    /// dropped.
+    Tolerate {
+        /// How many messages beyond the Receive Maximum may be
+        /// unacknowledged at once.
+        margin: u16,
+    },
+}
+
+impl Default for ReceiveOverrun {
+    /// `Tolerate { margin: 65535 }`: any overrun the packet identifiers
+    /// allow (at most 65,535 messages can be unacknowledged at once), since
+    /// the session's own bounds keep its memory in check. Set a smaller
+    /// margin to stop a server that goes further than a bound of your own.
+    fn default() -> Self {
+        Self::Tolerate { margin: u16::MAX }
+    }
+}
+
 /// The configuration of a [`Session`](super::Session).
 ///
 /// Built with [`SessionConfig::new`] and adjusted field by field; the
@@ -101,6 +146,10 @@ pub struct SessionConfig {
     /// five connections in a row before the oldest publish is
     /// acknowledged, but one that does fails that publish too.
     pub poison_threshold: u32,
+    /// 5.0: what to do with a server that sends more unacknowledged QoS 1/2
+    /// messages than our Receive Maximum allows (default: tolerate it,
+    /// within bounds; see [`ReceiveOverrun`]).
+    pub receive_overrun: ReceiveOverrun,
     /// Record every change to the durable state for a session store (see
     /// [`Session::drain_store_changes`](super::Session::drain_store_changes)).
     /// Off, nothing is recorded and nothing costs.
@@ -131,6 +180,7 @@ impl SessionConfig {
             outgoing_alias_maximum: u16::MAX,
             resend_qos1_on_session_loss: true,
             poison_threshold: 5,
+            receive_overrun: ReceiveOverrun::default(),
             durable: false,
         }
     }

@@ -39,6 +39,19 @@ pub enum Event {
     Auth(Auth),
     /// The connection ended (reported once per connection).
     Disconnected(ConnectionError),
+    /// The server sent more unacknowledged QoS 1/2 messages than our
+    /// Receive Maximum allows ([MQTT-3.3.4-9]), and the session took them
+    /// ([`ReceiveOverrun::Tolerate`](super::ReceiveOverrun::Tolerate))
+    /// rather than end the connection. Reported once per connection, at
+    /// the first such message; a driver should log it at warn level.
+    /// [`Session::receive_overruns`](super::Session::receive_overruns)
+    /// counts them all.
+    ReceiveMaximumOverrun {
+        /// Our Receive Maximum.
+        maximum: u16,
+        /// How many messages were unacknowledged with this one.
+        unacknowledged: usize,
+    },
 }
 
 /// How a successful command ended.

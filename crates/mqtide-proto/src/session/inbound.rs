@@ -10,8 +10,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::packet_id::PacketIdPool;
 use super::{
-    AckMode, AckToken, AfterWrite, Event, Message, ProtocolError, Session, State, StoreChange,
-    UsageError,
+    AckMode, AckToken, AfterWrite, Event, Message, ProtocolError, ReceiveOverrun, Session, State,
+    StoreChange, UsageError,
 };
 use crate::{Ack, Packet, PacketId, PacketType, Publish, QoS, ReasonCode};
 
@@ -43,6 +43,10 @@ pub(super) struct Inbound {
     /// Restored QoS 2 identifiers the application never acknowledged: a
     /// resend of one is delivered again.
     pub(super) redeliver: FxHashSet<PacketId>,
+    /// Messages taken beyond our Receive Maximum, over the session's life.
+    pub(super) overruns: u64,
+    /// Whether this connection's first overrun was reported.
+    pub(super) overrun_reported: bool,
 }
 
 impl Inbound {
@@ -58,6 +62,7 @@ impl Inbound {
     /// be delivered twice.
     pub(super) fn end_connection(&mut self) {
         self.aliases.clear();
+        self.overrun_reported = false;
         self.pending_acks.retain(|p| p.qos == QoS::ExactlyOnce);
         self.qos1_unacked = 0;
     }
@@ -172,9 +177,8 @@ impl Session {
         }
         // A restored message the application never acknowledged already
         // holds its place in the window.
-        let unacked = self.inbound.unacknowledged();
-        let maximum = self.config.receive_maximum();
-        if unacked >= usize::from(maximum) && !redelivery {
+        if !redelivery && !self.take_into_window() {
+            let maximum = self.config.receive_maximum();
             return self.protocol_error(ProtocolError::ReceiveMaximumExceeded(maximum));
         }
         let qos = publish.qos;
@@ -211,6 +215,32 @@ impl Session {
                 self.deliver(publish, Some(AckToken(token)));
             }
         }
+    }
+
+    /// Whether a new message fits our Receive Maximum, or an overrun
+    /// [`ReceiveOverrun`] tolerates (counted, and reported once per
+    /// connection).
+    fn take_into_window(&mut self) -> bool {
+        let maximum = usize::from(self.config.receive_maximum());
+        let unacknowledged = self.inbound.unacknowledged();
+        if unacknowledged < maximum {
+            return true;
+        }
+        let ReceiveOverrun::Tolerate { margin } = self.config.receive_overrun else {
+            return false;
+        };
+        if unacknowledged >= maximum + usize::from(margin) {
+            return false;
+        }
+        self.inbound.overruns += 1;
+        if !self.inbound.overrun_reported {
+            self.inbound.overrun_reported = true;
+            self.events.push_back(Event::ReceiveMaximumOverrun {
+                maximum: self.config.receive_maximum(),
+                unacknowledged: unacknowledged + 1,
+            });
+        }
+        true
     }
 
     pub(super) fn handle_pubrel(&mut self, id: PacketId, now: Instant) {

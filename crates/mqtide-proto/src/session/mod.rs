@@ -22,7 +22,7 @@ use bytes::BytesMut;
 use bytestring::ByteString;
 
 pub use alias::TopicAliasUse;
-pub use config::{AckMode, QoSPolicy, SessionConfig};
+pub use config::{AckMode, QoSPolicy, ReceiveOverrun, SessionConfig};
 pub use error::{ConnectionError, ProtocolError, RequestError, UsageError};
 pub use event::{AckToken, Completion, Connected, Event, Message, RequestId};
 pub use store::{IncomingState, RestoreError, StoreChange, StoredPublish, StoredSession};
@@ -243,6 +243,13 @@ impl Session {
     /// store's count).
     pub fn last_accepted(&self) -> u64 {
         self.outbound.next_seq
+    }
+
+    /// How many QoS 1/2 messages the server sent beyond our Receive Maximum
+    /// over the session's life, taken under
+    /// [`ReceiveOverrun::Tolerate`] (see [`Event::ReceiveMaximumOverrun`]).
+    pub fn receive_overruns(&self) -> u64 {
+        self.inbound.overruns
     }
 
     /// How many requests wait for the window or a connection.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use mqtide_proto::{AckToken, ConnectionError, Event, ProtocolVersion};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::{End, EventLoop, Phase};
 use crate::message::Message;
@@ -156,6 +156,14 @@ impl EventLoop {
                 }
                 self.ended.get_or_insert(end);
             }
+            Event::ReceiveMaximumOverrun {
+                maximum,
+                unacknowledged,
+            } => warn!(
+                maximum,
+                unacknowledged,
+                "the broker sends more unacknowledged messages than our receive maximum; taking them (ReceiveOverrun::Tolerate)"
+            ),
             other => debug!(?other, "unhandled session event"),
         }
     }
