@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use mqtide_proto::{ProtocolVersion, QoSPolicy, SessionConfig};
+use mqtide_proto::{ProtocolVersion, QoSPolicy, ReceiveOverrun, SessionConfig};
 
 use super::Client;
 use super::runtime::{RuntimeThread, not_in_runtime};
@@ -73,6 +73,7 @@ impl ClientBuilder {
         fn follow_redirects(follow: bool);
         fn session_expiry(expiry: Duration);
         fn receive_maximum(maximum: u16);
+        fn receive_overrun(overrun: ReceiveOverrun);
         fn max_packet_size(bytes: u32);
         fn outgoing_topic_aliases(maximum: u16);
         fn topic_alias_maximum(maximum: u16);
@@ -81,6 +82,8 @@ impl ClientBuilder {
         fn offline_queue(capacity: usize, when_full: QueueFull);
         fn stream_capacity(capacity: usize);
         fn qos_policy(policy: QoSPolicy);
+        fn resend_qos1_on_session_loss(resend: bool);
+        fn poison_threshold(connections: u32);
         fn manual_acks(manual: bool);
         #[cfg(feature = "tls")]
         fn tls(options: crate::TlsOptions);
