@@ -21,17 +21,7 @@ pub(crate) async fn broker_url()
     {
         return Ok((DEFAULT_URL.to_owned(), None));
     }
-    let broker = mqtide_testkit::Mosquitto::start().map_err(|e| {
-        format!(
-            "no MQTT broker at {DEFAULT_URL} and none could be started ({e}).\n\
-             Set MQTT_URL=mqtt://host:port, or install mosquitto (apt-get install mosquitto)."
-        )
-    })?;
-    println!(
-        "nothing answers at {DEFAULT_URL}; started a private mosquitto at {}",
-        broker.url()
-    );
-    Ok((broker.url(), Some(broker)))
+    private_broker()
 }
 
 /// [`broker_url`] without async, for the blocking examples.
@@ -43,6 +33,12 @@ pub(crate) fn broker_url_blocking()
     if std::net::TcpStream::connect("localhost:1883").is_ok() {
         return Ok((DEFAULT_URL.to_owned(), None));
     }
+    private_broker()
+}
+
+/// Nothing answers at the default address: a private Mosquitto, said out
+/// loud.
+fn private_broker() -> Result<(String, Option<mqtide_testkit::Mosquitto>), Box<dyn Error>> {
     let broker = mqtide_testkit::Mosquitto::start().map_err(|e| {
         format!(
             "no MQTT broker at {DEFAULT_URL} and none could be started ({e}).\n\

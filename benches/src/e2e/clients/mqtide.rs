@@ -13,7 +13,7 @@ use tokio::sync::oneshot;
 use super::{EchoSpec, Held, KEEP_ALIVE, LATENCY_WARMUP};
 use crate::e2e::flow::{FlowOutcome, FlowSpec, Sink, Target, payload, sequence};
 
-fn qos(level: u8) -> QoS {
+pub(super) fn qos(level: u8) -> QoS {
     match level {
         0 => QoS::AtMostOnce,
         1 => QoS::AtLeastOnce,

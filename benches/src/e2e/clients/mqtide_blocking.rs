@@ -9,20 +9,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::Instant;
 
+use mqtide::ProtocolVersion;
 use mqtide::blocking::{Client, ClientBuilder};
-use mqtide::{ProtocolVersion, QoS};
 
 use super::KEEP_ALIVE;
+use super::mqtide::qos;
 use super::sync_flow::{Reading, count};
 use crate::e2e::flow::{FlowOutcome, FlowSpec, IDLE, Target, payload};
-
-fn qos(level: u8) -> QoS {
-    match level {
-        0 => QoS::AtMostOnce,
-        1 => QoS::AtLeastOnce,
-        _ => QoS::ExactlyOnce,
-    }
-}
 
 fn builder(target: &Target, id: &str) -> ClientBuilder {
     Client::builder(&target.url())

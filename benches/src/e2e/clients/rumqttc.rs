@@ -14,12 +14,12 @@ use super::{EchoSpec, Held, KEEP_ALIVE, LATENCY_WARMUP};
 use crate::e2e::flow::{FlowOutcome, FlowSpec, Sink, Target, payload, sequence};
 
 /// Capacity of the request channel (the same as mqtide's command queue).
-const REQUEST_CAPACITY: usize = 1024;
+pub(super) const REQUEST_CAPACITY: usize = 1024;
 
 /// Mosquitto's `max_inflight_messages`.
-const INFLIGHT: u16 = 20;
+pub(super) const INFLIGHT: u16 = 20;
 
-fn qos(level: u8) -> QoS {
+pub(super) fn qos(level: u8) -> QoS {
     match level {
         0 => QoS::AtMostOnce,
         1 => QoS::AtLeastOnce,

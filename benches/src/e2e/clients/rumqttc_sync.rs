@@ -7,23 +7,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use rumqttc::{Client, Connection, Event, MqttOptions, NetworkOptions, Packet, QoS};
+use rumqttc::{Client, Connection, Event, MqttOptions, NetworkOptions, Packet};
 
 use super::KEEP_ALIVE;
+use super::rumqttc::{INFLIGHT, REQUEST_CAPACITY, qos};
 use super::sync_flow::{Reading, count};
 use crate::e2e::flow::{FlowOutcome, FlowSpec, IDLE, Target, payload};
-
-/// The same as the async rumqttc run.
-const REQUEST_CAPACITY: usize = 1024;
-const INFLIGHT: u16 = 20;
-
-fn qos(level: u8) -> QoS {
-    match level {
-        0 => QoS::AtMostOnce,
-        1 => QoS::AtLeastOnce,
-        _ => QoS::ExactlyOnce,
-    }
-}
 
 fn connect(target: &Target, id: &str) -> Result<(Client, Connection), String> {
     let mut options = MqttOptions::new(id, "127.0.0.1", target.port);
