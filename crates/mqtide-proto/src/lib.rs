@@ -90,9 +90,9 @@ mod topic;
 
 pub use codec::*;
 pub use session::{
-    AckMode, AckToken, Completion, Connected, ConnectionError, Event, IncomingState, Message,
-    ProtocolError, QoSPolicy, ReceiveOverrun, RequestError, RequestId, RestoreError, Session,
-    SessionConfig, StoreChange, StoredPublish, StoredSession, TopicAliasUse, UsageError,
+    AckMode, AckToken, Completion, Connected, ConnectionError, Counters, Event, IncomingState,
+    Message, ProtocolError, QoSPolicy, ReceiveOverrun, RequestError, RequestId, RestoreError,
+    Session, SessionConfig, StoreChange, StoredPublish, StoredSession, TopicAliasUse, UsageError,
 };
 pub use topic::{
     FilterTrie, SHARE_PREFIX, TopicError, TopicFilter, TopicName, check_topic_filter,

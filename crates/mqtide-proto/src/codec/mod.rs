@@ -23,6 +23,7 @@ mod publish;
 mod reason;
 mod subscribe;
 mod subscription_id;
+mod summary;
 mod wire;
 
 use std::fmt;
@@ -44,6 +45,7 @@ pub use publish::Publish;
 pub use reason::ReasonCode;
 pub use subscribe::{RetainHandling, Subscribe, SubscriptionOptions, Unsubscribe};
 pub use subscription_id::{SubscriptionId, SubscriptionIds};
+pub use summary::{Direction, PacketSummary};
 pub use wire::VAR_INT_MAX;
 pub(crate) use wire::{has_null, has_null_or_wildcard};
 

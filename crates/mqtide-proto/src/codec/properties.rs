@@ -285,6 +285,17 @@ macro_rules! properties {
                 true $( && self.$field.is_none() )* $( && self.$mfield.is_empty() )*
             }
 
+            /// The identifiers of the properties set, in wire order (a
+            /// repeated property once per value): what a packet log names,
+            /// without the values.
+            #[allow(dead_code, reason = "generated for every struct; a will's properties are not logged")]
+            pub(crate) fn ids(&self) -> Vec<PropertyId> {
+                let mut ids = Vec::new();
+                $( if self.$field.is_some() { ids.push(PropertyId::$id); } )*
+                $( ids.extend(self.$mfield.iter().map(|_| PropertyId::$mid)); )*
+                ids
+            }
+
             /// Reads the property length and the properties it covers.
             pub(crate) fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
                 let len = r.var_int()? as usize;

@@ -57,6 +57,7 @@ impl Session {
             }
         }
         self.state = State::Idle;
+        self.ping_sent = None;
     }
 
     /// Queues a DISCONNECT (with `reason_code` and `properties` under 5.0);

@@ -170,6 +170,7 @@ impl Session {
         if resend {
             // A resend of a message already delivered: never deliver it
             // twice. Answer again unless the application still holds it.
+            self.counters.duplicates_suppressed += 1;
             if !self.inbound.pending_acks.iter().any(|p| p.packet_id == id) {
                 self.send(Packet::PubRec(Ack::new(id)), AfterWrite::Nothing, now);
             }
@@ -294,6 +295,7 @@ impl Session {
     }
 
     fn deliver(&mut self, publish: Publish, ack: Option<AckToken>) {
+        self.counters.messages_received[publish.qos as usize] += 1;
         self.events
             .push_back(Event::Message(Message { publish, ack }));
     }

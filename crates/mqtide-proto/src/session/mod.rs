@@ -5,6 +5,7 @@ mod auth;
 mod config;
 mod connection;
 mod control;
+mod counters;
 mod error;
 mod event;
 mod flight;
@@ -23,11 +24,12 @@ use bytestring::ByteString;
 
 pub use alias::TopicAliasUse;
 pub use config::{AckMode, QoSPolicy, ReceiveOverrun, SessionConfig};
+pub use counters::Counters;
 pub use error::{ConnectionError, ProtocolError, RequestError, UsageError};
 pub use event::{AckToken, Completion, Connected, Event, Message, RequestId};
 pub use store::{IncomingState, RestoreError, StoreChange, StoredPublish, StoredSession};
 
-use crate::{Packet, PacketId, QoS, ReasonCode};
+use crate::{Direction, Packet, PacketId, PacketSummary, QoS, ReasonCode};
 use flight::{Control, OutFlight, Outbound, Queued, Stage};
 use inbound::Inbound;
 use timer::{Timer, TimerTable};
@@ -163,6 +165,14 @@ pub struct Session {
     transmit: VecDeque<(Outgoing, AfterWrite)>,
     events: VecDeque<Event>,
     timers: TimerTable,
+
+    // Observation.
+    counters: Counters,
+    /// When the PINGREQ awaiting its answer was queued.
+    ping_sent: Option<Instant>,
+    /// Whether packets are summarised into `packet_log`.
+    log_packets: bool,
+    packet_log: VecDeque<PacketSummary>,
 }
 
 /// What the server said it allows, from CONNACK.
@@ -217,6 +227,10 @@ impl Session {
             transmit: VecDeque::with_capacity(1),
             events: VecDeque::with_capacity(1),
             timers: TimerTable::default(),
+            counters: Counters::default(),
+            ping_sent: None,
+            log_packets: false,
+            packet_log: VecDeque::new(),
         }
     }
 
@@ -252,6 +266,19 @@ impl Session {
         self.inbound.overruns
     }
 
+    /// What the session has done so far: packets, bytes, publishes sent
+    /// and resent, messages received, duplicates suppressed, the last
+    /// keep-alive round trip.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// How many QoS 1/2 messages from the server are taken and not yet
+    /// acknowledged (they count against our Receive Maximum).
+    pub fn inflight_incoming(&self) -> usize {
+        self.inbound.unacknowledged()
+    }
+
     /// How many requests wait for the window or a connection.
     pub fn queued(&self) -> usize {
         self.outbound.queue.len()
@@ -275,10 +302,20 @@ impl Session {
         while self.events.len() < self.config.event_capacity
             && matches!(self.state, State::Connecting | State::Connected)
         {
+            let before = buf.len();
             match Packet::decode(buf, self.config.protocol, limit) {
                 Ok(Some(packet)) => {
+                    let size = before - buf.len();
+                    self.counters.received(size);
+                    if self.log_packets {
+                        let summary = PacketSummary::of(&packet, Direction::Received, size);
+                        self.packet_log.push_back(summary);
+                    }
                     // Anything from the server answers a PINGREQ.
                     self.timers.stop(Timer::PingResponse);
+                    if let Some(sent) = self.ping_sent.take() {
+                        self.counters.keep_alive_rtt = Some(now.saturating_duration_since(sent));
+                    }
                     self.handle_packet(packet, now);
                 }
                 Ok(None) => break,
@@ -301,6 +338,7 @@ impl Session {
         }
         if self.timers.expire(Timer::KeepAlive, now) && self.state == State::Connected {
             self.send(Packet::PingReq, AfterWrite::Nothing, now);
+            self.ping_sent.get_or_insert(now);
             if self.timers.get(Timer::PingResponse).is_none() {
                 self.timers
                     .set(Timer::PingResponse, now + self.config.ping_timeout);
@@ -319,10 +357,24 @@ impl Session {
             let Some((packet, after)) = self.transmit.pop_front() else {
                 break;
             };
+            let at = buf.len();
             let encoded = match packet {
-                Outgoing::Packet(packet) => packet.encode(self.config.protocol, buf),
+                Outgoing::Packet(packet) => {
+                    let encoded = packet.encode(self.config.protocol, buf);
+                    if let Packet::Publish(publish) = &packet {
+                        self.counters.publish_sent(publish.qos, publish.dup);
+                    }
+                    if self.log_packets && encoded.is_ok() {
+                        let summary = PacketSummary::of(&packet, Direction::Sent, buf.len() - at);
+                        self.packet_log.push_back(summary);
+                    }
+                    encoded
+                }
                 Outgoing::Flight(id, alias) => self.encode_flight(id, alias, buf),
             };
+            if buf.len() > at {
+                self.counters.sent(buf.len() - at);
+            }
             // Every packet was measured when it was queued; encoding a
             // packet of our own cannot fail unless a rule was missed.
             if let Err(error) = encoded {
@@ -363,8 +415,15 @@ impl Session {
             TopicAliasUse::Auto => self.outbound.aliases.assign(&publish.topic),
             TopicAliasUse::Never => None,
         };
+        let at = buf.len();
         let Some((alias, known)) = assigned else {
-            return publish.encode(version, buf);
+            let encoded = publish.encode(version, buf);
+            self.counters.publish_sent(publish.qos, publish.dup);
+            if self.log_packets {
+                let summary = PacketSummary::of_publish(publish, Direction::Sent, buf.len() - at);
+                self.packet_log.push_back(summary);
+            }
+            return encoded;
         };
         // The flight keeps the full topic (aliases do not outlive the
         // connection; resends might): it is lent to this encoding only.
@@ -375,6 +434,11 @@ impl Session {
             ByteString::new()
         };
         let encoded = publish.encode(version, buf);
+        self.counters.publish_sent(publish.qos, publish.dup);
+        if self.log_packets {
+            let summary = PacketSummary::of_publish(publish, Direction::Sent, buf.len() - at);
+            self.packet_log.push_back(summary);
+        }
         publish.properties.topic_alias = None;
         if known {
             publish.topic = topic;
@@ -386,6 +450,26 @@ impl Session {
     #[must_use]
     pub fn poll_event(&mut self) -> Option<Event> {
         self.events.pop_front()
+    }
+
+    /// Turns the packet log on or off. While it is on, every packet
+    /// decoded by [`handle_bytes`](Self::handle_bytes) and written by
+    /// [`poll_transmit`](Self::poll_transmit) leaves a [`PacketSummary`]
+    /// for [`poll_packet_log`](Self::poll_packet_log); drain it after each
+    /// of those calls, for it grows until drained. Off (the default), it
+    /// costs one test of a flag per packet.
+    pub fn set_packet_log(&mut self, on: bool) {
+        self.log_packets = on;
+        if !on {
+            self.packet_log = VecDeque::new();
+        }
+    }
+
+    /// The next packet of the packet log, in the order packets were read
+    /// and written.
+    #[must_use]
+    pub fn poll_packet_log(&mut self) -> Option<PacketSummary> {
+        self.packet_log.pop_front()
     }
 
     /// The next deadline at which [`handle_timeout`](Self::handle_timeout)

@@ -47,7 +47,10 @@ impl Session {
                         }
                     }
                 }
-                Stage::Released | Stage::Abandoned => Packet::PubRel(Ack::new(id)).into(),
+                Stage::Released | Stage::Abandoned => {
+                    self.counters.pubrels_resent += 1;
+                    Packet::PubRel(Ack::new(id)).into()
+                }
             };
             self.send(packet, AfterWrite::Nothing, now);
         }
