@@ -180,7 +180,9 @@ impl ClientBuilder {
         let events = Events::default();
         let (first_tx, first_rx) = oneshot::channel();
         let why_closed = Arc::new(std::sync::OnceLock::new());
+        let stats = Arc::new(crate::stats::StatsCells::default());
         let client = Client::new(ClientParts {
+            stats: Arc::clone(&stats),
             commands: commands_tx,
             state: state_rx,
             server: server_rx,
@@ -210,6 +212,9 @@ impl ClientBuilder {
                 store: self.store.clone(),
                 authenticator: self.authenticator.clone(),
             },
+            stats,
+            #[cfg(feature = "metrics")]
+            metrics_client_id_label: self.metrics_client_id_label,
         });
         Ok((client, Connection::new(event_loop), first_rx))
     }

@@ -170,6 +170,7 @@ mod properties;
 pub mod request;
 mod router;
 mod state;
+mod stats;
 pub mod store;
 mod take_once;
 mod transport;
@@ -189,6 +190,7 @@ pub use mqtide_proto::{
 pub use options::{ClientBuilder, Will};
 pub use request::{Reply, RequestBuilder, Responder, ServeBuilder};
 pub use state::{ConnectionEvent, ConnectionState, DisconnectReason};
+pub use stats::{PerQoS, Stats};
 pub use transport::Transport;
 #[cfg(feature = "proxy")]
 pub use transport::proxy::Proxy;

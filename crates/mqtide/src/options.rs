@@ -76,6 +76,9 @@ pub struct ClientBuilder {
     pub(crate) will: Option<Will>,
     pub(crate) reconnect: Option<Backoff>,
     pub(crate) retry_first_connect: bool,
+    /// Whether the `metrics` series carry a `client_id` label.
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics_client_id_label: bool,
     pub(crate) connect_timeout: Duration,
     pub(crate) command_capacity: usize,
     pub(crate) stream_capacity: usize,
@@ -118,6 +121,8 @@ impl ClientBuilder {
             will: None,
             reconnect: Some(Backoff::default()),
             retry_first_connect: false,
+            #[cfg(feature = "metrics")]
+            metrics_client_id_label: true,
             connect_timeout: Duration::from_secs(30),
             command_capacity: 1024,
             stream_capacity: 256,
@@ -233,6 +238,20 @@ impl ClientBuilder {
     /// once.
     pub fn retry_first_connect(mut self, retry: bool) -> Self {
         self.retry_first_connect = retry;
+        self
+    }
+
+    /// Feature `metrics`: whether this client's `mqtide_*` series carry
+    /// the label `client_id` (default true). Turn it off for a large fleet
+    /// whose clients should add up into one series each.
+    ///
+    /// ```
+    /// let builder = mqtide::Client::builder("mqtt://localhost").metrics_client_id_label(false);
+    /// # drop(builder);
+    /// ```
+    #[cfg(feature = "metrics")]
+    pub fn metrics_client_id_label(mut self, label: bool) -> Self {
+        self.metrics_client_id_label = label;
         self
     }
 

@@ -91,6 +91,8 @@ impl ClientBuilder {
         fn ws_header(name: impl Into<String>, value: impl Into<String>);
         #[cfg(feature = "proxy")]
         fn proxy(proxy: crate::Proxy);
+        #[cfg(feature = "metrics")]
+        fn metrics_client_id_label(label: bool);
         fn session_store(store: impl crate::store::SessionStore);
         fn request_response_information(ask: bool);
         fn authenticator(authenticator: impl crate::auth::Authenticator);

@@ -31,6 +31,7 @@ use crate::error::Error;
 use crate::message::Message;
 use crate::options::ClientBuilder;
 use crate::state::{ConnectionEvent, ConnectionState, Events};
+use crate::stats::{Stats, StatsCells};
 
 /// How long [`Client::disconnect`] waits for in-flight publishes.
 const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -59,6 +60,8 @@ struct Inner {
     /// Request/response state: the response topic subscription, shared by
     /// every clone (see [`Client::request`]).
     requests: Requests,
+    /// The figures behind [`Client::stats`].
+    stats: Arc<StatsCells>,
 }
 
 impl fmt::Debug for Client {
@@ -91,6 +94,7 @@ pub(crate) struct ClientParts {
     pub(crate) stream_capacity: usize,
     pub(crate) restored: Option<crate::store::Restored>,
     pub(crate) requests: Requests,
+    pub(crate) stats: Arc<StatsCells>,
 }
 
 impl Client {
@@ -113,6 +117,7 @@ impl Client {
                 why_closed: parts.why_closed,
                 restored: parts.restored,
                 requests: parts.requests,
+                stats: parts.stats,
             }),
         }
     }
@@ -380,6 +385,28 @@ impl Client {
     /// The connection state now.
     pub fn state(&self) -> ConnectionState {
         self.inner.state.borrow().clone()
+    }
+
+    /// What the client has done so far, as numbers: connections, publishes
+    /// by QoS and how they ended, resends, messages received, duplicates
+    /// suppressed, bytes, what is in flight and waiting (see [`Stats`],
+    /// field by field). Cheap: a read of relaxed atomics the event loop
+    /// stores once per turn, so call it as often as a dashboard needs.
+    ///
+    /// ```no_run
+    /// # async fn example() -> Result<(), mqtide::Error> {
+    /// use mqtide::{Client, QoS};
+    ///
+    /// let client = Client::builder("mqtt://localhost").connect().await?;
+    /// client.publish("sensors/1", "21.5").qos(QoS::AtLeastOnce).await?;
+    /// let stats = client.stats();
+    /// assert_eq!(stats.publishes_acknowledged.get(QoS::AtLeastOnce), 1);
+    /// println!("resent {} publishes, {} bytes out", stats.publishes_resent, stats.bytes_sent);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn stats(&self) -> Stats {
+        self.inner.stats.snapshot()
     }
 
     /// A `watch` of the connection state, to await changes.

@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
-use super::{Closing, End, EventLoop, Pending};
+use super::{Closing, End, EventLoop, Flow, Pending};
 use crate::command::{Command, PublishOutcome, QueueFull, Reply, SubscribeOutcome};
 use crate::error::Error;
 use crate::state::DisconnectReason;
@@ -136,18 +136,30 @@ impl EventLoop {
         }
     }
 
-    pub(super) fn completed(&mut self, id: RequestId, outcome: Result<Completion, RequestError>) {
+    pub(super) fn completed(
+        &mut self,
+        id: RequestId,
+        outcome: Result<Completion, RequestError>,
+        now: Instant,
+    ) {
         let Some(pending) = self.pending.remove(&id) else {
             return;
         };
         match (pending, outcome) {
             (
-                Pending::Publish(reply),
+                Pending::Publish(reply, flow),
                 Ok(Completion::Published {
                     reason_code,
                     properties,
                 }),
             ) => {
+                if reason_code.is_error() {
+                    warn!(reason = %reason_code, qos = flow.qos as u8, "the broker refused a publish");
+                    self.observer.failed(flow.qos);
+                } else {
+                    debug!(target: "mqtide::flow", request = id.get(), reason = %reason_code, "publish acknowledged");
+                    self.observer.acknowledged(flow, now);
+                }
                 let _ = reply.send(Ok(PublishOutcome {
                     reason_code,
                     properties,
@@ -187,7 +199,7 @@ impl EventLoop {
                     warn!(?outcome, "restoring a subscription failed");
                 }
             }
-            (pending @ (Pending::Publish(_) | Pending::Unsubscribe(..)), Err(e)) => {
+            (pending @ (Pending::Publish(..) | Pending::Unsubscribe(..)), Err(e)) => {
                 self.request_failed(pending, e);
             }
             (pending @ Pending::Subscribe(..), Err(e)) => {
@@ -206,13 +218,26 @@ impl EventLoop {
     /// that connection's end failed waits for [`answer_interrupted`](Self::answer_interrupted),
     /// for the session reports what it failed before why it ended.
     fn request_failed(&mut self, pending: Pending, error: RequestError) {
-        match (error, &self.losses.cause) {
-            (RequestError::ConnectionLost, _) => self.losses.interrupted.push(pending),
+        if let (Pending::Publish(_, flow), RequestError::SessionLost) = (&pending, &error) {
+            let qos = flow.qos as u8;
+            warn!(
+                qos,
+                "a publish in flight was lost with the broker's session"
+            );
+        }
+        let failed = match (error, &self.losses.cause) {
+            (RequestError::ConnectionLost, _) => {
+                self.losses.interrupted.push(pending);
+                None
+            }
             (error @ RequestError::SessionLost, Some(cause)) => {
                 let cause = cause.clone();
-                answer(pending, Error::Interrupted { error, cause });
+                answer(pending, Error::Interrupted { error, cause })
             }
             (error, _) => answer(pending, Error::Request(error)),
+        };
+        if let Some(flow) = failed {
+            self.observer.failed(flow.qos);
         }
     }
 
@@ -227,7 +252,9 @@ impl EventLoop {
                 },
                 None => Error::Request(RequestError::ConnectionLost),
             };
-            answer(pending, error);
+            if let Some(flow) = answer(pending, error) {
+                self.observer.failed(flow.qos);
+            }
         }
     }
 
@@ -279,18 +306,25 @@ impl EventLoop {
                 alias,
                 reply,
                 stored,
-            } => match self.session.publish_with(*publish, alias, now.into_std()) {
-                Ok(id) => {
-                    self.pending.insert(id, Pending::Publish(reply));
-                    // Answered by the commit that stores it.
-                    if let Some(stored) = stored {
-                        self.persist.answer_after_commit(stored);
+            } => {
+                let qos = publish.qos;
+                match self.session.publish_with(*publish, alias, now.into_std()) {
+                    Ok(id) => {
+                        self.observer.queued(qos);
+                        debug!(target: "mqtide::flow", request = id.get(), qos = qos as u8, "publish queued");
+                        let flow = Flow { qos, accepted: now };
+                        self.pending.insert(id, Pending::Publish(reply, flow));
+                        // Answered by the commit that stores it.
+                        if let Some(stored) = stored {
+                            self.persist.answer_after_commit(stored);
+                        }
+                    }
+                    Err(e) => {
+                        self.observer.failed(qos);
+                        let _ = reply.send(Err(e.into()));
                     }
                 }
-                Err(e) => {
-                    let _ = reply.send(Err(e.into()));
-                }
-            },
+            }
             Command::Subscribe {
                 filters,
                 properties,
@@ -435,14 +469,20 @@ impl EventLoop {
     }
 }
 
-/// Fails a request with `error`.
-fn answer(pending: Pending, error: Error) {
+/// Fails a request with `error`; a publish's flow is returned, to be
+/// counted.
+#[must_use]
+fn answer(pending: Pending, error: Error) -> Option<Flow> {
     match pending {
-        Pending::Publish(reply) => drop(reply.send(Err(error))),
+        Pending::Publish(reply, flow) => {
+            drop(reply.send(Err(error)));
+            return Some(flow);
+        }
         Pending::Subscribe(reply, ..) => drop(reply.send(Err(error))),
         Pending::Unsubscribe(reply, _) => drop(reply.send(Err(error))),
         Pending::Resubscribe => {}
     }
+    None
 }
 
 /// What lost connections failed, and why they were lost.

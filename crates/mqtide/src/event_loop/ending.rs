@@ -100,7 +100,10 @@ impl EventLoop {
         let interrupted = self.losses.take_interrupted();
         for pending in self.pending.drain().map(|(_, p)| p).chain(interrupted) {
             match pending {
-                Pending::Publish(reply) => drop(reply.send(Err(closed.clone()))),
+                Pending::Publish(reply, flow) => {
+                    self.observer.failed(flow.qos);
+                    drop(reply.send(Err(closed.clone())));
+                }
                 Pending::Subscribe(reply, ..) => drop(reply.send(Err(closed.clone()))),
                 Pending::Unsubscribe(reply, _) => drop(reply.send(Err(closed.clone()))),
                 Pending::Resubscribe => {}
@@ -110,6 +113,8 @@ impl EventLoop {
             .close(|command| commands::fail_command(command, &closed));
         self.router.clear();
         self.deliveries.clear();
+        // The last figures, before anyone learns the client closed.
+        self.observer.store(&self.session, 0);
         self.state.send_replace(ConnectionState::Closed);
         // Last: once `disconnect` returns, the client is closed and every
         // stream has ended. A failed store wrote nothing more, the

@@ -76,6 +76,11 @@ impl Deliveries {
         delivery.targets.first().map(|(_, sender)| sender.clone())
     }
 
+    /// How many messages wait for room in their streams.
+    pub(super) fn held(&self) -> usize {
+        self.queue.len()
+    }
+
     /// The client closed: what still waits is dropped.
     pub(super) fn clear(&mut self) {
         self.queue.clear();
@@ -90,6 +95,7 @@ impl EventLoop {
                     return;
                 }
                 info!(session_present = connected.session_present, client_id = %connected.client_id, "connected");
+                self.observer.connected();
                 self.server.send_replace(Some(Arc::new(connected.clone())));
                 self.state.send_replace(ConnectionState::Connected {
                     session_present: connected.session_present,
@@ -127,7 +133,7 @@ impl EventLoop {
                 });
                 self.deliver(now);
             }
-            Event::Completed { id, outcome } => self.completed(id, outcome),
+            Event::Completed { id, outcome } => self.completed(id, outcome, now),
             Event::Auth(auth) => self.on_auth(auth, now),
             Event::Disconnected(reason) => {
                 info!(%reason, "disconnected");
@@ -216,6 +222,7 @@ impl EventLoop {
                 continue;
             }
             if let Some(delivery) = self.deliveries.queue.pop_front() {
+                debug!(target: "mqtide::flow", taken = delivery.taken, "message delivered");
                 self.deliveries.spare_targets.push(delivery.targets);
                 self.delivered(delivery.token, delivery.taken, now);
             }

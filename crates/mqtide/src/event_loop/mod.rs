@@ -11,6 +11,9 @@ mod auth;
 mod commands;
 mod ending;
 mod events;
+#[cfg(feature = "metrics")]
+mod metrics;
+mod observe;
 mod persist;
 mod reconnect;
 mod timer;
@@ -27,7 +30,7 @@ use rustc_hash::FxHashMap;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::{Instant, timeout};
-use tracing::{Instrument, debug, info, info_span};
+use tracing::{Instrument, debug, info, info_span, warn};
 
 use crate::backoff::Backoff;
 use crate::command::{Command, PublishOutcome, QueueFull, Reply, SubscribeOutcome};
@@ -41,6 +44,7 @@ use auth::Authentication;
 use commands::{Intake, Losses};
 use ending::flush;
 use events::Deliveries;
+use observe::{Flow, Observer};
 use persist::Persistence;
 use reconnect::{Decision, Lost, decide};
 use timer::{Timer, earliest};
@@ -80,7 +84,11 @@ impl Connection {
         // of it beside the moved-in one for the future's whole life, and
         // the event loop is 2 KiB. The async block holds it once, and
         // `EventLoop::run` borrows it.
-        let span = info_span!("mqtide", broker = %self.event_loop.servers.connector().addr);
+        let span = info_span!(
+            "mqtide",
+            client_id = %self.event_loop.session.config().client_id,
+            broker = %self.event_loop.servers.connector().addr,
+        );
         let mut event_loop = self.event_loop;
         async move { event_loop.run().instrument(span).await }
     }
@@ -108,6 +116,11 @@ pub(crate) struct Setup {
     /// Where the store and the authenticator came from: a client whose
     /// first connection failed gives them back, for another try.
     pub(crate) slots: Slots,
+    /// Where `Client::stats` reads the figures.
+    pub(crate) stats: Arc<crate::stats::StatsCells>,
+    /// Whether the `metrics` series carry the `client_id` label.
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics_client_id_label: bool,
 }
 
 /// The builder's slots the store and the authenticator were taken from.
@@ -120,7 +133,7 @@ pub(crate) struct Slots {
 /// A request waiting for the session's `Completed`.
 #[derive(Debug)]
 enum Pending {
-    Publish(Reply<PublishOutcome>),
+    Publish(Reply<PublishOutcome>, Flow),
     Subscribe(
         Reply<SubscribeOutcome>,
         RouteId,
@@ -225,6 +238,8 @@ pub(crate) struct EventLoop {
     losses: Losses,
     /// Why the client closed: the one error every call returns after.
     why_closed: Arc<std::sync::OnceLock<Error>>,
+    /// Logs, statistics and metrics; see `observe.rs`.
+    observer: Observer,
 }
 
 impl EventLoop {
@@ -239,6 +254,13 @@ impl EventLoop {
             Vec::new()
         } else {
             vec![(restored, SubscribeProperties::default())]
+        };
+        let observer = Observer::new(setup.stats);
+        #[cfg(feature = "metrics")]
+        let observer = {
+            let client_id = setup.session.config().client_id.clone();
+            let label = setup.metrics_client_id_label.then_some(&*client_id);
+            observer.with_metrics(metrics::Metrics::new(label))
         };
         Self {
             servers: setup.servers,
@@ -265,6 +287,7 @@ impl EventLoop {
             lost: None,
             losses: Losses::default(),
             why_closed: setup.why_closed,
+            observer,
         }
     }
 
@@ -288,6 +311,7 @@ impl EventLoop {
             let tried = self.servers.connector().addr.to_string();
             let came_up = matches!(self.phase, Phase::Up);
             if came_up {
+                self.observer.connection_lost();
                 self.events.send(ConnectionEvent::Disconnected {
                     reason: reason.clone(),
                 });
@@ -297,6 +321,7 @@ impl EventLoop {
                 self.servers.connected();
             } else {
                 // An attempt that never came up lost no connection.
+                self.observer.connect_failed();
                 self.events.send(ConnectionEvent::ConnectFailed {
                     server: tried.clone(),
                     reason: reason.clone(),
@@ -346,9 +371,9 @@ impl EventLoop {
             };
             let next = self.servers.connector().addr.to_string();
             if came_up {
-                info!(%reason, attempt, ?delay, %next, "connection lost; reconnecting");
+                warn!(%reason, attempt, ?delay, %next, "connection lost; reconnecting");
             } else {
-                info!(%reason, attempt, ?delay, %next, "connection attempt failed; trying again");
+                warn!(%reason, attempt, ?delay, %next, "connection attempt failed; trying again");
             }
             // Before any connection came up, the client is still
             // connecting: it has nothing to reconnect.
@@ -551,6 +576,9 @@ impl EventLoop {
     /// Drains the session: bytes to write, events to dispatch, deliveries
     /// to push into streams, and a pending disconnect to start.
     fn process(&mut self, write_buf: &mut BytesMut, now: Instant) {
+        // Packets read since the last turn; and the log is on (or off)
+        // before this turn writes any.
+        Observer::log_packets(&mut self.session);
         loop {
             // Commands left from a batch, once there is room for them
             // (acknowledgements handled below free the queue).
@@ -561,7 +589,7 @@ impl EventLoop {
             self.deliver(now);
             self.maybe_disconnect(now);
             if self.persist.failed().is_some() {
-                return;
+                break;
             }
             if !self.store_pending() {
                 while self.session.poll_transmit(write_buf) > 0 {}
@@ -575,5 +603,7 @@ impl EventLoop {
                 break;
             }
         }
+        Observer::log_packets(&mut self.session);
+        self.observer.store(&self.session, self.deliveries.held());
     }
 }
