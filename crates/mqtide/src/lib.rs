@@ -166,6 +166,8 @@ mod message;
 mod module_graph_tests;
 pub mod oneshot;
 mod options;
+#[cfg(feature = "opentelemetry")]
+mod otel;
 mod properties;
 pub mod request;
 mod router;

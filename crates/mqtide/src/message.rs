@@ -101,3 +101,76 @@ impl Message {
         self.publish
     }
 }
+
+/// Trace context (feature `opentelemetry`): the publisher's span, as the
+/// W3C `traceparent` and `tracestate` user properties carry it (see
+/// [`PublishBuilder`](crate::PublishBuilder#trace-context-feature-opentelemetry)
+/// for the sending side). Only MQTT 5.0 messages carry them.
+#[cfg(feature = "opentelemetry")]
+impl Message {
+    /// 5.0: the publisher's span context, as an OpenTelemetry `Context`
+    /// holding it as a remote span: pass it to
+    /// `tracing_opentelemetry::OpenTelemetrySpanExt::set_parent`, or to an
+    /// OpenTelemetry tracer as a parent or a link. The context is empty
+    /// (`has_active_span()` is false) when the message carries no
+    /// `traceparent`, or one that does not parse, as under 3.1.1.
+    pub fn trace_context(&self) -> opentelemetry::Context {
+        crate::otel::extract(&self.publish.properties)
+    }
+
+    /// 5.0: makes `span` continue the publisher's trace: its parent
+    /// becomes the publisher's span, so it shares the publisher's trace id.
+    /// Call it on a span just created, before it is first entered
+    /// (`tracing-opentelemetry` starts the OpenTelemetry span then, and a
+    /// started span's parent cannot change: that is
+    /// `SetParentError::AlreadyStarted`). A message without trace context
+    /// leaves `span` as it is, with its usual parent, and returns `Ok`.
+    ///
+    /// ```no_run
+    /// use futures_util::StreamExt;
+    /// use tracing::Instrument;
+    ///
+    /// # async fn demo(client: mqtide::Client) -> Result<(), mqtide::Error> {
+    /// // The publisher: inside a span, with an `OpenTelemetryLayer`
+    /// // installed, a 5.0 publish carries that span's trace context.
+    /// async {
+    ///     client
+    ///         .publish("home/kitchen/temperature", "22.5")
+    ///         .qos(mqtide::QoS::AtLeastOnce)
+    ///         .await
+    /// }
+    /// .instrument(tracing::info_span!("report"))
+    /// .await?;
+    ///
+    /// // The subscriber (in another service, say): each message's span
+    /// // continues the publisher's trace.
+    /// let mut readings = client.subscribe("home/+/temperature", mqtide::QoS::AtLeastOnce).await?;
+    /// while let Some(message) = readings.next().await {
+    ///     let span = tracing::info_span!("reading", topic = message.topic());
+    ///     // Err when no OpenTelemetry layer is installed, or the span is
+    ///     // filtered out: the reading is handled all the same.
+    ///     let _ = message.continue_trace(&span);
+    ///     async {
+    ///         tracing::info!(value = message.payload_str(), "stored");
+    ///     }
+    ///     .instrument(span)
+    ///     .await;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn continue_trace(
+        &self,
+        span: &tracing::Span,
+    ) -> Result<(), tracing_opentelemetry::SetParentError> {
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+        let context = self.trace_context();
+        // An empty context would make `span` a root, cut from its parent.
+        if !context.has_active_span() {
+            return Ok(());
+        }
+        span.set_parent(context)
+    }
+}

@@ -16,6 +16,33 @@ use crate::properties::{add_user_property, secs, set_content_type};
 
 /// A publish being configured; `.await` it to publish and wait for the
 /// acknowledgement, or [`send`](Self::send) it.
+///
+/// # Trace context (feature `opentelemetry`)
+///
+/// With the feature `opentelemetry`, a client built for MQTT 5.0 adds the
+/// W3C trace context of the current `tracing` span to each publish, as the
+/// user properties `traceparent` and `tracestate` (the latter only when
+/// the span has trace state), so that a subscriber's span can continue the
+/// trace (`continue_trace` on the received [`Message`](crate::Message)).
+/// The span is the one current where the publish is first polled (the
+/// task that awaits it, or awaits [`send`](Self::send)). A
+/// [`Client::request`](crate::Client::request) is a publish too and
+/// carries it the same way; the replies of
+/// [`Client::serve`](crate::Client::serve) go out from the responder's own
+/// task, outside any span of the application, and carry none. The span is
+/// read through `tracing-opentelemetry`, and only an
+/// `OpenTelemetryLayer` of the release mqtide uses (0.34, with
+/// opentelemetry 0.33) is found. Nothing is added when that span has no
+/// valid OpenTelemetry span context (no span, no layer, or a span filtered
+/// out), nor when the publish already carries a `traceparent` or
+/// `tracestate` user property: one set with
+/// [`user_property`](Self::user_property) or
+/// [`properties`](Self::properties) is sent as given, alone. There is no
+/// switch per publish.
+///
+/// Under MQTT 3.1.1 nothing is added: 3.1.1 has no user properties, and
+/// the message goes out as it would without the feature (carrying a trace
+/// in the payload is the application's choice, not the client's).
 #[must_use = "a publish does nothing until it is awaited or sent"]
 #[derive(Debug)]
 pub struct PublishBuilder {
@@ -91,6 +118,16 @@ impl PublishBuilder {
         if let Some(error) = self.error {
             return Err(error);
         }
+        #[cfg_attr(not(feature = "opentelemetry"), allow(unused_mut))]
+        let mut publish = self.publish;
+        // The trace context goes in user properties: 5.0 only, and under
+        // 3.1.1 the session would refuse a publish that had any. The
+        // protocol is fixed when the client is built; the request state
+        // is where the handle keeps it.
+        #[cfg(feature = "opentelemetry")]
+        if self.client.requests().check_protocol().is_ok() {
+            crate::otel::inject_current(&mut publish.properties);
+        }
         let (reply, answer) = oneshot::channel();
         let (stored, committed) = if self.client.inner.durable {
             let (tx, rx) = oneshot::channel();
@@ -100,7 +137,7 @@ impl PublishBuilder {
         };
         self.client
             .send(Command::Publish {
-                publish: self.publish,
+                publish,
                 alias: self.alias,
                 reply,
                 stored,
