@@ -12,6 +12,7 @@ mod bench;
 mod clock;
 mod conn;
 mod format;
+mod packet_log;
 mod properties;
 mod publish;
 mod subscribe;
@@ -40,6 +41,14 @@ fn main() -> ExitCode {
         Command::Sub(args) => args.conn.version().ok(),
         Command::Bench(_) => None,
     } == Some(ProtocolVersion::V5);
+    let debug = match &cli.command {
+        Command::Pub(args) => args.conn.debug,
+        Command::Sub(args) => args.conn.debug,
+        Command::Bench(_) => false,
+    };
+    if debug {
+        packet_log::install();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

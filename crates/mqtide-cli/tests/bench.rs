@@ -163,6 +163,8 @@ fn json_summary_has_every_field() {
         "/connections/attempted",
         "/connections/failed",
         "/connections/dropped",
+        "/connections/reconnects",
+        "/connections/resends",
         "/connections/connect_us/p50",
         "/connections/connect_us/p99",
         "/connections/connect_us/max",

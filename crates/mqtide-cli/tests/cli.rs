@@ -73,6 +73,75 @@ fn pub_and_sub_like_mosquitto() {
     }
 }
 
+/// `-d` prints every packet on standard error, as `mosquitto_pub -d` and
+/// `mosquitto_sub -d` do, and never the payload or the password.
+#[test]
+fn debug_prints_the_packet_log() {
+    let broker = Mosquitto::builder()
+        .user("alice", "pw-never-printed")
+        .start()
+        .unwrap();
+    let credentials = ["-u", "alice", "-P", "pw-never-printed"];
+    let sub = mqtide(&broker, &["sub", "-d", "-t", "dbg/#", "-C", "1", "-q", "2"])
+        .args(["-i", "cli-debug-sub"])
+        .args(credentials)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(broker.wait_for_log("Received SUBSCRIBE from cli-debug-sub", GUARD));
+    let published = mqtide(
+        &broker,
+        &[
+            "pub",
+            "-d",
+            "-t",
+            "dbg/x",
+            "-m",
+            "payload-never-printed",
+            "-q",
+            "2",
+        ],
+    )
+    .args(credentials)
+    .output()
+    .unwrap();
+    assert!(published.status.success());
+    let received = sub.wait_with_output().unwrap();
+    assert!(received.status.success());
+    let pub_log = String::from_utf8_lossy(&published.stderr);
+    let sub_log = String::from_utf8_lossy(&received.stderr);
+    for (log, lines) in [
+        (
+            &pub_log,
+            &[
+                "mqtide: sent CONNECT (",
+                "mqtide: received CONNACK (",
+                "mqtide: sent PUBLISH (id 1, q2, d0, r0, 'dbg/x', payload 21 B",
+                "mqtide: received PUBREC (id 1",
+                "mqtide: sent PUBREL (id 1",
+                "mqtide: received PUBCOMP (id 1",
+                "mqtide: sent DISCONNECT",
+            ][..],
+        ),
+        (
+            &sub_log,
+            &[
+                "mqtide: sent SUBSCRIBE (id 1, 'dbg/#' q2",
+                "mqtide: received SUBACK (id 1",
+                "mqtide: received PUBLISH (id ",
+                "mqtide: sent PUBREC (id ",
+            ][..],
+        ),
+    ] {
+        for line in lines {
+            assert!(log.contains(line), "no {line:?} in:\n{log}");
+        }
+        assert!(!log.contains("payload-never-printed"), "{log}");
+        assert!(!log.contains("pw-never-printed"), "{log}");
+    }
+}
+
 #[test]
 fn sub_timeout_exits_with_27() {
     let broker = Mosquitto::start().unwrap();

@@ -31,11 +31,19 @@ impl Fleet {
     /// The connection part of a summary.
     pub(crate) fn report(&self, dropped: u64) -> Connections {
         let seconds = self.elapsed.as_secs_f64();
+        let (mut reconnects, mut resends) = (0, 0);
+        for (_, _, client) in &self.clients {
+            let stats = client.stats();
+            reconnects += stats.connections_made.saturating_sub(1);
+            resends += stats.publishes_resent + stats.pubrels_resent;
+        }
         Connections {
             attempted: self.attempted,
             ok: self.clients.len() as u64,
             failed: self.failed,
             dropped,
+            reconnects,
+            resends,
             seconds,
             per_second: super::report::rate(self.clients.len() as u64, seconds),
             connect_us: self.times.percentiles(),

@@ -34,6 +34,11 @@ pub(crate) struct Connections {
     pub(crate) failed: u64,
     /// Connections that were up and then lost before the end of the run.
     pub(crate) dropped: u64,
+    /// Connections made again after a loss, over every client
+    /// (`Client::stats`).
+    pub(crate) reconnects: u64,
+    /// PUBLISH and PUBREL packets resent after a loss, over every client.
+    pub(crate) resends: u64,
     /// The time spent connecting.
     pub(crate) seconds: f64,
     /// Successful connections per second of that time.
@@ -136,8 +141,8 @@ impl Summary {
 
         let c = &self.connections;
         out += &format!(
-            "  connections  {} ok, {} failed, {} dropped",
-            c.ok, c.failed, c.dropped
+            "  connections  {} ok, {} failed, {} dropped, {} reconnects, {} resends",
+            c.ok, c.failed, c.dropped, c.reconnects, c.resends
         );
         if let Some(per_second) = c.per_second {
             out += &format!(" ({per_second:.0}/s)");
