@@ -8,6 +8,8 @@
 
 mod mqtide;
 mod mqtide_blocking;
+#[cfg(feature = "metrics")]
+mod mqtide_metrics;
 mod mqtt5;
 pub(crate) mod raw;
 mod rumqttc;
@@ -44,6 +46,9 @@ pub(crate) enum Client {
     MqtideBlocking,
     /// rumqttc's synchronous `Client` (throughput runs only).
     RumqttcSync,
+    /// mqtide with its `metrics` feature and a Prometheus recorder
+    /// installed (throughput runs only; needs `--features metrics`).
+    MqtideMetrics,
 }
 
 impl Client {
@@ -58,6 +63,7 @@ impl Client {
             Self::Mqtt5 => "mqtt5",
             Self::MqtideBlocking => "mqtide-blocking",
             Self::RumqttcSync => "rumqttc-sync",
+            Self::MqtideMetrics => "mqtide-metrics",
         }
     }
 }
@@ -107,6 +113,12 @@ pub(crate) async fn flow(
         Client::Mqtt5 => limited("the run", mqtt5::flow(target, spec)).await,
         Client::MqtideBlocking => on_a_thread(target, spec, mqtide_blocking::flow).await,
         Client::RumqttcSync => on_a_thread(target, spec, rumqttc_sync::flow).await,
+        #[cfg(feature = "metrics")]
+        Client::MqtideMetrics => limited("the run", mqtide::flow_recorded(target, spec)).await,
+        #[cfg(not(feature = "metrics"))]
+        Client::MqtideMetrics => {
+            Err("mqtide-metrics needs the benchmark built with --features metrics".to_owned())
+        }
     }
 }
 
@@ -136,7 +148,7 @@ pub(crate) async fn round_trips(
     spec: &EchoSpec,
 ) -> Result<Vec<Duration>, String> {
     match client {
-        Client::Raw | Client::MqtideBlocking | Client::RumqttcSync => {
+        Client::Raw | Client::MqtideBlocking | Client::RumqttcSync | Client::MqtideMetrics => {
             Err(format!("{client} has no latency run"))
         }
         Client::Mqtide => limited("the round trips", mqtide::round_trips(target, spec)).await,
@@ -152,7 +164,7 @@ pub(crate) async fn connect_disconnect(
     id: &str,
 ) -> Result<(), String> {
     match client {
-        Client::Raw | Client::MqtideBlocking | Client::RumqttcSync => {
+        Client::Raw | Client::MqtideBlocking | Client::RumqttcSync | Client::MqtideMetrics => {
             Err(format!("{client} has no connection run"))
         }
         Client::Mqtide => limited("the connection", mqtide::connect_disconnect(target, id)).await,
@@ -164,7 +176,7 @@ pub(crate) async fn connect_disconnect(
 /// Opens a connection and returns what keeps it open.
 pub(crate) async fn hold(client: Client, target: Target, id: String) -> Result<Held, String> {
     match client {
-        Client::Raw | Client::MqtideBlocking | Client::RumqttcSync => {
+        Client::Raw | Client::MqtideBlocking | Client::RumqttcSync | Client::MqtideMetrics => {
             Err(format!("{client} has no idle run"))
         }
         Client::Mqtide => mqtide::hold(&target, &id).await,

@@ -36,6 +36,29 @@ async fn connect(target: &Target, id: &str) -> Result<Client, String> {
         .map_err(|e| format!("mqtide connect: {e}"))
 }
 
+/// Connects a client whose figures go to a Prometheus recorder (feature
+/// `metrics`), its event loop in a spawned task.
+#[cfg(feature = "metrics")]
+async fn connect_recorded(target: &Target, id: &str) -> Result<Client, String> {
+    let (client, connection) = super::mqtide_metrics::build(builder(target, id))
+        .map_err(|e| format!("mqtide build: {e}"))?;
+    tokio::spawn(connection.run());
+    client
+        .wait_connected()
+        .await
+        .map_err(|e| format!("mqtide connect: {e}"))?;
+    Ok(client)
+}
+
+/// A publisher → subscriber run of clients that report to a Prometheus
+/// recorder (`--libs mqtide-metrics`).
+#[cfg(feature = "metrics")]
+pub(super) async fn flow_recorded(target: &Target, spec: &FlowSpec) -> Result<FlowOutcome, String> {
+    let subscriber = connect_recorded(target, &format!("{}-sub", spec.id)).await?;
+    let publisher = connect_recorded(target, &format!("{}-pub", spec.id)).await?;
+    flow_between(subscriber, publisher, spec).await
+}
+
 /// The client and its connection, for the caller to drive.
 fn build(target: &Target, id: &str) -> Result<(Client, Connection), String> {
     builder(target, id)
@@ -44,13 +67,21 @@ fn build(target: &Target, id: &str) -> Result<(Client, Connection), String> {
 }
 
 pub(super) async fn flow(target: &Target, spec: &FlowSpec) -> Result<FlowOutcome, String> {
-    let level = qos(spec.qos);
     let subscriber = connect(target, &format!("{}-sub", spec.id)).await?;
+    let publisher = connect(target, &format!("{}-pub", spec.id)).await?;
+    flow_between(subscriber, publisher, spec).await
+}
+
+async fn flow_between(
+    subscriber: Client,
+    publisher: Client,
+    spec: &FlowSpec,
+) -> Result<FlowOutcome, String> {
+    let level = qos(spec.qos);
     let mut messages = subscriber
         .subscribe(&spec.topic, level)
         .await
         .map_err(|e| format!("mqtide subscribe: {e}"))?;
-    let publisher = connect(target, &format!("{}-pub", spec.id)).await?;
     let sink = Arc::new(Sink::new(spec.count));
     let reader = tokio::spawn({
         let sink = Arc::clone(&sink);
