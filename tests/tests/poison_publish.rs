@@ -41,15 +41,24 @@ async fn a_poison_publish_fails_and_the_others_go_on() {
         let good = guard("send the good one", good).await.unwrap();
 
         match guard("the poison's outcome", poison).await {
-            Err(Error::Request(RequestError::Poisoned {
-                seq,
-                ref topic,
-                connections,
-            })) => {
+            Err(Error::Interrupted {
+                error:
+                    RequestError::Poisoned {
+                        seq,
+                        ref topic,
+                        connections,
+                    },
+                ref cause,
+            }) => {
                 assert_eq!(
                     (seq, topic.as_ref(), connections),
                     (1, "poison", 5),
                     "{version}"
+                );
+                // Why the fifth connection ended: the broker closed it.
+                assert!(
+                    matches!(cause, mqtide::DisconnectReason::Transport(_)),
+                    "{version}: {cause:?}"
                 );
             }
             other => panic!("{version}: expected Poisoned, got {other:?}"),

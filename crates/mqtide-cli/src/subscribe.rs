@@ -207,6 +207,11 @@ async fn report_reconnects(
                 lost = true;
                 eprintln!("mqtide: connection lost: {reason}");
             }
+            // An attempt to reconnect that failed (the first connection's
+            // failure is the command's error).
+            Ok(ConnectionEvent::ConnectFailed { server, reason }) if lost => {
+                eprintln!("mqtide: reconnecting to {server} failed: {reason}");
+            }
             Ok(ConnectionEvent::Reconnecting { attempt, delay }) if debug => {
                 eprintln!("mqtide: reconnecting (attempt {attempt}) in {delay:?}");
             }

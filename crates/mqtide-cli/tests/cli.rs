@@ -142,6 +142,78 @@ fn debug_prints_the_packet_log() {
     }
 }
 
+/// `sub` across a broker restart says that the connection was lost, that
+/// each attempt while the broker is down failed (as a failed attempt, not a
+/// lost connection), and that it reconnected; then it still receives.
+#[test]
+fn sub_reports_a_lost_connection_failed_attempts_and_the_reconnect() {
+    let mut broker = Mosquitto::start().unwrap();
+    let mut sub = mqtide(&broker, &["sub", "-t", "restart/#", "-C", "1", "-q", "1"])
+        .args(["-i", "cli-restart-sub"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(broker.wait_for_log("Received SUBSCRIBE from cli-restart-sub", GUARD));
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stderr = sub.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let mut wait_for = |needle: &str| {
+        while !seen.iter().any(|l: &String| l.contains(needle)) {
+            match lines.recv_timeout(GUARD) {
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("no {needle:?} on standard error: {seen:#?}"),
+            }
+        }
+    };
+    broker.stop();
+    wait_for("mqtide: connection lost");
+    wait_for("mqtide: reconnecting to 127.0.0.1:");
+    broker.restart().unwrap();
+    wait_for("mqtide: reconnected");
+    assert!(
+        seen.iter()
+            .filter(|l| l.contains("connection lost"))
+            .count()
+            == 1,
+        "a failed attempt is no lost connection: {seen:#?}"
+    );
+    // Subscribed again (the log may hold the first broker's lines too).
+    let started = std::time::Instant::now();
+    while broker
+        .log()
+        .matches("Received SUBSCRIBE from cli-restart-sub")
+        .count()
+        < 2
+    {
+        assert!(
+            started.elapsed() < GUARD,
+            "not subscribed again: {}",
+            broker.log()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = mqtide(
+        &broker,
+        &["pub", "-t", "restart/a", "-m", "back", "-q", "1"],
+    )
+    .status()
+    .unwrap();
+    assert!(status.success());
+    let output = sub.wait_with_output().unwrap();
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "back\n");
+}
+
 #[test]
 fn sub_timeout_exits_with_27() {
     let broker = Mosquitto::start().unwrap();

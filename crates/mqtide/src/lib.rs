@@ -106,7 +106,8 @@
 //! publish that was the oldest in flight when five connections in a row
 //! were lost (a broker that closes the connection on it) fails with
 //! [`RequestError::Poisoned`](proto::RequestError::Poisoned), naming it,
-//! and the others go on ([`ClientBuilder::poison_threshold`]).
+//! inside [`Error::Interrupted`] with why the last of those connections
+//! ended, and the others go on ([`ClientBuilder::poison_threshold`]).
 //! [`Client::state`], [`Client::watch_state`] and
 //! [`Client::events`] show what the connection is doing.
 //!

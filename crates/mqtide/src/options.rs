@@ -429,7 +429,8 @@ impl ClientBuilder {
 
     /// After this many connections in a row are lost while the same
     /// publish is the oldest in flight, it fails with
-    /// `RequestError::Poisoned`, naming it, and the others go on (default
+    /// `RequestError::Poisoned`, naming it (inside `Error::Interrupted`,
+    /// with why the last connection ended), and the others go on (default
     /// 5; 0 never gives up): a broker that closes the connection on a
     /// publish (too large for it, not authorised) would otherwise have it
     /// resent for ever.

@@ -143,6 +143,7 @@ impl EventLoop {
         now: Instant,
     ) {
         let Some(pending) = self.pending.remove(&id) else {
+            restored_completed(id, &outcome);
             return;
         };
         match (pending, outcome) {
@@ -226,8 +227,10 @@ impl EventLoop {
             );
         }
         let failed = match (error, &self.losses.cause) {
-            (RequestError::ConnectionLost, _) => {
-                self.losses.interrupted.push(pending);
+            // A poison publish is given up on as its connection ends: it
+            // learns why that connection ended, as a lost request does.
+            (error @ (RequestError::ConnectionLost | RequestError::Poisoned { .. }), _) => {
+                self.losses.interrupted.push((pending, error));
                 None
             }
             (error @ RequestError::SessionLost, Some(cause)) => {
@@ -244,13 +247,16 @@ impl EventLoop {
     /// Answers the requests the end of a connection failed, with why it
     /// ended (`None`: not known, as for an attempt that never came up).
     pub(super) fn answer_interrupted(&mut self, cause: Option<DisconnectReason>) {
-        for pending in std::mem::take(&mut self.losses.interrupted) {
+        for (pending, error) in std::mem::take(&mut self.losses.interrupted) {
+            if let RequestError::Poisoned { .. } = &error {
+                warn!(%error, "a poison publish was given up on");
+            }
             let error = match &cause {
                 Some(cause) => Error::Interrupted {
-                    error: RequestError::ConnectionLost,
+                    error,
                     cause: cause.clone(),
                 },
-                None => Error::Request(RequestError::ConnectionLost),
+                None => Error::Request(error),
             };
             if let Some(flow) = answer(pending, error) {
                 self.observer.failed(flow.qos);
@@ -469,6 +475,24 @@ impl EventLoop {
     }
 }
 
+/// A request nobody waits for ended: a publish the session store restored
+/// (every other request has its `Pending`). Its failure is logged, for no
+/// future will tell it.
+fn restored_completed(id: RequestId, outcome: &Result<Completion, RequestError>) {
+    let request = id.get();
+    match outcome {
+        Ok(Completion::Published { reason_code, .. }) if reason_code.is_error() => {
+            warn!(request, reason = %reason_code, "the broker refused a publish restored from the session store");
+        }
+        Ok(_) => {
+            debug!(target: "mqtide::flow", request, "a publish restored from the session store finished");
+        }
+        Err(error) => {
+            warn!(request, %error, "a publish restored from the session store failed");
+        }
+    }
+}
+
 /// Fails a request with `error`; a publish's flow is returned, to be
 /// counted.
 #[must_use]
@@ -493,7 +517,7 @@ pub(super) struct Losses {
     cause: Option<DisconnectReason>,
     /// Requests the end of the current connection failed, answered once
     /// why it ended is known.
-    interrupted: Vec<Pending>,
+    interrupted: Vec<(Pending, RequestError)>,
 }
 
 impl Losses {
@@ -513,8 +537,10 @@ impl Losses {
 
     /// The requests still waiting for why their connection ended, when
     /// the client closes.
-    pub(super) fn take_interrupted(&mut self) -> Vec<Pending> {
+    pub(super) fn take_interrupted(&mut self) -> impl Iterator<Item = Pending> {
         std::mem::take(&mut self.interrupted)
+            .into_iter()
+            .map(|(pending, _)| pending)
     }
 }
 
