@@ -122,6 +122,12 @@ fn recv_timeout(
     shared: &Shared,
     timeout: Duration,
 ) -> Result<Message, RecvTimeoutError> {
+    // A message already there is taken without a timer or the runtime.
+    match receiver.try_recv() {
+        Ok(message) => return Ok(message),
+        Err(mpsc::error::TryRecvError::Disconnected) => return Err(RecvTimeoutError::Disconnected),
+        Err(mpsc::error::TryRecvError::Empty) => {}
+    }
     // Made inside `block_on`: a timer needs the runtime's context.
     let waiting = async { tokio::time::timeout(timeout, receiver.recv()).await };
     match shared.runtime.block_on(waiting) {
