@@ -57,7 +57,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     // paho's on_message, on a thread of its own: the iterator ends when
     // the client closes.
-    let commands = client.subscribe(&format!("devices/{device}/#"), QoS::AtLeastOnce)?;
+    let commands = client.subscribe(format!("devices/{device}/#"), QoS::AtLeastOnce)?;
     let listener = std::thread::spawn(move || {
         let mut seen = 0u64;
         for message in commands {

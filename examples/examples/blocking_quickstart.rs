@@ -31,7 +31,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     println!("connected");
 
     let topic = format!("mqtide/blocking-quickstart/{}", std::process::id());
-    let mut messages = client.subscribe(&format!("{topic}/#"), QoS::ExactlyOnce)?;
+    let mut messages = client.subscribe(format!("{topic}/#"), QoS::ExactlyOnce)?;
     println!("subscribed to {topic}/#");
 
     for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {

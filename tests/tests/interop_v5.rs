@@ -297,7 +297,7 @@ async fn request_response_v5() {
     };
     let mut requests = Vec::new();
     for c in [&a, &b] {
-        let sub = c.subscribe_many([(TOPICS[0], no_local)], Default::default());
+        let sub = c.subscribe_many([(TOPICS[0], no_local)]);
         requests.push(guard("subscribe", sub).await.unwrap());
     }
     let [mut at_a, mut at_b] = <[_; 2]>::try_from(requests).unwrap();

@@ -44,7 +44,7 @@ async fn subscribe(
     filter: &str,
     options: SubscriptionOptions,
 ) -> mqtide::Subscription {
-    let sub = c.subscribe_many([(filter, options)], SubscribeProperties::default());
+    let sub = c.subscribe_many([(filter, options)]);
     guard("subscribe", sub).await.unwrap()
 }
 
@@ -180,13 +180,13 @@ async fn subscription_identifiers_v5() {
     };
     let qos2 = SubscriptionOptions::new(QoS::ExactlyOnce);
     let a = connect(client(&broker.url(), V5, "myclientid")).await;
-    let sub = a.subscribe_many([(TOPICS[0], qos2)], with_id(456_789));
+    let sub = a.subscribe_with([(TOPICS[0], qos2)], with_id(456_789));
     let mut at_a = guard("subscribe", sub).await.unwrap();
 
     let b = connect(client(&broker.url(), V5, "myclientid2")).await;
     let mut at_b = guard("messages", b.messages()).await.unwrap();
     for (filter, id) in [(TOPICS[0], 2), ("TopicA/#", 3)] {
-        let sub = b.subscribe_many([(filter, qos2)], with_id(id));
+        let sub = b.subscribe_with([(filter, qos2)], with_id(id));
         guard("subscribe", sub).await.unwrap();
     }
     guard(
@@ -495,10 +495,7 @@ async fn shared_subscriptions_v5() {
     for id in ["myclientid", "myclientid2"] {
         let c = connect(client(&broker.url(), V5, id)).await;
         assert!(!session_present(&c));
-        let sub = c.subscribe_many(
-            [(shared_filter.as_str(), qos2), (TOPICS[0], qos2)],
-            SubscribeProperties::default(),
-        );
+        let sub = c.subscribe_many([(shared_filter.as_str(), qos2), (TOPICS[0], qos2)]);
         let sub = guard("subscribe", sub).await.unwrap();
         clients.push((c, sub));
     }

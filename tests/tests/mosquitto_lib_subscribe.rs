@@ -111,10 +111,7 @@ async fn unsubscribe_multiple_v5() {
         "00 06",
         "'no-sub'",
     ]);
-    let filters = vec![
-        "unsubscribe/test".try_into().expect("a filter"),
-        "no-sub".try_into().expect("a filter"),
-    ];
+    let filters = ["unsubscribe/test", "no-sub"];
     let unsuback = wire(&["b0 05 00 02 00 00 11"]);
     let (done, ()) = tokio::join!(
         guard("unsubscribe", client.unsubscribe_many(filters)),

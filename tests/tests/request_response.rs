@@ -200,7 +200,7 @@ async fn a_late_reply_is_dropped_not_given_to_another_request() {
             .correlation_data
             .clone_from(&request.properties().correlation_data);
         server
-            .publish(response_topic.to_string(), payload)
+            .publish(&response_topic, payload)
             .qos(QoS::AtLeastOnce)
             .properties(properties)
     };
@@ -212,7 +212,7 @@ async fn a_late_reply_is_dropped_not_given_to_another_request() {
     guard(
         "no correlation data",
         server
-            .publish(response_topic.to_string(), "no correlation")
+            .publish(&response_topic, "no correlation")
             .qos(QoS::AtLeastOnce),
     )
     .await
@@ -224,7 +224,7 @@ async fn a_late_reply_is_dropped_not_given_to_another_request() {
     guard(
         "unknown correlation data",
         server
-            .publish(response_topic.to_string(), "unknown")
+            .publish(&response_topic, "unknown")
             .qos(QoS::AtLeastOnce)
             .properties(unknown),
     )

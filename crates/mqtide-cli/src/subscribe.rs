@@ -53,7 +53,7 @@ pub(crate) async fn run(args: SubArgs) -> Result<ExitCode, Error> {
             .map(|t| (t.as_str(), SubscriptionOptions::new(qos)));
         // The stream of `messages` carries what matches; this one is not read.
         let subscription = client
-            .subscribe_many(options, properties.subscribe.clone())
+            .subscribe_with(options, properties.subscribe.clone())
             .await?;
         for (topic, code) in topics.iter().zip(subscription.reason_codes()) {
             if code.is_error() {

@@ -169,6 +169,7 @@ pub mod oneshot;
 mod options;
 #[cfg(feature = "opentelemetry")]
 mod otel;
+mod payload;
 mod properties;
 pub mod request;
 mod router;
@@ -186,11 +187,12 @@ pub use event_loop::Connection;
 pub use message::Message;
 pub use mqtide_proto as proto;
 pub use mqtide_proto::{
-    DisconnectProperties, ProtocolVersion, PublishProperties, QoS, QoSPolicy, ReasonCode,
-    ReceiveOverrun, RetainHandling, SubscribeProperties, SubscriptionOptions, TopicFilter,
-    TopicName, topic_matches_sub,
+    ConnectionError, DisconnectProperties, ProtocolVersion, PublishProperties, QoS, QoSPolicy,
+    ReasonCode, ReceiveOverrun, RequestError, RetainHandling, SubscribeProperties,
+    SubscriptionOptions, TopicFilter, TopicName, UsageError, topic_matches_sub,
 };
 pub use options::{ClientBuilder, Will};
+pub use payload::Payload;
 pub use request::{Reply, RequestBuilder, Responder, ServeBuilder};
 pub use state::{ConnectionEvent, ConnectionState, DisconnectReason};
 pub use stats::{PerQoS, Stats};

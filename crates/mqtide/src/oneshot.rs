@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use mqtide_proto::{QoS, SubscribeProperties, SubscriptionOptions};
+use mqtide_proto::QoS;
 
 use crate::command::PublishOutcome;
 use crate::error::Error;
@@ -30,13 +30,34 @@ pub struct Outgoing {
 
 impl Outgoing {
     /// A QoS 0, non-retained message.
-    pub fn new(topic: impl Into<String>, payload: impl Into<Bytes>) -> Self {
+    pub fn new(topic: impl Into<String>, payload: impl Into<crate::Payload>) -> Self {
         Self {
             topic: topic.into(),
-            payload: payload.into(),
+            payload: payload.into().into_bytes(),
             qos: QoS::AtMostOnce,
             retain: false,
         }
+    }
+
+    /// The QoS (default 0).
+    ///
+    /// ```
+    /// use mqtide::{QoS, oneshot::Outgoing};
+    ///
+    /// let alarm = Outgoing::new("alarms/door", "open").qos(QoS::AtLeastOnce).retain(true);
+    /// assert_eq!((alarm.qos, alarm.retain), (QoS::AtLeastOnce, true));
+    /// ```
+    #[must_use]
+    pub fn qos(mut self, qos: QoS) -> Self {
+        self.qos = qos;
+        self
+    }
+
+    /// Whether the broker retains it (default false).
+    #[must_use]
+    pub fn retain(mut self, retain: bool) -> Self {
+        self.retain = retain;
+        self
     }
 }
 
@@ -115,10 +136,7 @@ pub async fn subscribe_callback(
 ) -> Result<(), Error> {
     let client = builder.connect().await?;
     let mut messages = client
-        .subscribe_many(
-            filters.iter().map(|f| (*f, SubscriptionOptions::new(qos))),
-            SubscribeProperties::default(),
-        )
+        .subscribe_many(filters.iter().map(|f| (*f, qos)))
         .await?;
     while let Some(message) = messages.next().await {
         if callback(&message).is_break() {

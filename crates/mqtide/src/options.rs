@@ -33,10 +33,10 @@ pub struct Will {
 
 impl Will {
     /// A QoS 0, non-retained will.
-    pub fn new(topic: impl Into<String>, payload: impl Into<Bytes>) -> Self {
+    pub fn new(topic: impl Into<String>, payload: impl Into<crate::Payload>) -> Self {
         Self {
             topic: topic.into(),
-            payload: payload.into(),
+            payload: payload.into().into_bytes(),
             qos: QoS::AtMostOnce,
             retain: false,
             properties: WillProperties::default(),

@@ -15,10 +15,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use mqtide::proto::{Connect, Packet, WillProperties};
-use mqtide::{
-    Client, Message, ProtocolVersion, QoS, ReasonCode, SubscribeProperties, SubscriptionOptions,
-    Will,
-};
+use mqtide::{Client, Message, ProtocolVersion, QoS, ReasonCode, SubscriptionOptions, Will};
 use mqtide_testkit::{Fault, FaultProxy, Mosquitto, Scope};
 
 use crate::interop::{
@@ -272,13 +269,10 @@ pub(crate) async fn overlapping_subscriptions(version: ProtocolVersion) {
     let c = connect(client(&broker.url(), version, "myclientid")).await;
     let mut sub = guard(
         "subscribe",
-        c.subscribe_many(
-            [
-                (WILDTOPICS[6], SubscriptionOptions::new(QoS::ExactlyOnce)),
-                (WILDTOPICS[0], SubscriptionOptions::new(QoS::AtLeastOnce)),
-            ],
-            SubscribeProperties::default(),
-        ),
+        c.subscribe_many([
+            (WILDTOPICS[6], SubscriptionOptions::new(QoS::ExactlyOnce)),
+            (WILDTOPICS[0], SubscriptionOptions::new(QoS::AtLeastOnce)),
+        ]),
     )
     .await
     .unwrap();

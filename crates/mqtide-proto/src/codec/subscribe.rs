@@ -35,6 +35,13 @@ pub struct SubscriptionOptions {
     pub retain_handling: RetainHandling,
 }
 
+/// Options with this QoS and 5.0 defaults ([`SubscriptionOptions::new`]).
+impl From<QoS> for SubscriptionOptions {
+    fn from(qos: QoS) -> Self {
+        Self::new(qos)
+    }
+}
+
 impl SubscriptionOptions {
     /// Options with this QoS and 5.0 defaults.
     pub fn new(qos: QoS) -> Self {
@@ -42,6 +49,27 @@ impl SubscriptionOptions {
             qos,
             ..Self::default()
         }
+    }
+
+    /// 5.0: whether the broker withholds this client's own publications.
+    #[must_use]
+    pub fn no_local(mut self, no_local: bool) -> Self {
+        self.no_local = no_local;
+        self
+    }
+
+    /// 5.0: whether the RETAIN flag is kept as published.
+    #[must_use]
+    pub fn retain_as_published(mut self, keep: bool) -> Self {
+        self.retain_as_published = keep;
+        self
+    }
+
+    /// 5.0: when retained messages are sent.
+    #[must_use]
+    pub fn retain_handling(mut self, handling: RetainHandling) -> Self {
+        self.retain_handling = handling;
+        self
     }
 
     fn decode(byte: u8, version: ProtocolVersion) -> Result<Self, DecodeError> {

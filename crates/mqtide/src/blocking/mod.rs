@@ -43,9 +43,8 @@ mod streams;
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use mqtide_proto::{
-    QoS, ReasonCode, SubscribeProperties, SubscriptionOptions, TopicFilter, UnsubscribeProperties,
+    QoS, ReasonCode, SubscribeProperties, SubscriptionOptions, UnsubscribeProperties,
 };
 
 pub use builder::ClientBuilder;
@@ -118,7 +117,11 @@ impl Client {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn publish(&self, topic: impl Into<String>, payload: impl Into<Bytes>) -> PublishBuilder {
+    pub fn publish(
+        &self,
+        topic: impl AsRef<str>,
+        payload: impl Into<crate::Payload>,
+    ) -> PublishBuilder {
         PublishBuilder::new(self.inner.publish(topic, payload), Arc::clone(&self.shared))
     }
 
@@ -134,34 +137,54 @@ impl Client {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn subscribe(&self, filter: &str, qos: QoS) -> Result<Subscription, Error> {
+    pub fn subscribe(&self, filter: impl AsRef<str>, qos: QoS) -> Result<Subscription, Error> {
         let subscription = self
             .runtime()
             .block_on(self.inner.subscribe(filter, qos))??;
         Ok(Subscription::new(subscription, Arc::clone(&self.shared)))
     }
 
-    /// Subscribes to several filters at once, with their options and 5.0
-    /// properties: one stream for all of them. See
+    /// Subscribes to several filters at once, each with its QoS or
+    /// options: one stream for all of them. See
     /// [`crate::Client::subscribe_many`].
-    pub fn subscribe_many<'a>(
+    pub fn subscribe_many<F, O>(
         &self,
-        filters: impl IntoIterator<Item = (&'a str, SubscriptionOptions)>,
+        filters: impl IntoIterator<Item = (F, O)>,
+    ) -> Result<Subscription, Error>
+    where
+        F: AsRef<str>,
+        O: Into<SubscriptionOptions>,
+    {
+        self.subscribe_with(filters, SubscribeProperties::default())
+    }
+
+    /// Subscribes to several filters with 5.0 properties. See
+    /// [`crate::Client::subscribe_with`].
+    pub fn subscribe_with<F, O>(
+        &self,
+        filters: impl IntoIterator<Item = (F, O)>,
         properties: SubscribeProperties,
-    ) -> Result<Subscription, Error> {
-        let subscribing = self.inner.subscribe_many(filters, properties);
+    ) -> Result<Subscription, Error>
+    where
+        F: AsRef<str>,
+        O: Into<SubscriptionOptions>,
+    {
+        let subscribing = self.inner.subscribe_with(filters, properties);
         let subscription = self.runtime().block_on(subscribing)??;
         Ok(Subscription::new(subscription, Arc::clone(&self.shared)))
     }
 
     /// Unsubscribes from `filter`. See [`crate::Client::unsubscribe`].
-    pub fn unsubscribe(&self, filter: &str) -> Result<(), Error> {
+    pub fn unsubscribe(&self, filter: impl AsRef<str>) -> Result<(), Error> {
         self.runtime().block_on(self.inner.unsubscribe(filter))?
     }
 
     /// Unsubscribes from several filters. See
     /// [`crate::Client::unsubscribe_many`].
-    pub fn unsubscribe_many(&self, filters: Vec<TopicFilter>) -> Result<(), Error> {
+    pub fn unsubscribe_many(
+        &self,
+        filters: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<(), Error> {
         self.runtime()
             .block_on(self.inner.unsubscribe_many(filters))?
     }
@@ -170,7 +193,7 @@ impl Client {
     /// [`crate::Client::unsubscribe_with`].
     pub fn unsubscribe_with(
         &self,
-        filters: Vec<TopicFilter>,
+        filters: impl IntoIterator<Item = impl AsRef<str>>,
         properties: UnsubscribeProperties,
     ) -> Result<(), Error> {
         let unsubscribing = self.inner.unsubscribe_with(filters, properties);

@@ -15,7 +15,6 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use mqtide_proto::{
     DisconnectProperties, Publish, QoS, ReasonCode, SubscribeProperties, SubscriptionOptions,
     TopicAliasUse, TopicFilter, UnsubscribeProperties, UsageError, check_topic_name,
@@ -165,14 +164,18 @@ impl Client {
     /// `.await` it to wait for the acknowledgement (QoS 0: written to the
     /// socket; QoS 1: PUBACK; QoS 2: PUBCOMP), or call
     /// [`send`](PublishBuilder::send) to wait only until it is queued.
-    pub fn publish(&self, topic: impl Into<String>, payload: impl Into<Bytes>) -> PublishBuilder {
-        let topic = topic.into();
-        let error = check_topic_name(&topic)
+    pub fn publish(
+        &self,
+        topic: impl AsRef<str>,
+        payload: impl Into<crate::Payload>,
+    ) -> PublishBuilder {
+        let topic = topic.as_ref();
+        let error = check_topic_name(topic)
             .err()
             .map(|e| Error::Usage(UsageError::InvalidTopic(e)));
         PublishBuilder {
             client: self.clone(),
-            publish: Box::new(Publish::new(topic, payload)),
+            publish: Box::new(Publish::new(topic, payload.into().into_bytes())),
             alias: TopicAliasUse::Auto,
             error,
         }
@@ -193,27 +196,63 @@ impl Client {
     /// # Ok(())
     /// # }
     /// ```
-    pub async fn subscribe(&self, filter: &str, qos: QoS) -> Result<Subscription, Error> {
-        self.subscribe_many(
-            [(filter, SubscriptionOptions::new(qos))],
-            SubscribeProperties::default(),
-        )
-        .await
+    pub async fn subscribe(
+        &self,
+        filter: impl AsRef<str>,
+        qos: QoS,
+    ) -> Result<Subscription, Error> {
+        self.subscribe_many([(filter, qos)]).await
     }
 
-    /// Subscribes to several filters at once, with 5.0 options (no local,
-    /// retain as published, retain handling) and properties. The stream
-    /// carries messages matching any of them. Fails if the broker refused
-    /// every filter; see [`Subscription::reason_codes`] for partial
-    /// refusals.
-    pub async fn subscribe_many<'a>(
+    /// Subscribes to several filters at once, each with its QoS or its
+    /// 5.0 options (no local, retain as published, retain handling). The
+    /// stream carries messages matching any of them. Fails if the broker
+    /// refused every filter; see [`Subscription::reason_codes`] for
+    /// partial refusals.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mqtide::Client) -> Result<(), mqtide::Error> {
+    /// use mqtide::{QoS, SubscriptionOptions};
+    ///
+    /// let both = client
+    ///     .subscribe_many([
+    ///         ("alarms/#", SubscriptionOptions::new(QoS::ExactlyOnce)),
+    ///         ("status/+", SubscriptionOptions::new(QoS::AtMostOnce).no_local(true)),
+    ///     ])
+    ///     .await?;
+    /// let filters = vec![String::from("a/#"), String::from("b/#")];
+    /// let simple = client
+    ///     .subscribe_many(filters.iter().map(|f| (f, QoS::AtLeastOnce)))
+    ///     .await?;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub async fn subscribe_many<F, O>(
         &self,
-        filters: impl IntoIterator<Item = (&'a str, SubscriptionOptions)>,
+        filters: impl IntoIterator<Item = (F, O)>,
+    ) -> Result<Subscription, Error>
+    where
+        F: AsRef<str>,
+        O: Into<SubscriptionOptions>,
+    {
+        self.subscribe_with(filters, SubscribeProperties::default())
+            .await
+    }
+
+    /// [`subscribe_many`](Self::subscribe_many) with 5.0 properties (user
+    /// properties; a subscription identifier is the client's own).
+    pub async fn subscribe_with<F, O>(
+        &self,
+        filters: impl IntoIterator<Item = (F, O)>,
         properties: SubscribeProperties,
-    ) -> Result<Subscription, Error> {
+    ) -> Result<Subscription, Error>
+    where
+        F: AsRef<str>,
+        O: Into<SubscriptionOptions>,
+    {
         let filters = filters
             .into_iter()
-            .map(|(f, o)| Ok((topic_filter(f)?, o)))
+            .map(|(f, o)| Ok((topic_filter(f.as_ref())?, o.into())))
             .collect::<Result<Vec<_>, Error>>()?;
         let topic_filters: Vec<TopicFilter> = filters.iter().map(|(f, _)| f.clone()).collect();
         let (sender, receiver) = mpsc::channel(self.inner.stream_capacity);
@@ -234,12 +273,15 @@ impl Client {
     }
 
     /// Unsubscribes from `filter`; the streams subscribed to it alone end.
-    pub async fn unsubscribe(&self, filter: &str) -> Result<(), Error> {
-        self.unsubscribe_many(vec![topic_filter(filter)?]).await
+    pub async fn unsubscribe(&self, filter: impl AsRef<str>) -> Result<(), Error> {
+        self.unsubscribe_many([filter]).await
     }
 
     /// Unsubscribes from several filters at once.
-    pub async fn unsubscribe_many(&self, filters: Vec<TopicFilter>) -> Result<(), Error> {
+    pub async fn unsubscribe_many(
+        &self,
+        filters: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Result<(), Error> {
         self.unsubscribe_with(filters, UnsubscribeProperties::default())
             .await
     }
@@ -247,9 +289,13 @@ impl Client {
     /// Unsubscribes with 5.0 properties (user properties).
     pub async fn unsubscribe_with(
         &self,
-        filters: Vec<TopicFilter>,
+        filters: impl IntoIterator<Item = impl AsRef<str>>,
         properties: UnsubscribeProperties,
     ) -> Result<(), Error> {
+        let filters = filters
+            .into_iter()
+            .map(|f| topic_filter(f.as_ref()))
+            .collect::<Result<Vec<_>, Error>>()?;
         self.call(|reply| Command::Unsubscribe {
             filters,
             properties: Box::new(properties),
@@ -262,6 +308,25 @@ impl Client {
     /// matched (and messages that match none, such as a persistent
     /// session's queued ones). Ask for it before subscribing so that
     /// retained messages are not missed.
+    ///
+    /// It is `async` because the stream is registered with the event loop
+    /// through the client's bounded command queue (waiting for room, as a
+    /// publish does), so that it is in place before anything subscribed
+    /// after it can deliver; it fails only once the client has closed
+    /// (with the reason it closed).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mqtide::Client) -> Result<(), mqtide::Error> {
+    /// use futures_util::StreamExt;
+    ///
+    /// let mut all = client.messages().await?;
+    /// client.subscribe("sensors/#", mqtide::QoS::AtLeastOnce).await?;
+    /// while let Some(message) = all.next().await {
+    ///     println!("{} {:?}", message.topic(), message.payload_str());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn messages(&self) -> Result<MessageStream, Error> {
         let (sender, receiver) = mpsc::channel(self.inner.stream_capacity);
         self.send(Command::Messages { sender }).await?;

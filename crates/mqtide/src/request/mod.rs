@@ -80,11 +80,15 @@ impl Client {
     /// # Ok(())
     /// # }
     /// ```
-    pub fn request(&self, topic: impl Into<String>, payload: impl Into<Bytes>) -> RequestBuilder {
+    pub fn request(
+        &self,
+        topic: impl AsRef<str>,
+        payload: impl Into<crate::Payload>,
+    ) -> RequestBuilder {
         RequestBuilder {
             client: self.clone(),
-            topic: topic.into(),
-            payload: payload.into(),
+            topic: topic.as_ref().to_owned(),
+            payload: payload.into().into_bytes(),
             qos: QoS::AtMostOnce,
             timeout: DEFAULT_TIMEOUT,
             properties: PublishProperties::default(),

@@ -86,9 +86,9 @@ pub struct Reply {
 
 impl Reply {
     /// A reply with `payload`, sent at the QoS the request arrived at.
-    pub fn new(payload: impl Into<Bytes>) -> Self {
+    pub fn new(payload: impl Into<crate::Payload>) -> Self {
         Self {
-            payload: payload.into(),
+            payload: payload.into().into_bytes(),
             qos: None,
             properties: PublishProperties::default(),
         }
