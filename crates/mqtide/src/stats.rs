@@ -118,7 +118,7 @@ pub(crate) struct StatsCells {
 #[derive(Debug, Clone, Copy)]
 #[expect(
     dead_code,
-    reason = "the QoS 1 and 2 cells are reached by their offset from QoS 0's (`Cell::at`)"
+    reason = "the QoS 1 and 2 cells are reached by their offset from QoS 0's"
 )]
 pub(crate) enum Cell {
     ConnectionsMade,
@@ -156,13 +156,6 @@ pub(crate) enum Cell {
 
 pub(crate) const CELLS: usize = Cell::KeepAliveRtt as usize + 1;
 
-impl Cell {
-    /// The cell of a per-QoS figure: `first` is its QoS 0 cell.
-    pub(crate) fn at(first: Self, qos: QoS) -> usize {
-        first as usize + qos as usize
-    }
-}
-
 /// A round trip as [`Cell::KeepAliveRtt`] holds it.
 pub(crate) fn rtt_to_cell(rtt: Option<Duration>) -> u64 {
     rtt.map_or(0, |d| {
@@ -179,6 +172,13 @@ impl StatsCells {
     /// Stores `value` in cell `index` (a [`Cell`] as `usize`).
     pub(crate) fn set(&self, index: usize, value: u64) {
         self.cells[index].store(value, Relaxed);
+    }
+
+    /// Every figure as stored, in [`Cell`] order (for the `metrics`
+    /// facade).
+    #[cfg(feature = "metrics")]
+    pub(crate) fn values(&self) -> [u64; CELLS] {
+        std::array::from_fn(|index| self.cells[index].load(Relaxed))
     }
 
     /// A snapshot of every figure.

@@ -158,7 +158,9 @@ impl EventLoop {
                     warn!(reason = %reason_code, qos = flow.qos as u8, "the broker refused a publish");
                     self.observer.failed(flow.qos);
                 } else {
-                    debug!(target: "mqtide::flow", request = id.get(), reason = %reason_code, "publish acknowledged");
+                    if self.observer.flows {
+                        debug!(target: "mqtide::flow", request = id.get(), reason = %reason_code, "publish acknowledged");
+                    }
                     self.observer.acknowledged(flow, now);
                 }
                 let _ = reply.send(Ok(PublishOutcome {
@@ -317,7 +319,9 @@ impl EventLoop {
                 match self.session.publish_with(*publish, alias, now.into_std()) {
                     Ok(id) => {
                         self.observer.queued(qos);
-                        debug!(target: "mqtide::flow", request = id.get(), qos = qos as u8, "publish queued");
+                        if self.observer.flows {
+                            debug!(target: "mqtide::flow", request = id.get(), qos = qos as u8, "publish queued");
+                        }
                         let flow = Flow { qos, accepted: now };
                         self.pending.insert(id, Pending::Publish(reply, flow));
                         // Answered by the commit that stores it.

@@ -115,6 +115,7 @@ impl EventLoop {
         self.deliveries.clear();
         // The last figures, before anyone learns the client closed.
         self.observer.store(&self.session, 0);
+        self.observer.flush_metrics();
         self.state.send_replace(ConnectionState::Closed);
         // Last: once `disconnect` returns, the client is closed and every
         // stream has ended. A failed store wrote nothing more, the

@@ -222,7 +222,9 @@ impl EventLoop {
                 continue;
             }
             if let Some(delivery) = self.deliveries.queue.pop_front() {
-                debug!(target: "mqtide::flow", taken = delivery.taken, "message delivered");
+                if self.observer.flows {
+                    debug!(target: "mqtide::flow", taken = delivery.taken, "message delivered");
+                }
                 self.deliveries.spare_targets.push(delivery.targets);
                 self.delivered(delivery.token, delivery.taken, now);
             }

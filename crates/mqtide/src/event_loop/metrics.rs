@@ -7,14 +7,20 @@
 //! the label `client_id` unless the builder turned it off
 //! ([`ClientBuilder::metrics_client_id_label`](crate::ClientBuilder::metrics_client_id_label)),
 //! for fleets where one series per client is too many. Handles are
-//! registered once per client; a turn of the loop adds what changed.
+//! registered once per client; a task of the client's gives them what
+//! changed once a second and as the client closes (so nothing of it is on
+//! the path of a message but the latency sample).
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, Label};
 use mqtide_proto::QoS;
+use tokio::sync::watch;
+use tokio::time::MissedTickBehavior;
 
-use crate::stats::{CELLS, Cell, rtt_from_cell};
+use crate::state::ConnectionState;
+use crate::stats::{CELLS, Cell, StatsCells, rtt_from_cell};
 
 /// What a figure is in the facade: its name, its own label, and whether it
 /// is a count (a counter) or a level (a gauge).
@@ -92,11 +98,24 @@ enum Handle {
     Gauge(Gauge),
 }
 
-/// One client's handles, and what was last reported.
+/// How often the figures go to the facade while the client lives (and
+/// once more as it closes). Exporters scrape every few seconds; pushing
+/// per turn of the loop would put the facade on the path of every message.
+const PERIOD: Duration = Duration::from_secs(1);
+
+/// One client's series and what they were last given.
 #[derive(Debug)]
-pub(super) struct Metrics {
+struct Pushed {
     handles: Vec<Handle>,
     reported: [u64; CELLS],
+}
+
+/// One client's metrics: the series of its figures, pushed from the
+/// statistics once a [`PERIOD`] by a task of its own, and the latency
+/// histograms, recorded as each publish is acknowledged.
+#[derive(Debug)]
+pub(super) struct Metrics {
+    series: Arc<Mutex<Pushed>>,
     /// By QoS; acknowledged publishes only.
     latency: [Histogram; 3],
 }
@@ -127,15 +146,59 @@ impl Metrics {
             .collect();
         let latency = [Q0, Q1, Q2].map(|qos| metrics::histogram!(LATENCY, labels(qos)));
         Self {
-            handles,
-            reported: [0; CELLS],
+            series: Arc::new(Mutex::new(Pushed {
+                handles,
+                reported: [0; CELLS],
+            })),
             latency,
         }
     }
 
+    /// Records how long an acknowledged publish took.
+    pub(super) fn latency(&self, qos: QoS, took: Duration) {
+        self.latency[qos as usize].record(took.as_secs_f64());
+    }
+
+    /// Pushes the figures now (the client is closing).
+    pub(super) fn flush(&self, cells: &StatsCells) {
+        lock(&self.series).update(&cells.values());
+    }
+
+    /// The task that pushes the figures once a [`PERIOD`] until the client
+    /// closes (its state `Closed`, or the loop gone).
+    pub(super) fn publisher(
+        &self,
+        cells: Arc<StatsCells>,
+        mut state: watch::Receiver<ConnectionState>,
+    ) -> impl Future<Output = ()> + Send + 'static {
+        let series = Arc::clone(&self.series);
+        async move {
+            let mut tick = tokio::time::interval(PERIOD);
+            tick.set_missed_tick_behavior(MissedTickBehavior::Skip);
+            loop {
+                let closed = tokio::select! {
+                    _ = tick.tick() => false,
+                    changed = state.changed() => {
+                        changed.is_err() || matches!(*state.borrow(), ConnectionState::Closed)
+                    }
+                };
+                lock(&series).update(&cells.values());
+                if closed {
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn lock(series: &Mutex<Pushed>) -> std::sync::MutexGuard<'_, Pushed> {
+    series.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Pushed {
     /// Adds to each counter what it gained since the last report, and sets
-    /// each gauge.
-    pub(super) fn update(&mut self, values: &[u64; CELLS]) {
+    /// each gauge that changed.
+    fn update(&mut self, values: &[u64; CELLS]) {
         for (index, handle) in self.handles.iter().enumerate() {
             let value = values[index];
             match handle {
@@ -158,10 +221,5 @@ impl Metrics {
             }
         }
         self.reported = *values;
-    }
-
-    /// Records how long an acknowledged publish took.
-    pub(super) fn latency(&self, qos: QoS, took: Duration) {
-        self.latency[qos as usize].record(took.as_secs_f64());
     }
 }

@@ -292,6 +292,10 @@ impl EventLoop {
     }
 
     async fn run(&mut self) {
+        #[cfg(feature = "metrics")]
+        if let Some(task) = self.observer.metrics_task(self.state.subscribe()) {
+            tokio::spawn(task.instrument(tracing::Span::current()));
+        }
         // Commands issued before the loop started (a `messages()` stream
         // asked for before connecting) are taken before the first packet
         // arrives, so nothing the broker sends at once misses them.
@@ -578,7 +582,7 @@ impl EventLoop {
     fn process(&mut self, write_buf: &mut BytesMut, now: Instant) {
         // Packets read since the last turn; and the log is on (or off)
         // before this turn writes any.
-        Observer::log_packets(&mut self.session);
+        self.observer.listen(&mut self.session);
         loop {
             // Commands left from a batch, once there is room for them
             // (acknowledgements handled below free the queue).
@@ -603,7 +607,7 @@ impl EventLoop {
                 break;
             }
         }
-        Observer::log_packets(&mut self.session);
+        self.observer.drain(&mut self.session);
         self.observer.store(&self.session, self.deliveries.held());
     }
 }

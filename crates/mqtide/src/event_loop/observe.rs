@@ -9,11 +9,11 @@
 
 use std::sync::Arc;
 
-use mqtide_proto::{Counters, Direction, PacketSummary, QoS, Session};
+use mqtide_proto::{Direction, PacketSummary, QoS, Session};
 use tokio::time::Instant;
 use tracing::{Level, debug, enabled, trace, warn};
 
-use crate::stats::{CELLS, Cell, StatsCells, rtt_to_cell};
+use crate::stats::{Cell, StatsCells, rtt_to_cell};
 
 /// A publish on its way: what its end is counted under.
 #[derive(Debug, Clone, Copy)]
@@ -42,8 +42,13 @@ struct Local {
 pub(super) struct Observer {
     cells: Arc<StatsCells>,
     local: Local,
-    /// The session's counters when last stored: what changed since.
-    seen: Counters,
+    /// The PUBLISH and PUBREL resends last warned about.
+    resent: (u64, u64),
+    /// Whether the session's packet log is on.
+    logging: bool,
+    /// Whether flow steps are logged (`mqtide::flow` at `debug`), as last
+    /// asked: the per-message steps test this flag, not the subscriber.
+    pub(super) flows: bool,
     /// Whether publishes were waiting for the broker's window.
     window_wait: bool,
     /// Whether received messages were held for a full stream.
@@ -57,7 +62,9 @@ impl Observer {
         Self {
             cells,
             local: Local::default(),
-            seen: Counters::default(),
+            resent: (0, 0),
+            logging: false,
+            flows: false,
             window_wait: false,
             stream_wait: false,
             #[cfg(feature = "metrics")]
@@ -104,16 +111,28 @@ impl Observer {
         let _ = (flow, now);
     }
 
-    /// Turns the session's packet log on while someone listens, and logs
-    /// what it holds: each packet at `trace`, and the flow steps packets
-    /// are (in flight, resent) at `debug`.
-    pub(super) fn log_packets(session: &mut Session) {
+    /// Turns the session's packet log on while someone listens (asked
+    /// once per call), and logs what it holds: each packet at `trace`, and
+    /// the flow steps packets are (in flight, resent) at `debug`.
+    pub(super) fn listen(&mut self, session: &mut Session) {
         let packets = enabled!(target: "mqtide::packet", Level::TRACE);
         let flows = enabled!(target: "mqtide::flow", Level::DEBUG);
-        session.set_packet_log(packets || flows);
+        self.flows = flows;
+        if (packets || flows) != self.logging {
+            self.logging = packets || flows;
+            session.set_packet_log(self.logging);
+        }
+        self.drain(session);
+    }
+
+    /// Logs what the packet log holds, if it is on.
+    pub(super) fn drain(&self, session: &mut Session) {
+        if !self.logging {
+            return;
+        }
         while let Some(packet) = session.poll_packet_log() {
             trace!(target: "mqtide::packet", "{} {packet}", packet.direction().as_str());
-            if flows {
+            if self.flows {
                 flow_step(&packet);
             }
         }
@@ -121,21 +140,73 @@ impl Observer {
 
     /// Stores the figures of this turn; warns of resends, and tells (at
     /// `debug`) when publishes start or stop waiting for the broker's
-    /// window and messages for a full stream.
+    /// window and messages for a full stream. Plain relaxed stores from
+    /// where each figure lives (no copy of the counters, no array) unless
+    /// the `metrics` facade wants them all.
     pub(super) fn store(&mut self, session: &Session, held: usize) {
-        let counters = *session.counters();
-        let resent = counters.publishes_resent - self.seen.publishes_resent;
-        let released = counters.pubrels_resent - self.seen.pubrels_resent;
+        let c = session.counters();
+        let resent = c.publishes_resent - self.resent.0;
+        let released = c.pubrels_resent - self.resent.1;
         if resent + released > 0 {
             warn!(
                 publishes = resent,
                 pubrels = released,
                 "resending what the broker had not acknowledged when the connection was lost"
             );
+            self.resent = (c.publishes_resent, c.pubrels_resent);
         }
-        self.seen = counters;
         let queued = session.queued();
-        let window_wait = session.is_connected() && queued > 0;
+        self.transitions(session, queued, held);
+        let cells = &self.cells;
+        let local = &self.local;
+        let set = |cell: Cell, value: u64| cells.set(cell as usize, value);
+        set(Cell::ConnectionsMade, local.connections_made);
+        set(Cell::ConnectionsLost, local.connections_lost);
+        set(Cell::ConnectFailures, local.connect_failures);
+        for q in 0..3 {
+            cells.set(Cell::Queued0 as usize + q, local.queued[q]);
+            cells.set(Cell::Sent0 as usize + q, c.publishes_sent[q]);
+            cells.set(Cell::Acknowledged0 as usize + q, local.acknowledged[q]);
+            cells.set(Cell::Failed0 as usize + q, local.failed[q]);
+            cells.set(Cell::Received0 as usize + q, c.messages_received[q]);
+        }
+        set(Cell::PublishesResent, c.publishes_resent);
+        set(Cell::PubrelsResent, c.pubrels_resent);
+        set(Cell::DuplicatesSuppressed, c.duplicates_suppressed);
+        set(Cell::PacketsSent, c.packets_sent);
+        set(Cell::PacketsReceived, c.packets_received);
+        set(Cell::BytesSent, c.bytes_sent);
+        set(Cell::BytesReceived, c.bytes_received);
+        set(Cell::InflightOutgoing, session.inflight() as u64);
+        set(Cell::InflightIncoming, session.inflight_incoming() as u64);
+        set(Cell::OfflineQueue, queued as u64);
+        set(Cell::HeldForStreams, held as u64);
+        set(Cell::KeepAliveRtt, rtt_to_cell(c.keep_alive_rtt));
+    }
+
+    /// The task that gives the `metrics` facade the figures while the
+    /// client lives (see `metrics.rs`), if the feature is on.
+    #[cfg(feature = "metrics")]
+    pub(super) fn metrics_task(
+        &self,
+        state: tokio::sync::watch::Receiver<crate::state::ConnectionState>,
+    ) -> Option<impl Future<Output = ()> + Send + 'static> {
+        let metrics = self.metrics.as_ref()?;
+        Some(metrics.publisher(Arc::clone(&self.cells), state))
+    }
+
+    /// The last figures to the `metrics` facade, as the client closes.
+    pub(super) fn flush_metrics(&self) {
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.metrics {
+            metrics.flush(&self.cells);
+        }
+    }
+
+    /// At `debug`: when publishes start or stop waiting for the broker's
+    /// window, and messages for a full stream.
+    fn transitions(&mut self, session: &Session, queued: usize, held: usize) {
+        let window_wait = queued > 0 && session.is_connected();
         if window_wait != self.window_wait {
             self.window_wait = window_wait;
             if window_wait {
@@ -153,46 +224,6 @@ impl Observer {
                 debug!(target: "mqtide::flow", "held messages delivered; streams have room");
             }
         }
-        let values = self.values(&counters, session, queued, held);
-        for (index, value) in values.iter().enumerate() {
-            self.cells.set(index, *value);
-        }
-        #[cfg(feature = "metrics")]
-        if let Some(metrics) = &mut self.metrics {
-            metrics.update(&values);
-        }
-    }
-
-    /// Every figure but the round trip, in [`Cell`] order.
-    fn values(&self, c: &Counters, session: &Session, queued: usize, held: usize) -> [u64; CELLS] {
-        let mut values = [0; CELLS];
-        let mut put = |cell: Cell, value: u64| values[cell as usize] = value;
-        let local = &self.local;
-        put(Cell::ConnectionsMade, local.connections_made);
-        put(Cell::ConnectionsLost, local.connections_lost);
-        put(Cell::ConnectFailures, local.connect_failures);
-        for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
-            let q = qos as usize;
-            values[Cell::at(Cell::Queued0, qos)] = local.queued[q];
-            values[Cell::at(Cell::Sent0, qos)] = c.publishes_sent[q];
-            values[Cell::at(Cell::Acknowledged0, qos)] = local.acknowledged[q];
-            values[Cell::at(Cell::Failed0, qos)] = local.failed[q];
-            values[Cell::at(Cell::Received0, qos)] = c.messages_received[q];
-        }
-        let mut put = |cell: Cell, value: u64| values[cell as usize] = value;
-        put(Cell::PublishesResent, c.publishes_resent);
-        put(Cell::PubrelsResent, c.pubrels_resent);
-        put(Cell::DuplicatesSuppressed, c.duplicates_suppressed);
-        put(Cell::PacketsSent, c.packets_sent);
-        put(Cell::PacketsReceived, c.packets_received);
-        put(Cell::BytesSent, c.bytes_sent);
-        put(Cell::BytesReceived, c.bytes_received);
-        put(Cell::InflightOutgoing, session.inflight() as u64);
-        put(Cell::InflightIncoming, session.inflight_incoming() as u64);
-        put(Cell::OfflineQueue, queued as u64);
-        put(Cell::HeldForStreams, held as u64);
-        put(Cell::KeepAliveRtt, rtt_to_cell(c.keep_alive_rtt));
-        values
     }
 }
 
