@@ -61,7 +61,7 @@
 //!
 //! let mut publish = Publish::new("sensors/1/temperature", "22.5");
 //! publish.qos = QoS::AtLeastOnce;
-//! publish.packet_id = std::num::NonZeroU16::new(7);
+//! publish.packet_id = core::num::NonZeroU16::new(7);
 //!
 //! let mut wire = BytesMut::new();
 //! Packet::Publish(publish.clone()).encode(ProtocolVersion::V3_1_1, &mut wire)?;
@@ -77,15 +77,20 @@
 //!
 //! [mqtide]: https://docs.rs/mqtide
 
+#![cfg_attr(not(any(feature = "std", test)), no_std)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+extern crate alloc;
+
 mod codec;
+mod collections;
 #[cfg(mqtide_mutants)]
 #[doc(hidden)]
 pub mod mutants;
 mod session;
+mod time;
 mod topic;
 
 pub use codec::*;
@@ -94,6 +99,7 @@ pub use session::{
     Message, ProtocolError, QoSPolicy, ReceiveOverrun, RequestError, RequestId, RestoreError,
     Session, SessionConfig, StoreChange, StoredPublish, StoredSession, TopicAliasUse, UsageError,
 };
+pub use time::{Millis, Timestamp};
 pub use topic::{
     FilterTrie, SHARE_PREFIX, TopicError, TopicFilter, TopicName, check_topic_filter,
     check_topic_name, topic_matches_sub,
