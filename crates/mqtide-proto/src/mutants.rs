@@ -2,7 +2,7 @@
 //! can fail. Compiled only with `RUSTFLAGS='--cfg mqtide_mutants'`: no
 //! normal build has this module or the checks that consult it.
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use core::sync::atomic::{AtomicU8, Ordering};
 
 /// A deliberate bug.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -226,7 +226,7 @@ each_version! {
         assert_eq!(rest, if v5 { vec!["q2"] } else { Vec::<&str>::new() });
         assert_eq!(h.take_events().len(), 2);
         assert_eq!(store.outgoing.keys().copied().collect::<Vec<_>>(), [3]);
-        assert!(Session::restore(config, store.clone()).is_ok());
+        assert!(Session::<std::time::Instant>::restore(config, store.clone()).is_ok());
     }
 }
 

@@ -5,6 +5,8 @@
 
 mod harness;
 
+use std::time::Instant;
+
 use harness::{Harness, ack, incoming, pid};
 use mqtide_proto::{
     AckMode, AckToken, ConnAck, Event, IncomingState, Packet, ProtocolVersion, QoS, RequestError,
@@ -44,7 +46,7 @@ fn ack_tokens(h: &mut Harness) -> Vec<AckToken> {
 /// A new process: a session restored from `store`, not yet connected.
 fn restart(version: ProtocolVersion, store: &StoredSession) -> Harness {
     let mut h = Harness::new(durable_config(version));
-    h.session = Session::restore(durable_config(version), store.clone()).unwrap();
+    h.session = Session::<Instant>::restore(durable_config(version), store.clone()).unwrap();
     h
 }
 
@@ -264,23 +266,23 @@ fn inconsistent_stores_are_refused() {
     store.outgoing.insert(1, flight(1, Some(pid(5)), false));
     store.outgoing.insert(2, flight(2, Some(pid(5)), false));
     assert_eq!(
-        Session::restore(config.clone(), store.clone()).unwrap_err(),
+        Session::<Instant>::restore(config.clone(), store.clone()).unwrap_err(),
         RestoreError::DuplicatePacketId(5)
     );
     store.outgoing.remove(&2);
     store.outgoing.insert(1, flight(1, Some(pid(5)), true));
     assert_eq!(
-        Session::restore(config.clone(), store.clone()).unwrap_err(),
+        Session::<Instant>::restore(config.clone(), store.clone()).unwrap_err(),
         RestoreError::BadRelease(1)
     );
     store.outgoing.insert(1, flight(1, None, false));
     store.last_seq = 0;
     assert!(matches!(
-        Session::restore(config.clone(), store.clone()).unwrap_err(),
+        Session::<Instant>::restore(config.clone(), store.clone()).unwrap_err(),
         RestoreError::SeqAboveLast { seq: 1, last: 0 }
     ));
     store.last_seq = 1;
-    assert!(Session::restore(config, store).is_ok());
+    assert!(Session::<Instant>::restore(config, store).is_ok());
 }
 
 /// An assigned client identifier is stored and reused by the restored
@@ -295,7 +297,7 @@ fn an_assigned_client_id_is_kept() {
     let mut h = Harness::connected_with(config.clone(), connack);
     persist(&mut h, &mut store);
     assert_eq!(store.assigned_client_id.as_deref(), Some("auto-1"));
-    let restored = Session::restore(config, store).unwrap();
+    let restored = Session::<Instant>::restore(config, store).unwrap();
     assert_eq!(restored.config().client_id, "auto-1");
 }
 

@@ -1,6 +1,8 @@
 //! Acknowledgements: PUBACK, PUBREC, PUBREL and PUBCOMP (one shape, [`Ack`]),
 //! SUBACK and UNSUBACK.
 
+use alloc::vec::Vec;
+
 use bytes::{BufMut, BytesMut};
 
 use super::header::{Body, Sizes};

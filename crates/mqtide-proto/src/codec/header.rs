@@ -1,6 +1,8 @@
 //! The fixed header (spec §2.1) and the framing around every packet body:
 //! [`Packet::decode`], [`Packet::encode`] and [`Packet::encoded_len`].
 
+use alloc::boxed::Box;
+
 use bytes::{Buf, BufMut, BytesMut};
 
 use super::wire::{Reader, VAR_INT_MAX, put_var_int, read_var_int, var_int_len};

@@ -26,8 +26,9 @@ mod subscription_id;
 mod summary;
 mod wire;
 
-use std::fmt;
-use std::num::NonZeroU16;
+use alloc::boxed::Box;
+use core::fmt;
+use core::num::NonZeroU16;
 
 use bytes::Bytes;
 

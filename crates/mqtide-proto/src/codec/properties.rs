@@ -8,7 +8,8 @@
 //! identifier are all typed [`DecodeError`]s. Empty structs cost nothing to
 //! decode or encode and allocate nothing.
 
-use std::num::{NonZeroU16, NonZeroU32};
+use alloc::vec::Vec;
+use core::num::{NonZeroU16, NonZeroU32};
 
 use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;

@@ -1,5 +1,7 @@
 //! SUBSCRIBE (spec §3.8) and UNSUBSCRIBE (spec §3.10).
 
+use alloc::vec::Vec;
+
 use bytes::{BufMut, BytesMut};
 use bytestring::ByteString;
 

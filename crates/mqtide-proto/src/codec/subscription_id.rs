@@ -1,8 +1,9 @@
 //! Subscription identifiers (spec §3.8.2.1.2) and the list of them a
 //! PUBLISH from the server carries (§3.3.2.3.8).
 
-use std::num::NonZeroU32;
-use std::ops::Deref;
+use alloc::vec::Vec;
+use core::num::NonZeroU32;
+use core::ops::Deref;
 
 use bytes::BytesMut;
 use smallvec::SmallVec;
@@ -88,7 +89,7 @@ impl Deref for SubscriptionIds {
 
 impl<'a> IntoIterator for &'a SubscriptionIds {
     type Item = &'a SubscriptionId;
-    type IntoIter = std::slice::Iter<'a, SubscriptionId>;
+    type IntoIter = core::slice::Iter<'a, SubscriptionId>;
 
     fn into_iter(self) -> Self::IntoIter {
         self.0.iter()

@@ -6,7 +6,8 @@
 //! message or a property's value, so a log of summaries can be shared as
 //! it is.
 
-use std::fmt;
+use alloc::vec::Vec;
+use core::fmt;
 
 use bytestring::ByteString;
 

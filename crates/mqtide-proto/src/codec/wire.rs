@@ -89,7 +89,7 @@ impl Reader {
     /// Everything that is left, as a zero-copy slice.
     #[inline]
     pub(crate) fn rest(&mut self) -> Bytes {
-        std::mem::take(&mut self.buf)
+        core::mem::take(&mut self.buf)
     }
 
     /// Binary data: a two-byte length and that many bytes (§1.5.6).

@@ -3,11 +3,11 @@
 //! ([MQTT-3.3.2-9]),
 //! replacing the least recently used one when all are taken.
 
-use std::collections::BTreeMap;
-use std::num::NonZeroU16;
+use alloc::collections::BTreeMap;
+use core::num::NonZeroU16;
 
+use crate::collections::FxHashMap;
 use bytestring::ByteString;
-use rustc_hash::FxHashMap;
 
 use crate::Publish;
 

@@ -2,16 +2,14 @@
 //! CONNECT carries, the AUTH exchange with the server (its challenges
 //! answered, re-authentication started), and the rules every AUTH obeys.
 
-use std::time::Instant;
-
 use bytes::Bytes;
 use bytestring::ByteString;
 
 use super::connection::fit_to_limit;
 use super::{AfterWrite, Event, ProtocolError, Session, State, UsageError};
-use crate::{Auth, Packet, ReasonCode, Secret};
+use crate::{Auth, Packet, ReasonCode, Secret, Timestamp};
 
-impl Session {
+impl<T: Timestamp> Session<T> {
     /// Sets the 5.0 Authentication Method and Data the next CONNECT
     /// carries: an authenticator starts a fresh exchange for every
     /// connection.
@@ -33,7 +31,7 @@ impl Session {
     /// and then User Properties when the packet would exceed the server's
     /// Maximum Packet Size ([MQTT-3.15.2-2], [MQTT-3.15.2-3]), and sends
     /// nothing if it still does not fit.
-    pub fn auth(&mut self, mut auth: Auth, now: Instant) -> Result<(), UsageError> {
+    pub fn auth(&mut self, mut auth: Auth, now: T) -> Result<(), UsageError> {
         if !self.config.protocol.is_v5() || self.config.properties.authentication_method.is_none() {
             return Err(UsageError::NoAuthentication);
         }

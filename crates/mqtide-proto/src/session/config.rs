@@ -1,7 +1,7 @@
 //! What a session is configured with: everything CONNECT says, and the
 //! client-side limits the protocol leaves to the implementation.
 
-use std::time::Duration;
+use core::time::Duration;
 
 use bytestring::ByteString;
 
@@ -221,7 +221,7 @@ impl SessionConfig {
         let mut properties = self.properties.clone();
         if self.protocol.is_v5() && properties.maximum_packet_size.is_none() {
             properties.maximum_packet_size =
-                std::num::NonZeroU32::new(self.max_incoming_packet_size);
+                core::num::NonZeroU32::new(self.max_incoming_packet_size);
         }
         Connect {
             protocol: self.protocol,

@@ -3,7 +3,8 @@
 //! publishes in flight (resent, sent again, failed) is in `resend.rs`;
 //! enhanced authentication is in `auth.rs`.
 
-use std::time::Instant;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
 
 use super::{
     AfterWrite, Connected, ConnectionError, Event, Limits, ProtocolError, Session, State,
@@ -12,10 +13,11 @@ use super::{
 use bytestring::ByteString;
 
 use crate::{
-    ConnAck, Disconnect, DisconnectProperties, EncodeError, Packet, QoS, ReasonCode, UserProperty,
+    ConnAck, Disconnect, DisconnectProperties, EncodeError, Packet, QoS, ReasonCode, Timestamp,
+    UserProperty,
 };
 
-impl Session {
+impl<T: Timestamp> Session<T> {
     /// A transport is up: queues CONNECT and starts the connect timeout.
     /// A connection still open is treated as lost first.
     ///
@@ -24,7 +26,7 @@ impl Session {
     /// nothing: the connection ends at once with
     /// [`ConnectionError::InvalidConfig`], reported once as for any other
     /// end.
-    pub fn handle_connected(&mut self, now: Instant) {
+    pub fn handle_connected(&mut self, now: T) {
         if self.state != State::Idle {
             self.handle_connection_lost(now);
         }
@@ -39,19 +41,19 @@ impl Session {
         }
         self.send(connect, AfterWrite::Nothing, now);
         self.timers
-            .set(Timer::Connect, now + self.config.connect_timeout);
+            .set(Timer::Connect, now.after(self.config.connect_timeout));
     }
 
     /// The transport went away. Reports [`Event::Disconnected`] if the
     /// connection had not already ended; keeps everything that must be
     /// resent on the next connection.
-    pub fn handle_connection_lost(&mut self, _now: Instant) {
+    pub fn handle_connection_lost(&mut self, _now: T) {
         self.end_connection(ConnectionError::ConnectionLost);
         // What is still queued was for the transport that is gone: the
         // DISCONNECT a protocol error queued after the connection ended,
         // if the driver closed before writing it. The next connection
         // starts with its CONNECT.
-        for (_, after) in std::mem::take(&mut self.transmit) {
+        for (_, after) in core::mem::take(&mut self.transmit) {
             if let AfterWrite::Complete(id) = after {
                 self.complete(id, Err(super::RequestError::ConnectionLost));
             }
@@ -72,7 +74,7 @@ impl Session {
         &mut self,
         reason_code: ReasonCode,
         properties: DisconnectProperties,
-        now: Instant,
+        now: T,
     ) -> Result<(), UsageError> {
         if !matches!(self.state, State::Connecting | State::Connected) {
             return Err(UsageError::NotConnected);
@@ -109,7 +111,7 @@ impl Session {
         self.config.clean_start = clean;
     }
 
-    pub(super) fn handle_connack(&mut self, ack: ConnAck, now: Instant) {
+    pub(super) fn handle_connack(&mut self, ack: ConnAck, now: T) {
         self.timers.stop(Timer::Connect);
         if ack.reason_code.is_error() {
             if ack.session_present {
@@ -190,8 +192,8 @@ impl Session {
         self.flush_acks(now);
         self.pump(now);
         if self.limits.keep_alive > 0 {
-            let interval = std::time::Duration::from_secs(self.limits.keep_alive.into());
-            self.timers.set(Timer::KeepAlive, now + interval);
+            let interval = core::time::Duration::from_secs(self.limits.keep_alive.into());
+            self.timers.set(Timer::KeepAlive, now.after(interval));
         }
     }
 
@@ -222,7 +224,7 @@ impl Session {
         self.state = State::Closing;
         self.timers.stop_all();
         // Unwritten QoS 0 publishes are lost with the connection.
-        for (_, after) in std::mem::take(&mut self.transmit) {
+        for (_, after) in core::mem::take(&mut self.transmit) {
             if let AfterWrite::Complete(id) = after {
                 self.complete(id, Err(super::RequestError::ConnectionLost));
             }

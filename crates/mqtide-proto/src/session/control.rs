@@ -3,7 +3,8 @@
 //! completed by SUBACK and UNSUBACK. The publishes they share the queue
 //! with are in `outbound.rs`.
 
-use std::time::Instant;
+use alloc::vec;
+use alloc::vec::Vec;
 
 use super::outbound::{MEASURE_ID, check_size};
 use super::{
@@ -12,11 +13,11 @@ use super::{
 };
 use crate::{
     AckProperties, Packet, PacketId, PacketType, ProtocolVersion, ReasonCode, SubAck, Subscribe,
-    SubscribeProperties, SubscriptionOptions, TopicFilter, UnsubAck, Unsubscribe,
+    SubscribeProperties, SubscriptionOptions, Timestamp, TopicFilter, UnsubAck, Unsubscribe,
     UnsubscribeProperties,
 };
 
-impl Session {
+impl<T: Timestamp> Session<T> {
     /// Queues a SUBSCRIBE for `filters`; its completion carries one reason
     /// code (granted QoS or failure) per filter.
     ///
@@ -28,7 +29,7 @@ impl Session {
         &mut self,
         filters: Vec<(TopicFilter, SubscriptionOptions)>,
         properties: SubscribeProperties,
-        now: Instant,
+        now: T,
     ) -> Result<RequestId, UsageError> {
         if filters.is_empty() {
             return Err(UsageError::NoFilters);
@@ -61,7 +62,7 @@ impl Session {
         &mut self,
         filters: Vec<TopicFilter>,
         properties: UnsubscribeProperties,
-        now: Instant,
+        now: T,
     ) -> Result<RequestId, UsageError> {
         if filters.is_empty() {
             return Err(UsageError::NoFilters);
@@ -117,7 +118,7 @@ impl Session {
     /// Sends the SUBSCRIBE or UNSUBSCRIBE at `index` of the queue, or
     /// refuses it. False when no packet identifier is left: then it stays
     /// where it is and everything waits.
-    pub(super) fn pump_control(&mut self, index: usize, now: Instant) -> bool {
+    pub(super) fn pump_control(&mut self, index: usize, now: T) -> bool {
         // The limits may have changed since it was queued.
         let checked = match self.outbound.queue.get(index) {
             Some(Queued::Subscribe(_, packet)) => self.check_subscribe(packet),
@@ -174,7 +175,7 @@ impl Session {
         self.outbound.controls.insert(id, control);
     }
 
-    pub(super) fn handle_suback(&mut self, ack: SubAck, now: Instant) {
+    pub(super) fn handle_suback(&mut self, ack: SubAck, now: T) {
         let Some(filters) = self.take_control(PacketType::SubAck, ack.packet_id) else {
             return;
         };
@@ -187,7 +188,7 @@ impl Session {
         );
     }
 
-    pub(super) fn handle_unsuback(&mut self, ack: UnsubAck, now: Instant) {
+    pub(super) fn handle_unsuback(&mut self, ack: UnsubAck, now: T) {
         let Some(filters) = self.take_control(PacketType::UnsubAck, ack.packet_id) else {
             return;
         };
@@ -219,7 +220,7 @@ impl Session {
         reason_codes: Vec<ReasonCode>,
         properties: AckProperties,
         packet: PacketType,
-        now: Instant,
+        now: T,
     ) {
         if reason_codes.len() != expected {
             let got = reason_codes.len();

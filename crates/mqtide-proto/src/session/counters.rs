@@ -2,7 +2,7 @@
 //! protocol's half of a client's statistics (the driver adds what only it
 //! sees: connections, requests and their outcomes).
 
-use std::time::Duration;
+use core::time::Duration;
 
 use crate::QoS;
 

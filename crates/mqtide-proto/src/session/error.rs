@@ -3,6 +3,9 @@
 //! request failed ([`RequestError`]), the connection ended
 //! ([`ConnectionError`]).
 
+use alloc::boxed::Box;
+use alloc::string::String;
+
 use crate::{
     ConnAckProperties, DecodeError, DisconnectProperties, EncodeError, PacketType, QoS, ReasonCode,
     TopicError,

@@ -1,5 +1,7 @@
 //! What the session reports to the application: [`Event`]s.
 
+use alloc::vec::Vec;
+
 use bytestring::ByteString;
 
 use super::error::{ConnectionError, RequestError};

@@ -4,9 +4,11 @@
 //! they hold. The flows themselves are in `outbound.rs`; this file owns
 //! the state and how it is reset when a connection or a session ends.
 
-use std::collections::VecDeque;
+use alloc::vec::Vec;
 
-use rustc_hash::FxHashMap;
+use alloc::collections::VecDeque;
+
+use crate::collections::FxHashMap;
 
 use super::alias::OutboundAliases;
 use super::packet_id::PacketIdPool;

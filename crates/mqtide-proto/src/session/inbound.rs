@@ -2,11 +2,11 @@
 //! towards us (exactly-once delivery across DUP resends), the receive
 //! maximum we announced, and manual acknowledgement in arrival order.
 
-use std::collections::VecDeque;
-use std::time::Instant;
+use alloc::collections::VecDeque;
 
+use crate::Timestamp;
+use crate::collections::{FxHashMap, FxHashSet};
 use bytestring::ByteString;
-use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::packet_id::PacketIdPool;
 use super::{
@@ -79,11 +79,11 @@ impl Inbound {
     }
 }
 
-impl Session {
+impl<T: Timestamp> Session<T> {
     /// Acknowledges a message delivered in [`AckMode::Manual`]. The
     /// acknowledgement goes out once every message that arrived before it
     /// has been acknowledged too ([MQTT-4.6.0-2], [MQTT-4.6.0-3]).
-    pub fn ack(&mut self, token: AckToken, now: Instant) -> Result<(), UsageError> {
+    pub fn ack(&mut self, token: AckToken, now: T) -> Result<(), UsageError> {
         self.ack_with(token, ReasonCode::Success, now)
     }
 
@@ -94,7 +94,7 @@ impl Session {
         &mut self,
         token: AckToken,
         reason_code: ReasonCode,
-        now: Instant,
+        now: T,
     ) -> Result<(), UsageError> {
         let valid = if self.config.protocol.is_v5() {
             reason_code.is_valid_for(PacketType::PubAck)
@@ -128,7 +128,7 @@ impl Session {
 
     /// Sends the acknowledgements at the front of the arrival order that the
     /// application has released.
-    pub(super) fn flush_acks(&mut self, now: Instant) {
+    pub(super) fn flush_acks(&mut self, now: T) {
         if self.state != State::Connected {
             return;
         }
@@ -155,7 +155,7 @@ impl Session {
         }
     }
 
-    pub(super) fn handle_publish(&mut self, mut publish: Publish, now: Instant) {
+    pub(super) fn handle_publish(&mut self, mut publish: Publish, now: T) {
         if let Err(error) = self.resolve_alias(&mut publish) {
             return self.protocol_error(error);
         }
@@ -244,7 +244,7 @@ impl Session {
         true
     }
 
-    pub(super) fn handle_pubrel(&mut self, id: PacketId, now: Instant) {
+    pub(super) fn handle_pubrel(&mut self, id: PacketId, now: T) {
         if self
             .inbound
             .pending_acks

@@ -16,8 +16,10 @@ mod resend;
 mod store;
 mod timer;
 
-use std::collections::VecDeque;
-use std::time::Instant;
+use alloc::boxed::Box;
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+use core::time::Duration;
 
 use bytes::BytesMut;
 use bytestring::ByteString;
@@ -29,7 +31,7 @@ pub use error::{ConnectionError, ProtocolError, RequestError, UsageError};
 pub use event::{AckToken, Completion, Connected, Event, Message, RequestId};
 pub use store::{IncomingState, RestoreError, StoreChange, StoredPublish, StoredSession};
 
-use crate::{Direction, Packet, PacketId, PacketSummary, QoS, ReasonCode};
+use crate::{Direction, Packet, PacketId, PacketSummary, QoS, ReasonCode, Timestamp};
 use flight::{Control, OutFlight, Outbound, Queued, Stage};
 use inbound::Inbound;
 use timer::{Timer, TimerTable};
@@ -64,7 +66,9 @@ enum AfterWrite {
 
 /// A packet waiting for [`Session::poll_transmit`].
 #[derive(Debug)]
-#[expect(
+// `allow`, not `expect`: on 32-bit targets the variants are close enough
+// in size that the lint does not fire, and an unfulfilled `expect` fails.
+#[allow(
     clippy::large_enum_variant,
     reason = "boxing the packet would allocate per packet to save queue slots"
 )]
@@ -135,45 +139,72 @@ impl From<Packet> for Outgoing {
 /// # assert_eq!(&write_buf[..1], &[0x10]);
 /// ```
 ///
-/// Fatal protocol errors take one path: the session queues a DISCONNECT
-/// with the 5.0 reason code and reports [`Event::Disconnected`] once.
-#[derive(Debug)]
-pub struct Session {
-    config: SessionConfig,
-    state: State,
-    /// Whether `Event::Disconnected` is still owed for this connection.
-    connection_reported: bool,
-    /// Whether the server's AUTH challenge (Continue authentication) waits
-    /// for our answer.
-    auth_challenge: bool,
-    next_request: u64,
+// The struct is written once and declared by one of two expansions: with
+// `std`, its time parameter defaults to `std::time::Instant` (so the tokio
+// client and every std user keep writing `Session`); without, it has no
+// default. A default only without `std` would break code written for it
+// when a crate elsewhere in the build turns `std` on; no default there
+// keeps the feature additive.
+macro_rules! session_struct {
+    ($($default:ty)?) => {
+        /// Fatal protocol errors take one path: the session queues a DISCONNECT
+        /// with the 5.0 reason code and reports [`Event::Disconnected`] once.
+        ///
+        /// # Time
+        ///
+        /// `T` is the type of `now` and of deadlines: any [`Timestamp`].
+        /// With the `std` feature (the default) it defaults to
+        /// [`std::time::Instant`][std-instant], so `Session` is
+        /// `Session<std::time::Instant>`; without `std`, name it:
+        /// `Session<Millis>` (see [`Millis`](crate::Millis)). Code that
+        /// should build both ways names it too, since a crate elsewhere in
+        /// the build may turn `std` on.
+        ///
+        /// [std-instant]: https://doc.rust-lang.org/std/time/struct.Instant.html
+        #[derive(Debug)]
+        pub struct Session<T $(= $default)?> {
+            config: SessionConfig,
+            state: State,
+            /// Whether `Event::Disconnected` is still owed for this connection.
+            connection_reported: bool,
+            /// Whether the server's AUTH challenge (Continue authentication) waits
+            /// for our answer.
+            auth_challenge: bool,
+            next_request: u64,
 
-    /// Our publishes and subscription changes (`flight.rs`, `outbound.rs`).
-    outbound: Outbound,
+            /// Our publishes and subscription changes (`flight.rs`, `outbound.rs`).
+            outbound: Outbound,
 
-    // What the server allows (from CONNACK).
-    limits: Limits,
-    /// Counts the changes of `limits`.
-    limits_epoch: u64,
+            // What the server allows (from CONNACK).
+            limits: Limits,
+            /// Counts the changes of `limits`.
+            limits_epoch: u64,
 
-    /// The server's publishes to us (`inbound.rs`).
-    inbound: Inbound,
+            /// The server's publishes to us (`inbound.rs`).
+            inbound: Inbound,
 
-    // Outputs.
-    /// Changes for a durable store (only with `config.durable`).
-    store_changes: Vec<StoreChange>,
-    transmit: VecDeque<(Outgoing, AfterWrite)>,
-    events: VecDeque<Event>,
-    timers: TimerTable,
+            // Outputs.
+            /// Changes for a durable store (only with `config.durable`).
+            store_changes: Vec<StoreChange>,
+            transmit: VecDeque<(Outgoing, AfterWrite)>,
+            events: VecDeque<Event>,
+            timers: TimerTable<T>,
 
-    // Observation.
-    counters: Counters,
-    /// When the PINGREQ awaiting its answer was queued.
-    ping_sent: Option<Instant>,
-    /// Whether packets are summarised into `packet_log`.
-    log_packets: bool,
-    packet_log: VecDeque<PacketSummary>,
+            // Observation.
+            counters: Counters,
+            /// When the PINGREQ awaiting its answer was queued.
+            ping_sent: Option<T>,
+            /// Whether packets are summarised into `packet_log`.
+            log_packets: bool,
+            packet_log: VecDeque<PacketSummary>,
+        }
+    };
 }
+
+#[cfg(feature = "std")]
+session_struct!(std::time::Instant);
+#[cfg(not(feature = "std"))]
+session_struct!();
 
 /// What the server said it allows, from CONNACK.
 #[derive(Debug, Clone)]
@@ -206,7 +237,7 @@ impl Limits {
     }
 }
 
-impl Session {
+impl<T: Timestamp> Session<T> {
     /// A session with no connection yet.
     pub fn new(config: SessionConfig) -> Self {
         Self {
@@ -297,7 +328,7 @@ impl Session {
     /// Decodes every complete packet in `buf` and acts on it, until the
     /// event queue is full: then the rest stays in `buf`, and the caller
     /// should stop reading the socket until events are drained.
-    pub fn handle_bytes(&mut self, buf: &mut BytesMut, now: Instant) {
+    pub fn handle_bytes(&mut self, buf: &mut BytesMut, now: T) {
         let limit = self.config.incoming_limit();
         while self.events.len() < self.config.event_capacity
             && matches!(self.state, State::Connecting | State::Connected)
@@ -329,7 +360,7 @@ impl Session {
 
     /// Keep-alive, ping and connect deadlines. Safe to call at any time;
     /// nothing happens before a deadline.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    pub fn handle_timeout(&mut self, now: T) {
         if self.timers.expire(Timer::Connect, now) {
             self.end_connection(ConnectionError::ConnectTimeout);
         }
@@ -341,7 +372,7 @@ impl Session {
             self.ping_sent.get_or_insert(now);
             if self.timers.get(Timer::PingResponse).is_none() {
                 self.timers
-                    .set(Timer::PingResponse, now + self.config.ping_timeout);
+                    .set(Timer::PingResponse, now.after(self.config.ping_timeout));
             }
         }
     }
@@ -429,7 +460,7 @@ impl Session {
         // connection; resends might): it is lent to this encoding only.
         publish.properties.topic_alias = Some(alias);
         let topic = if known {
-            std::mem::take(&mut publish.topic)
+            core::mem::take(&mut publish.topic)
         } else {
             ByteString::new()
         };
@@ -475,7 +506,7 @@ impl Session {
     /// The next deadline at which [`handle_timeout`](Self::handle_timeout)
     /// must be called.
     #[must_use]
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<T> {
         self.timers.next()
     }
 
@@ -488,11 +519,11 @@ impl Session {
 
     /// Queues a packet for `poll_transmit` and re-arms the keep-alive: it
     /// counts from the last packet sent.
-    fn send(&mut self, packet: impl Into<Outgoing>, after: AfterWrite, now: Instant) {
+    fn send(&mut self, packet: impl Into<Outgoing>, after: AfterWrite, now: T) {
         self.transmit.push_back((packet.into(), after));
         if self.state == State::Connected && self.limits.keep_alive > 0 {
-            let interval = std::time::Duration::from_secs(self.limits.keep_alive.into());
-            self.timers.set(Timer::KeepAlive, now + interval);
+            let interval = Duration::from_secs(self.limits.keep_alive.into());
+            self.timers.set(Timer::KeepAlive, now.after(interval));
         }
     }
 
@@ -515,7 +546,7 @@ impl Session {
         );
     }
 
-    fn handle_packet(&mut self, packet: Packet, now: Instant) {
+    fn handle_packet(&mut self, packet: Packet, now: T) {
         if self.state == State::Connecting {
             return match packet {
                 Packet::ConnAck(ack) => self.handle_connack(*ack, now),

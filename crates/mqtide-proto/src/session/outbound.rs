@@ -2,19 +2,22 @@
 //! subscription changes (`control.rs`), the in-flight window, and the
 //! acknowledgements that complete them.
 
-use std::time::Instant;
+use alloc::boxed::Box;
+use alloc::string::ToString;
 
 use super::{
     AfterWrite, Completion, Limits, OutFlight, Outgoing, ProtocolError, QoSPolicy, Queued,
     RequestError, RequestId, Session, Stage, State, StoreChange, TopicAliasUse, UsageError,
 };
-use crate::{Ack, Packet, PacketId, PacketType, ProtocolVersion, Publish, QoS, ReasonCode};
+use crate::{
+    Ack, Packet, PacketId, PacketType, ProtocolVersion, Publish, QoS, ReasonCode, Timestamp,
+};
 
 /// A packet identifier used only to measure packets before the real one
 /// is assigned (every identifier takes two bytes).
 pub(super) const MEASURE_ID: PacketId = PacketId::MIN;
 
-impl Session {
+impl<T: Timestamp> Session<T> {
     /// Queues a publish. Its [`Event::Completed`](super::Event::Completed)
     /// comes when it is written (QoS 0), acknowledged by PUBACK (QoS 1) or
     /// completed by PUBCOMP (QoS 2). The session assigns the packet
@@ -24,7 +27,7 @@ impl Session {
     /// Publishes go out in the order they were accepted, whatever their
     /// QoS: a QoS 0 publish accepted while a QoS 1/2 one waits for the send
     /// window waits behind it.
-    pub fn publish(&mut self, publish: Publish, now: Instant) -> Result<RequestId, UsageError> {
+    pub fn publish(&mut self, publish: Publish, now: T) -> Result<RequestId, UsageError> {
         self.publish_with(publish, TopicAliasUse::Auto, now)
     }
 
@@ -34,7 +37,7 @@ impl Session {
         &mut self,
         mut publish: Publish,
         alias: TopicAliasUse,
-        now: Instant,
+        now: T,
     ) -> Result<RequestId, UsageError> {
         crate::check_topic_name(&publish.topic).map_err(UsageError::InvalidTopic)?;
         super::config::check_response_topic(publish.properties.response_topic.as_ref())?;
@@ -100,7 +103,7 @@ impl Session {
     /// limits only QoS 1/2 PUBLISH packets): they pass publishes waiting
     /// for it, so they may reach the server before publishes accepted
     /// earlier. Only running out of packet identifiers stops everything.
-    pub(super) fn pump(&mut self, now: Instant) {
+    pub(super) fn pump(&mut self, now: T) {
         // How many queued publishes at the front the window holds back;
         // controls behind them may still go.
         let mut held = 0;
@@ -132,7 +135,7 @@ impl Session {
     /// It is checked and waits in place, and moves once, straight into its
     /// flight: a PUBLISH is a few hundred bytes, and each move of it was a
     /// copy on every message.
-    fn pump_publish(&mut self, now: Instant) -> bool {
+    fn pump_publish(&mut self, now: T) -> bool {
         let epoch = self.limits_epoch;
         let Some(Queued::Publish {
             publish,
@@ -236,7 +239,7 @@ impl Session {
 
     /// Ends an outgoing flow: frees the identifier, reports the outcome and
     /// lets the next queued publish into the window.
-    fn finish_flight(&mut self, id: PacketId, ack: Ack, now: Instant) {
+    fn finish_flight(&mut self, id: PacketId, ack: Ack, now: T) {
         if let Some(flight) = self.outbound.inflight.remove(&id) {
             self.outbound.ids.release(id);
             self.record(|| StoreChange::PublishDone { seq: flight.seq });
@@ -265,14 +268,14 @@ impl Session {
         });
     }
 
-    pub(super) fn handle_puback(&mut self, ack: Ack, now: Instant) {
+    pub(super) fn handle_puback(&mut self, ack: Ack, now: T) {
         match self.stage_of(ack.packet_id) {
             Some(Stage::PublishedQoS1) => self.finish_flight(ack.packet_id, ack, now),
             _ => self.unknown_id(PacketType::PubAck, ack.packet_id),
         }
     }
 
-    pub(super) fn handle_pubrec(&mut self, ack: Ack, now: Instant) {
+    pub(super) fn handle_pubrec(&mut self, ack: Ack, now: T) {
         let id = ack.packet_id;
         match self.stage_of(id) {
             // 5.0: a failure reason code on PUBREC ends the flow.
@@ -306,7 +309,7 @@ impl Session {
         }
     }
 
-    pub(super) fn handle_pubcomp(&mut self, ack: Ack, now: Instant) {
+    pub(super) fn handle_pubcomp(&mut self, ack: Ack, now: T) {
         match self.stage_of(ack.packet_id) {
             Some(Stage::Released | Stage::Abandoned) => {
                 self.finish_flight(ack.packet_id, ack, now);

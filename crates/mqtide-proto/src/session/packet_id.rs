@@ -1,6 +1,8 @@
 //! Packet identifiers: 1 to 65535, never two in flight at once, handed out
 //! in rising order and wrapping past 65535 back to 1.
 
+use alloc::boxed::Box;
+
 use crate::PacketId;
 
 /// Which packet identifiers are in use, as a 65,536-bit set (8 KiB),
@@ -14,8 +16,8 @@ pub(crate) struct PacketIdPool {
     next: u16,
 }
 
-impl std::fmt::Debug for PacketIdPool {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for PacketIdPool {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("PacketIdPool")
             .field("in_use", &self.in_use)
             .field("next", &self.next)

@@ -5,14 +5,12 @@
 //! up on when one of them keeps taking its connections down (a poison
 //! publish, `count_strike`).
 
-use std::time::Instant;
-
 use super::{
     AfterWrite, Outgoing, RequestError, Session, Stage, StoreChange, TopicAliasUse, UsageError,
 };
-use crate::{Ack, Packet, PacketId};
+use crate::{Ack, Packet, PacketId, Timestamp};
 
-impl Session {
+impl<T: Timestamp> Session<T> {
     /// Resends, in their original order, every unacknowledged PUBLISH with
     /// DUP set and every PUBREL awaiting PUBCOMP ([MQTT-4.4.0-1]).
     ///
@@ -20,7 +18,7 @@ impl Session {
     /// may be smaller than the one it was first sent under, and nothing
     /// larger may go out ([MQTT-3.2.2-15]). One that no longer fits fails
     /// with [`RequestError::NotResent`] (see [`give_up`](Self::give_up)).
-    pub(super) fn resend_inflight(&mut self, now: Instant) {
+    pub(super) fn resend_inflight(&mut self, now: T) {
         let order = self.outbound.resend_order();
         #[cfg(mqtide_mutants)]
         let order = self.mutant_reverse_pubrels(order);

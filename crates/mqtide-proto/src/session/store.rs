@@ -12,10 +12,13 @@
 //! without losing an accepted publish or delivering an acknowledged QoS 2
 //! message twice.
 
-use std::collections::BTreeMap;
+use alloc::boxed::Box;
 
+use alloc::collections::BTreeMap;
+
+use crate::Timestamp;
+use crate::collections::FxHashSet;
 use bytestring::ByteString;
-use rustc_hash::FxHashSet;
 
 use super::{OutFlight, Queued, Session, SessionConfig, Stage, TopicAliasUse};
 use crate::{PacketId, Publish, QoS};
@@ -186,7 +189,7 @@ pub enum RestoreError {
     ZeroPacketId,
 }
 
-impl Session {
+impl<T: Timestamp> Session<T> {
     /// Resumes a session from what a store kept: publishes that went out are
     /// resent on the next connection (PUBLISH with DUP, or PUBREL once
     /// released), those that never went out are queued, and incoming QoS 2
@@ -271,7 +274,7 @@ impl Session {
     /// [`SessionConfig::durable`]). Make them durable before writing what
     /// [`poll_transmit`](Self::poll_transmit) produced after them and
     /// before handing over the messages polled after them.
-    pub fn drain_store_changes(&mut self) -> std::vec::Drain<'_, StoreChange> {
+    pub fn drain_store_changes(&mut self) -> alloc::vec::Drain<'_, StoreChange> {
         self.store_changes.drain(..)
     }
 

@@ -1,7 +1,7 @@
 //! The session's deadlines, as values: the driver asks for the next one
 //! with `poll_timeout` and calls `handle_timeout` when it passes.
 
-use std::time::Instant;
+use crate::Timestamp;
 
 /// What a deadline is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -15,13 +15,22 @@ pub(crate) enum Timer {
 }
 
 /// One optional deadline per [`Timer`].
-#[derive(Debug, Clone, Default)]
-pub(crate) struct TimerTable {
-    deadlines: [Option<Instant>; 3],
+#[derive(Debug, Clone)]
+pub(crate) struct TimerTable<T> {
+    deadlines: [Option<T>; 3],
 }
 
-impl TimerTable {
-    pub(crate) fn set(&mut self, timer: Timer, at: Instant) {
+// Not derived: the derive would ask `T: Default`, and a timestamp has none.
+impl<T> Default for TimerTable<T> {
+    fn default() -> Self {
+        Self {
+            deadlines: [None, None, None],
+        }
+    }
+}
+
+impl<T: Timestamp> TimerTable<T> {
+    pub(crate) fn set(&mut self, timer: Timer, at: T) {
         self.deadlines[timer as usize] = Some(at);
     }
 
@@ -29,7 +38,7 @@ impl TimerTable {
         self.deadlines[timer as usize] = None;
     }
 
-    pub(crate) fn get(&self, timer: Timer) -> Option<Instant> {
+    pub(crate) fn get(&self, timer: Timer) -> Option<T> {
         self.deadlines[timer as usize]
     }
 
@@ -38,12 +47,12 @@ impl TimerTable {
     }
 
     /// The earliest deadline.
-    pub(crate) fn next(&self) -> Option<Instant> {
+    pub(crate) fn next(&self) -> Option<T> {
         self.deadlines.iter().flatten().min().copied()
     }
 
     /// Whether `timer` is set and has passed at `now`; if so, it is stopped.
-    pub(crate) fn expire(&mut self, timer: Timer, now: Instant) -> bool {
+    pub(crate) fn expire(&mut self, timer: Timer, now: T) -> bool {
         match self.deadlines[timer as usize] {
             Some(at) if at <= now => {
                 self.deadlines[timer as usize] = None;
@@ -56,14 +65,14 @@ impl TimerTable {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
+    use core::time::Duration;
 
     use super::*;
+    use crate::Millis;
 
     #[test]
     fn next_is_the_earliest_and_expire_stops_it() {
-        #[allow(clippy::disallowed_methods, reason = "a base instant for a test clock")]
-        let t0 = Instant::now();
+        let t0 = Millis(1_000);
         let mut timers = TimerTable::default();
         assert_eq!(timers.next(), None);
         timers.set(Timer::KeepAlive, t0 + Duration::from_secs(30));

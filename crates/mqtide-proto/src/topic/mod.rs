@@ -2,12 +2,14 @@
 //! [`topic_matches_sub`] with paho's semantics, and a [`FilterTrie`] that
 //! finds every subscription matching a topic.
 
+use alloc::string::String;
+
 mod matching;
 mod trie;
 
-use std::fmt;
-use std::ops::Deref;
-use std::str::FromStr;
+use core::fmt;
+use core::ops::Deref;
+use core::str::FromStr;
 
 use bytestring::ByteString;
 

@@ -2,7 +2,10 @@
 //! subscription that matches it in time proportional to the topic's depth,
 //! not to the number of subscriptions.
 
-use rustc_hash::FxHashMap;
+use alloc::boxed::Box;
+use alloc::vec::Vec;
+
+use crate::collections::FxHashMap;
 
 use super::TopicFilter;
 
