@@ -53,6 +53,21 @@ pub(crate) struct PubArgs {
     /// Retain the message.
     #[arg(short = 'r', long = "retain")]
     pub(crate) retain: bool,
+    /// Publish the message (-m, -f, -s or -n) this many times in all, each
+    /// once the one before was delivered (sent at QoS 0, acknowledged at
+    /// QoS 1 and 2).
+    #[arg(long = "repeat", value_name = "COUNT", conflicts_with = "lines",
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) repeat: Option<u32>,
+    /// With --repeat, wait this many seconds (a fraction is fine) after one
+    /// message was delivered before publishing the next.
+    #[arg(long = "repeat-delay", value_name = "SECONDS", requires = "repeat")]
+    pub(crate) repeat_delay: Option<f64>,
+    /// At most this many QoS 1/2 messages in flight (unacknowledged) at
+    /// once; mosquitto's default is 20, as is the library's.
+    #[arg(short = 'M', value_name = "MAX_INFLIGHT",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub(crate) max_inflight: Option<u16>,
 }
 
 /// `mqtide sub`.
@@ -94,4 +109,17 @@ pub(crate) struct SubArgs {
     /// Do not print retained messages.
     #[arg(short = 'R', long = "no-retained")]
     pub(crate) no_retained: bool,
+    /// Print only retained messages, and exit at the first one that is
+    /// not retained.
+    #[arg(long = "retained-only", conflicts_with = "no_retained")]
+    pub(crate) retained_only: bool,
+    /// Clear every retained message received (not those -T filters out;
+    /// -R does not stop it): publish an empty retained message, at QoS 1,
+    /// to its topic. mqtide waits for those to be acknowledged before it
+    /// exits.
+    #[arg(long = "remove-retained")]
+    pub(crate) remove_retained: bool,
+    /// Print the JSON of -F %j and %J indented, as mosquitto_sub does.
+    #[arg(long = "pretty", requires = "format")]
+    pub(crate) pretty: bool,
 }

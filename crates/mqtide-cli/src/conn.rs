@@ -29,6 +29,27 @@ pub(crate) struct Conn {
     /// subscribes to a/b); for ws:// and wss:// it is the WebSocket path.
     #[arg(short = 'L', long = "url", conflicts_with_all = ["host", "port"])]
     url: Option<String>,
+    /// Connect through this Unix domain socket instead of TCP (Mosquitto:
+    /// `listener 0 /path/to/socket`); replaces -h, -p and -L.
+    #[arg(long = "unix", conflicts_with_all = ["host", "port", "url"])]
+    unix: Option<PathBuf>,
+    /// Connect through a SOCKS5 proxy:
+    /// socks5h://[user[:password]@]host[:port] (port 1080 by default; the
+    /// proxy resolves the broker's name; %25, %3A and %40 in the user or
+    /// password stand for %, : and @).
+    #[arg(long = "proxy", conflicts_with = "unix")]
+    proxy: Option<String>,
+    /// Bind the outgoing connection to this local address: not supported
+    /// (the library has no option for it); refused with an explanation.
+    #[arg(short = 'A', value_name = "ADDRESS")]
+    bind_address: Option<String>,
+    /// Disable Nagle's algorithm: accepted for mosquitto's sake; mqtide
+    /// always sets TCP_NODELAY on its TCP connections.
+    #[arg(long = "nodelay")]
+    nodelay: bool,
+    /// Print no runtime errors (errors in the command line still print).
+    #[arg(long = "quiet")]
+    pub(crate) quiet: bool,
     /// Client identifier (default: mqtide-pub-PID or mqtide-sub-PID).
     #[arg(short = 'i', long = "id", conflicts_with = "id_prefix")]
     id: Option<String>,
@@ -83,8 +104,9 @@ pub(crate) struct Conn {
     /// Client key (PEM).
     #[arg(long = "key", requires = "cert")]
     key: Option<PathBuf>,
-    /// Accept any broker certificate, for any host name (dangerous: unlike
-    /// mosquitto's, this skips the CA check too).
+    /// Do not check that the broker's certificate was issued for the host
+    /// connected to; the certificate must still be signed by a trusted CA
+    /// and be in date, as with mosquitto's --insecure. For test brokers.
     #[arg(long = "insecure")]
     insecure: bool,
     /// ALPN protocol to offer (e.g. x-amzn-mqtt-ca).
@@ -106,7 +128,7 @@ pub(crate) struct Conn {
     /// A 5.0 property: -D COMMAND NAME VALUE, or -D COMMAND user-property
     /// NAME VALUE (e.g. -D publish content-type text/plain, -D connect
     /// session-expiry-interval 60). Commands: connect, publish (pub),
-    /// subscribe (sub), disconnect, will.
+    /// subscribe (sub), unsubscribe (sub), disconnect, will.
     #[arg(
         short = 'D',
         long = "property",
@@ -164,6 +186,17 @@ impl Conn {
 
     /// The URL to connect to, and the topic an mqtt(s):// URL names.
     pub(crate) fn target(&self) -> Target {
+        if let Some(path) = &self.unix {
+            // The library takes unix:///absolute/path; mosquitto takes a
+            // relative path too.
+            let path = std::env::current_dir()
+                .map(|dir| dir.join(path))
+                .unwrap_or_else(|_| path.clone());
+            return Target {
+                url: format!("unix://{}", path.display()),
+                topic: None,
+            };
+        }
         let Some(url) = &self.url else {
             let (scheme, default_port) = if self.tls() {
                 ("mqtts", 8883)
@@ -206,6 +239,17 @@ impl Conn {
         default_prefix: &str,
         properties: &Properties,
     ) -> Result<ClientBuilder, Error> {
+        self.builder_named(default_prefix, properties, None)
+    }
+
+    /// [`Conn::builder`], verifying the broker's certificate against
+    /// `server_name` instead of the host connected to, if given.
+    fn builder_named(
+        &self,
+        default_prefix: &str,
+        properties: &Properties,
+        server_name: Option<&str>,
+    ) -> Result<ClientBuilder, Error> {
         let version = self.version()?;
         let v5 = version == ProtocolVersion::V5;
         if properties.any && !v5 {
@@ -232,6 +276,11 @@ impl Conn {
             return Err(invalid(
                 "-P without -u: MQTT 3.1.1 sends a password only with a user name",
             ));
+        }
+        if let Some(address) = &self.bind_address {
+            return Err(invalid(format!(
+                "-A {address}: binding the outgoing connection to a local address is not supported: the mqtide library opens its sockets itself and has no option for it. Let the routing table choose the interface (ip route get BROKER shows which), or use mosquitto_pub/mosquitto_sub for this"
+            )));
         }
         let target = self.target();
         let mut builder = mqtide::Client::builder(&target.url)
@@ -272,9 +321,56 @@ impl Conn {
             builder = builder.will(will);
         }
         if self.tls() {
-            builder = builder.tls(self.tls_options()?);
+            let mut tls = self.tls_options()?;
+            if let Some(name) = server_name {
+                tls = tls.server_name(name);
+            }
+            builder = builder.tls(tls);
         }
+        if let Some(url) = &self.proxy {
+            builder = builder.proxy(parse_proxy(url)?);
+        }
+        // `--nodelay` needs nothing: the library sets TCP_NODELAY on every
+        // TCP connection (a QoS 1 round trip would otherwise wait on
+        // delayed ACKs), and a Unix socket has no Nagle to turn off.
+        let _ = self.nodelay;
         Ok(builder)
+    }
+
+    /// `--insecure`, as mosquitto means it: skip only the host-name check.
+    ///
+    /// The library verifies the whole certificate or none of it, so this
+    /// is done in two steps. The first connection verifies everything; if
+    /// it fails *only* because the certificate was not issued for the
+    /// host connected to (rustls checks the chain, the CA and the dates
+    /// before the name, so that failure means they passed), this returns
+    /// the builder again, set to verify the certificate against a name it
+    /// was issued for. The CA, chain and date checks stay. `None`: no
+    /// `--insecure`, another failure, or a certificate whose names were not
+    /// reported, and the first error stands.
+    pub(crate) fn insecure_retry(
+        &self,
+        error: &Error,
+        default_prefix: &str,
+        properties: &Properties,
+    ) -> Option<Result<ClientBuilder, Error>> {
+        let Error::Connect(mqtide::ConnectError::Tls {
+            failure: mqtide::TlsFailure::NotValidForName { names },
+            ..
+        }) = error
+        else {
+            return None;
+        };
+        if !self.insecure {
+            return None;
+        }
+        // A wildcard name stands for any one label in its place.
+        let name = names.first()?;
+        let name = match name.strip_prefix("*.") {
+            Some(rest) => format!("insecure.{rest}"),
+            None => name.clone(),
+        };
+        Some(self.builder_named(default_prefix, properties, Some(&name)))
     }
 
     fn tls_options(&self) -> Result<mqtide::TlsOptions, Error> {
@@ -295,9 +391,6 @@ impl Conn {
         }
         if let Some(alpn) = &self.alpn {
             tls = tls.alpn([alpn.clone()]);
-        }
-        if self.insecure {
-            tls = tls.dangerous_accept_any_certificate();
         }
         Ok(tls)
     }
@@ -325,6 +418,55 @@ fn connect_properties(mut builder: ClientBuilder, properties: &Properties) -> Cl
         builder = builder.user_property(name.to_string(), value.to_string());
     }
     builder
+}
+
+/// `--proxy socks5h://[user[:password]@]host[:port]`, as mosquitto takes
+/// it: SOCKS5 only, port 1080 by default, `%25`, `%3A` and `%40` decoded
+/// in the user name and password.
+fn parse_proxy(url: &str) -> Result<mqtide::Proxy, Error> {
+    let usage = |why: &str| {
+        invalid(format!(
+            "--proxy {}: {why}; write socks5h://[user[:password]@]host[:port]",
+            crate::redact(url)
+        ))
+    };
+    let Some(rest) = strip_prefix_ignore_case(url, "socks5h://") else {
+        return Err(usage(
+            "only SOCKS5 with the proxy resolving names (socks5h://) is supported, as in mosquitto",
+        ));
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    let (credentials, address) = match rest.rsplit_once('@') {
+        Some((credentials, address)) => (Some(credentials), address),
+        None => (None, rest),
+    };
+    let (host, port) = match address.rsplit_once(':') {
+        // An IPv6 address is written in brackets.
+        Some((host, port)) if !port.contains(']') => (
+            host,
+            port.parse::<u16>()
+                .map_err(|_| usage(&format!("{port:?} is not a port")))?,
+        ),
+        _ => (address, 1080),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.is_empty() {
+        return Err(usage("no proxy host"));
+    }
+    let mut proxy = mqtide::Proxy::socks5(host, port);
+    if let Some(credentials) = credentials {
+        let (user, password) = credentials.split_once(':').unwrap_or((credentials, ""));
+        proxy = proxy.credentials(url_decode(user), url_decode(password));
+    }
+    Ok(proxy)
+}
+
+/// The three escapes mosquitto decodes in a proxy's user name and password.
+fn url_decode(text: &str) -> String {
+    text.replace("%3A", ":")
+        .replace("%3a", ":")
+        .replace("%40", "@")
+        .replace("%25", "%")
 }
 
 /// `-x`: seconds, or -1, 4294967295 or ∞ for never.

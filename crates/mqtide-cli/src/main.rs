@@ -3,9 +3,10 @@
 //! and `mqtide bench`, a load generator (see the `bench` module).
 //!
 //! Exit codes: 0 done; 1 an error (a bad value, an unreachable broker, a
-//! lost connection); 2 a flag clap could not parse; 27 `sub -W` ran out;
-//! a refused connection exits with the broker's CONNACK code, as mosquitto
-//! does (the 3.1.1 return code, or the 5.0 reason code).
+//! lost connection); 2 a flag clap could not parse; 3 `bench` lost
+//! messages; 27 `sub -W` ran out; a refused connection exits with the
+//! broker's CONNACK code, as mosquitto does (the 3.1.1 return code, or the
+//! 5.0 reason code).
 
 mod args;
 mod bench;
@@ -17,7 +18,9 @@ mod properties;
 mod publish;
 mod subscribe;
 
+use std::fmt::Display;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches};
@@ -46,6 +49,12 @@ fn main() -> ExitCode {
         Command::Sub(args) => args.conn.debug,
         Command::Bench(_) => false,
     };
+    let quiet = match &cli.command {
+        Command::Pub(args) => args.conn.quiet,
+        Command::Sub(args) => args.conn.quiet,
+        Command::Bench(_) => false,
+    };
+    QUIET.store(quiet, Ordering::Relaxed);
     if debug {
         packet_log::install();
     }
@@ -71,9 +80,14 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("mqtide: {e}");
-            if let Some(hint) = hint(&e) {
-                eprintln!("mqtide: {hint}");
+            // --quiet keeps quiet about what went wrong at run time, not
+            // about a command line that cannot work (mosquitto's rule).
+            let usage = matches!(e, Error::InvalidOption(_) | Error::InvalidUrl { .. });
+            if usage || !quiet {
+                eprintln!("mqtide: {e}");
+                if let Some(hint) = hint(&e) {
+                    eprintln!("mqtide: {hint}");
+                }
             }
             match &e {
                 Error::Connect(ConnectError::Refused { reason_code, .. }) => {
@@ -88,6 +102,16 @@ fn main() -> ExitCode {
                 _ => ExitCode::FAILURE,
             }
         }
+    }
+}
+
+/// `--quiet`: runtime errors and warnings are not printed.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Prints a runtime error or warning on standard error, unless `--quiet`.
+pub(crate) fn warn(message: impl Display) {
+    if !QUIET.load(Ordering::Relaxed) {
+        eprintln!("mqtide: {message}");
     }
 }
 

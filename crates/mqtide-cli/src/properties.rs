@@ -7,7 +7,8 @@ use std::num::{NonZeroU16, NonZeroU32};
 
 use bytes::Bytes;
 use mqtide::proto::{
-    ConnectProperties, PayloadFormat, SubscriptionId, TopicName, UserProperty, WillProperties,
+    ConnectProperties, PayloadFormat, SubscriptionId, TopicName, UnsubscribeProperties,
+    UserProperty, WillProperties,
 };
 use mqtide::{DisconnectProperties, Error, PublishProperties, SubscribeProperties};
 
@@ -24,6 +25,7 @@ pub(crate) struct Properties {
     pub(crate) connect: ConnectProperties,
     pub(crate) publish: PublishProperties,
     pub(crate) subscribe: SubscribeProperties,
+    pub(crate) unsubscribe: UnsubscribeProperties,
     pub(crate) disconnect: DisconnectProperties,
     pub(crate) will: WillProperties,
     /// Whether any `-D` was given (they need MQTT 5.0).
@@ -50,6 +52,7 @@ const PUBLISH: &[&str] = &[
     "user-property",
 ];
 const SUBSCRIBE: &[&str] = &["subscription-identifier", "user-property"];
+const UNSUBSCRIBE: &[&str] = &["user-property"];
 const DISCONNECT: &[&str] = &["session-expiry-interval", "user-property"];
 const WILL: &[&str] = &[
     "will-delay-interval",
@@ -108,13 +111,11 @@ impl Properties {
                 return will(&mut self.will, &name, value).map_err(with_list(WILL));
             }
             ("unsubscribe", Role::Sub) => {
-                return Err(
-                    "UNSUBSCRIBE properties are not supported: the client library sends UNSUBSCRIBE without properties"
-                        .into(),
-                );
+                return unsubscribe(&mut self.unsubscribe, &name, value)
+                    .map_err(with_list(UNSUBSCRIBE));
             }
             (_, Role::Pub) => "connect, publish, disconnect and will",
-            (_, Role::Sub) => "connect, subscribe, disconnect and will",
+            (_, Role::Sub) => "connect, subscribe, unsubscribe, disconnect and will",
         };
         Err(format!(
             "unknown command {command:?} here; this program takes properties for {known}"
@@ -259,6 +260,16 @@ fn subscribe(p: &mut SubscribeProperties, name: &str, value: Value) -> Result<()
                 .ok_or_else(|| Refusal::Invalid("must be from 1 to 268435455".into()))?;
             once(&mut p.subscription_identifier, id)
         }
+        "user-property" => {
+            p.user_properties.push(pair(value));
+            Ok(())
+        }
+        other => Err(Refusal::Unknown(other.into())),
+    }
+}
+
+fn unsubscribe(p: &mut UnsubscribeProperties, name: &str, value: Value) -> Result<(), Refusal> {
+    match name {
         "user-property" => {
             p.user_properties.push(pair(value));
             Ok(())

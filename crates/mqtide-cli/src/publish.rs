@@ -1,8 +1,9 @@
-//! `mqtide pub`: one message from -m, -f, -s or -n, or one per line of
-//! standard input with -l.
+//! `mqtide pub`: one message from -m, -f, -s or -n (`--repeat` times), or
+//! one per line of standard input with -l.
 
 use std::collections::VecDeque;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use bytes::Bytes;
 use mqtide::{Client, Error, PendingAck, QoS, ReasonCode};
@@ -35,8 +36,31 @@ pub(crate) async fn run(args: PubArgs) -> Result<ExitCode, Error> {
     } else {
         Some(args.payload()?)
     };
-    let builder = args.conn.builder("mqtide-pub", &properties)?;
-    let client = builder.no_reconnect().connect().await?;
+    let repeat_delay = match args.repeat_delay {
+        Some(seconds) => Some(Duration::try_from_secs_f64(seconds).map_err(|_| {
+            invalid(format!(
+                "--repeat-delay {seconds}: give the seconds to wait, 0 or more"
+            ))
+        })?),
+        None => None,
+    };
+    let mut builder = args.conn.builder("mqtide-pub", &properties)?;
+    if let Some(window) = args.max_inflight {
+        builder = builder.inflight(window);
+    }
+    let client = match builder.no_reconnect().connect().await {
+        Ok(client) => client,
+        Err(e) => match args.conn.insecure_retry(&e, "mqtide-pub", &properties) {
+            Some(builder) => {
+                let mut builder = builder?;
+                if let Some(window) = args.max_inflight {
+                    builder = builder.inflight(window);
+                }
+                builder.no_reconnect().connect().await?
+            }
+            None => return Err(e),
+        },
+    };
     if args.conn.debug {
         eprintln!("mqtide: connected to {}", crate::redact(&target.url));
     }
@@ -46,17 +70,26 @@ pub(crate) async fn run(args: PubArgs) -> Result<ExitCode, Error> {
         qos,
         retain: args.retain,
         properties: &properties,
+        window: args.max_inflight.map_or(LINE_WINDOW, usize::from),
     };
     let sent = match payload {
         Some(payload) => {
-            let outcome = publisher.message(payload).await?;
-            if args.conn.debug {
-                eprintln!(
-                    "mqtide: published to {} at QoS {}: {}",
-                    publisher.topic, qos as u8, outcome
-                );
+            let times = args.repeat.unwrap_or(1);
+            for sent in 1..=times {
+                let outcome = publisher.message(payload.clone()).await?;
+                if args.conn.debug {
+                    eprintln!(
+                        "mqtide: published to {} at QoS {}: {}",
+                        publisher.topic, qos as u8, outcome
+                    );
+                }
+                // mosquitto's --repeat-delay: from the delivery of one to
+                // the start of the next.
+                if let Some(delay) = repeat_delay.filter(|_| sent < times) {
+                    tokio::time::sleep(delay).await;
+                }
             }
-            1
+            times as usize
         }
         None => publisher.lines().await?,
     };
@@ -73,6 +106,9 @@ struct Publisher<'a> {
     qos: QoS,
     retain: bool,
     properties: &'a Properties,
+    /// `-l`: publishes not yet acknowledged before the next line waits
+    /// (`-M`, else [`LINE_WINDOW`]).
+    window: usize,
 }
 
 impl Publisher<'_> {
@@ -113,7 +149,7 @@ impl Publisher<'_> {
             }
             pending.push_back(self.build(Bytes::from(line)).send().await?);
             sent += 1;
-            if pending.len() >= LINE_WINDOW
+            if pending.len() >= self.window
                 && let Some(oldest) = pending.pop_front()
             {
                 oldest.await?;

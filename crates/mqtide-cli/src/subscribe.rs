@@ -4,10 +4,11 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
+use bytes::Bytes;
 use futures_util::StreamExt;
 use mqtide::{
-    Client, ClientBuilder, ConnectionEvent, Error, Message, MessageStream, SubscriptionOptions,
-    TopicFilter, topic_matches_sub,
+    Client, ClientBuilder, ConnectionEvent, Error, Message, MessageStream, PendingAck, QoS,
+    SubscriptionOptions, TopicFilter, topic_matches_sub,
 };
 use tokio::time::Instant;
 
@@ -22,7 +23,11 @@ const EXIT_TIMEOUT: u8 = 27;
 pub(crate) async fn run(args: SubArgs) -> Result<ExitCode, Error> {
     let properties = Properties::parse(&args.conn.property_groups, Role::Sub)?;
     let format = match &args.format {
-        Some(text) => Some(Format::parse(text).map_err(|e| invalid(format!("-F {text:?}: {e}")))?),
+        Some(text) => Some(
+            Format::parse(text)
+                .map_err(|e| invalid(format!("-F {text:?}: {e}")))?
+                .pretty(args.pretty),
+        ),
         None => None,
     };
     let qos = args.conn.qos()?;
@@ -35,9 +40,20 @@ pub(crate) async fn run(args: SubArgs) -> Result<ExitCode, Error> {
         ));
     }
     let unsubscribe = filters("-U", &args.unsubscribe)?;
+    if unsubscribe.is_empty() && !properties.unsubscribe.user_properties.is_empty() {
+        return Err(invalid(
+            "-D unsubscribe ... goes into UNSUBSCRIBE, which only -U sends: give -U",
+        ));
+    }
     filters("-T", &args.filter_out)?;
     let builder = args.conn.builder("mqtide-sub", &properties)?;
-    let (client, mut messages) = connect(builder).await?;
+    let (client, mut messages) = match connect(builder).await {
+        Ok(connected) => connected,
+        Err(e) => match args.conn.insecure_retry(&e, "mqtide-sub", &properties) {
+            Some(builder) => connect(builder?).await?,
+            None => return Err(e),
+        },
+    };
     let deadline = args
         .timeout
         .map(|s| Instant::now() + Duration::from_secs(s));
@@ -57,14 +73,18 @@ pub(crate) async fn run(args: SubArgs) -> Result<ExitCode, Error> {
             .await?;
         for (topic, code) in topics.iter().zip(subscription.reason_codes()) {
             if code.is_error() {
-                eprintln!("mqtide: the broker refused the subscription to {topic}: {code}");
+                crate::warn(format_args!(
+                    "the broker refused the subscription to {topic}: {code}"
+                ));
             } else if debug {
                 eprintln!("mqtide: subscribed to {topic}: {code}");
             }
         }
     }
     if !unsubscribe.is_empty() {
-        client.unsubscribe_many(unsubscribe).await?;
+        client
+            .unsubscribe_with(unsubscribe, properties.unsubscribe.clone())
+            .await?;
         if debug {
             eprintln!("mqtide: unsubscribed from {}", args.unsubscribe.join(", "));
         }
@@ -89,12 +109,16 @@ pub(crate) async fn run(args: SubArgs) -> Result<ExitCode, Error> {
     };
     let interrupted = crate::interrupted();
     tokio::pin!(timeout, interrupted);
+    // --remove-retained: the empty retained messages sent, acknowledged
+    // before the DISCONNECT (mosquitto_sub waits for them too).
+    let mut removals = Vec::new();
     loop {
         let message = tokio::select! {
             message = messages.next() => message,
             () = &mut timeout => {
-                eprintln!("mqtide: timed out (-W {})", args.timeout.unwrap_or_default());
+                crate::warn(format_args!("timed out (-W {})", args.timeout.unwrap_or_default()));
                 drop(printer);
+                settle(removals).await?;
                 crate::disconnect(&client, &properties).await?;
                 return Ok(ExitCode::from(EXIT_TIMEOUT));
             }
@@ -103,6 +127,27 @@ pub(crate) async fn run(args: SubArgs) -> Result<ExitCode, Error> {
         let Some(message) = message else {
             return Err(invalid("the connection ended and will not be resumed"));
         };
+        // mosquitto_sub's order: -T, --remove-retained, --retained-only,
+        // -R, then print.
+        if args
+            .filter_out
+            .iter()
+            .any(|f| topic_matches_sub(f, message.topic()))
+        {
+            continue;
+        }
+        if args.remove_retained && message.retain() {
+            let clear = client
+                .publish(message.topic(), Bytes::new())
+                .qos(QoS::AtLeastOnce)
+                .retain(true)
+                .send()
+                .await?;
+            removals.push(clear);
+        }
+        if args.retained_only && !message.retain() {
+            break;
+        }
         match printer.print(&message) {
             Printed::Yes if args.count.is_some_and(|c| printer.printed >= c) => break,
             Printed::Yes | Printed::Skipped => {}
@@ -111,8 +156,18 @@ pub(crate) async fn run(args: SubArgs) -> Result<ExitCode, Error> {
         }
     }
     drop(printer);
+    settle(removals).await?;
     crate::disconnect(&client, &properties).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for the broker to acknowledge the messages `--remove-retained`
+/// sent.
+async fn settle(removals: Vec<PendingAck>) -> Result<(), Error> {
+    for removal in removals {
+        removal.await?;
+    }
+    Ok(())
 }
 
 enum Printed {
@@ -135,13 +190,6 @@ impl Printer<'_> {
         if args.no_retained && message.retain() {
             return Printed::Skipped;
         }
-        if args
-            .filter_out
-            .iter()
-            .any(|f| topic_matches_sub(f, message.topic()))
-        {
-            return Printed::Skipped;
-        }
         let mut line = Vec::new();
         if let Some(format) = self.format {
             let id = if format.needs_message_id() {
@@ -153,7 +201,7 @@ impl Printer<'_> {
             let ids = self.show_subscription_ids;
             if let Err(e) = format.render(View::of(message, id, ids), now, &mut line) {
                 // As mosquitto does: say so, and count the message.
-                eprintln!("mqtide: {e}");
+                crate::warn(&e);
                 self.printed += 1;
                 return Printed::Yes;
             }
@@ -205,18 +253,20 @@ async fn report_reconnects(
         match events.recv().await {
             Ok(ConnectionEvent::Disconnected { reason }) => {
                 lost = true;
-                eprintln!("mqtide: connection lost: {reason}");
+                crate::warn(format_args!("connection lost: {reason}"));
             }
             // An attempt to reconnect that failed (the first connection's
             // failure is the command's error).
             Ok(ConnectionEvent::ConnectFailed { server, reason }) if lost => {
-                eprintln!("mqtide: reconnecting to {server} failed: {reason}");
+                crate::warn(format_args!("reconnecting to {server} failed: {reason}"));
             }
             Ok(ConnectionEvent::Reconnecting { attempt, delay }) if debug => {
                 eprintln!("mqtide: reconnecting (attempt {attempt}) in {delay:?}");
             }
             Ok(ConnectionEvent::Connected { session_present }) if lost => {
-                eprintln!("mqtide: reconnected (session present: {session_present})");
+                crate::warn(format_args!(
+                    "reconnected (session present: {session_present})"
+                ));
             }
             Ok(_) | Err(RecvError::Lagged(_)) => {}
             Err(RecvError::Closed) => break,

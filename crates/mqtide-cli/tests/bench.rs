@@ -5,7 +5,7 @@
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use mqtide_testkit::{Mosquitto, TlsListener};
+use mqtide_testkit::{Mosquitto, ServerCert, TlsListener};
 use serde_json::Value;
 
 const MQTIDE: &str = env!("CARGO_BIN_EXE_mqtide");
@@ -63,7 +63,7 @@ fn pub_with_subscriber_counts_add_up_at_every_qos() {
         let output = bench(
             &broker,
             &[
-                "pub", "-c", "2", "-L", "250", "-q", qos, "-V", version, "-t", &topic, "--sub",
+                "pub", "-c", "2", "-C", "250", "-q", qos, "-V", version, "-t", &topic, "--sub",
                 "--json",
             ],
         )
@@ -121,7 +121,7 @@ fn duration_and_paced_runs_deliver_what_they_sent() {
     let output = bench(
         &broker,
         &[
-            "pub", "-c", "3", "--rate", "200", "-L", "20", "-q", "2", "-t", "paced/%i", "--sub",
+            "pub", "-c", "3", "--rate", "200", "-C", "20", "-q", "2", "-t", "paced/%i", "--sub",
             "--json",
         ],
     )
@@ -139,7 +139,7 @@ fn json_summary_has_every_field() {
         &broker,
         &[
             "pub",
-            "-L",
+            "-C",
             "20",
             "-q",
             "1",
@@ -195,7 +195,7 @@ fn json_summary_has_every_field() {
 #[test]
 fn text_summary_without_json() {
     let broker = broker();
-    let output = bench(&broker, &["pub", "-L", "10", "-q", "2", "--sub"])
+    let output = bench(&broker, &["pub", "-C", "10", "-q", "2", "--sub"])
         .output()
         .unwrap();
     assert!(output.status.success());
@@ -217,7 +217,7 @@ fn sub_measures_publishers_in_another_process() {
     let sub = bench(
         &broker,
         &[
-            "sub", "-c", "2", "-q", "1", "-t", "apart/#", "-L", "300", "--prefix", "apart",
+            "sub", "-c", "2", "-q", "1", "-t", "apart/#", "-C", "300", "--prefix", "apart",
             "--json",
         ],
     )
@@ -231,7 +231,7 @@ fn sub_measures_publishers_in_another_process() {
     }
     let publisher = bench(
         &broker,
-        &["pub", "-c", "3", "-L", "100", "-q", "1", "-t", "apart/%i"],
+        &["pub", "-c", "3", "-C", "100", "-q", "1", "-t", "apart/%i"],
     )
     .output()
     .unwrap();
@@ -280,13 +280,126 @@ fn pub_over_tls() {
     let ca = ca.to_str().unwrap();
     let output = Command::new(MQTIDE)
         .args(["bench", "pub", "--url", &url, "--cafile", ca])
-        .args(["-c", "2", "-L", "50", "-q", "1", "--sub", "--json"])
+        .args(["-c", "2", "-C", "50", "-q", "1", "--sub", "--json"])
         .output()
         .unwrap();
     let json = summary(&output);
     assert!(json["url"].as_str().unwrap().starts_with("mqtts://"));
     assert_eq!(u64_at(&json, "/receive/received"), 100, "{json}");
     assert_eq!(u64_at(&json, "/receive/lost"), 0, "{json}");
+}
+
+/// Runs a bench that is to lose messages: exit code 3 (no failure, only
+/// loss), and the JSON summary.
+fn lossy(output: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "stdout: {stdout}\nstderr: {stderr}"
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+#[test]
+fn loss_the_broker_drops_is_explained_and_exits_3() {
+    // Mosquitto queues one QoS 1 message for a subscriber beyond the 20
+    // in flight: four publishers at full speed overrun it, and Mosquitto
+    // discards the rest and counts them in
+    // $SYS/broker/publish/messages/dropped (updated every second here).
+    // (Not max_inflight_messages 1 as well: the watcher of $SYS could then
+    // lose its own messages.)
+    let broker = Mosquitto::start_with("max_queued_messages 1\nsys_interval 1").unwrap();
+    let output = bench(
+        &broker,
+        &[
+            "pub", "-c", "4", "-C", "2000", "-q", "1", "-t", "drop/%i", "--sub", "--json",
+        ],
+    )
+    .output()
+    .unwrap();
+    let json = lossy(&output);
+    let lost = u64_at(&json, "/receive/lost");
+    assert!(lost > 0, "{json}");
+    assert_eq!(u64_at(&json, "/publish/failed"), 0, "{json}");
+    // Nothing else runs on this broker: what it dropped is what we lost.
+    assert_eq!(u64_at(&json, "/receive/broker_dropped"), lost, "{json}");
+    let note = json["receive"]["loss_note"].as_str().unwrap();
+    assert!(note.contains("max_queued_messages"), "{note}");
+}
+
+#[test]
+fn loss_the_broker_did_not_cause_is_told_apart() {
+    // The subscriber listens to client 1's topic only: client 2's
+    // messages are "lost" without the broker dropping anything.
+    let args = [
+        "pub",
+        "-c",
+        "2",
+        "-C",
+        "20",
+        "-q",
+        "1",
+        "-t",
+        "apart/%i",
+        "--sub",
+        "--sub-topic",
+        "apart/1",
+        "--wait",
+        "200ms",
+        "--json",
+    ];
+    let broker = Mosquitto::start_with("sys_interval 1").unwrap();
+    let json = lossy(&bench(&broker, &args).output().unwrap());
+    assert_eq!(u64_at(&json, "/receive/lost"), 20, "{json}");
+    assert_eq!(u64_at(&json, "/receive/broker_dropped"), 0, "{json}");
+    let note = json["receive"]["loss_note"].as_str().unwrap();
+    assert!(note.contains("dropped none"), "{note}");
+
+    // Without $SYS, the summary says it cannot tell.
+    let broker = Mosquitto::start_with("sys_interval 0").unwrap();
+    let output = bench(&broker, &args).output().unwrap();
+    let json = lossy(&output);
+    assert_eq!(u64_at(&json, "/receive/lost"), 20, "{json}");
+    assert!(json["receive"]["broker_dropped"].is_null(), "{json}");
+    let note = json["receive"]["loss_note"].as_str().unwrap();
+    assert!(note.contains("cannot be told"), "{note}");
+}
+
+#[test]
+fn insecure_skips_only_the_host_name_check() {
+    let broker = Mosquitto::builder()
+        .tls(TlsListener {
+            server_cert: ServerCert::WrongHost,
+            ..TlsListener::default()
+        })
+        .start()
+        .unwrap();
+    let ca = broker.dir().join("bench-ca.pem");
+    std::fs::write(&ca, &broker.tls_material().unwrap().ca_pem).unwrap();
+    let url = broker.tls_url().unwrap();
+    let run = |extra: &[&str]| {
+        Command::new(MQTIDE)
+            .args(["bench", "conn", "-L", &url, "-c", "2", "--json"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // The certificate is for another name: refused without --insecure...
+    let output = run(&["--cafile", ca.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(1));
+    // ...accepted with it, the CA being trusted...
+    let json = summary(&run(&["--cafile", ca.to_str().unwrap(), "--insecure"]));
+    assert_eq!(u64_at(&json, "/connections/ok"), 2, "{json}");
+    // ...but --insecure does not make an unknown CA trusted.
+    let output = run(&["--insecure"]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cafile") || stderr.contains("issuer"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -330,12 +443,18 @@ fn bad_flags_and_unreachable_brokers_say_what_to_do() {
     assert!(stderr.contains("1 to 65536"), "{stderr}");
 
     // clap's own errors exit with 2 and name the flag.
-    let (code, stderr) = run(&["pub", "--rate", "10", "-I", "5"]);
+    let (code, stderr) = run(&["pub", "--rate", "10", "--interval", "5"]);
     assert_eq!(code, Some(2));
     assert!(
         stderr.contains("--rate") && stderr.contains("--interval"),
         "{stderr}"
     );
+
+    // -L is the broker URL, as in `mqtide pub` and `sub`; the old limit
+    // spelling gets a pointer to -C.
+    let (code, stderr) = run(&["pub", "-L", "100"]);
+    assert_eq!(code, Some(1));
+    assert!(stderr.contains("-C"), "{stderr}");
 
     let (code, stderr) = run(&["conn", "--duration", "10x"]);
     assert_eq!(code, Some(2));

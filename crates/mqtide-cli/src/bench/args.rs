@@ -1,7 +1,11 @@
-//! The flags of `mqtide bench pub|sub|conn`. Where emqtt-bench has a flag
-//! for the same thing, the letter is the same (`-c` clients, `-I` message
-//! interval, `-i` connect interval, `-L` limit, `-s` size, `-t` topic), so
-//! habits carry over; `-h` is the host, help is `--help`.
+//! The flags of `mqtide bench pub|sub|conn`. A letter that `mqtide pub`
+//! and `mqtide sub` (and so mosquitto_pub and mosquitto_sub) use means the
+//! same here: `-h` host, `-p` port, `-L` the broker URL, `-I` the client id
+//! prefix, `-C` how many messages, `-q`, `-t`, `-u`, `-P`, `-k`, `-V`.
+//! Otherwise the letter is emqtt-bench's (`-c` clients, `-s` size). The
+//! pauses have long names only (`--interval`, `--connect-interval`):
+//! emqtt-bench's `-I` and `-i` for them, and `-L` for the limit, meant
+//! other things in `pub`/`sub` and were given up. Help is `--help`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,7 +46,7 @@ pub(crate) struct BenchConn {
     port: Option<u16>,
     /// The broker as a URL (mqtt://, mqtts://, ws://, wss://, unix://);
     /// overrides -h and -p.
-    #[arg(long = "url")]
+    #[arg(short = 'L', long = "url")]
     url: Option<String>,
     /// Protocol version: mqttv31, mqttv311 or mqttv5 (also 31, 311, 5, and
     /// emqtt-bench's 3, 4, 5).
@@ -59,10 +63,17 @@ pub(crate) struct BenchConn {
     keepalive: u16,
     /// Client identifier prefix: clients are named PREFIX-ROLEINDEX-RUN
     /// (mqtide-bench-pub1-0badcafe).
-    #[arg(long = "prefix", default_value = "mqtide-bench")]
+    #[arg(
+        short = 'I',
+        long = "prefix",
+        visible_alias = "id-prefix",
+        default_value = "mqtide-bench"
+    )]
     pub(crate) prefix: String,
     /// Milliseconds between starting two connections (0: all at once).
-    #[arg(short = 'i', long = "connect-interval", default_value_t = 0)]
+    /// Many at once can overflow the broker's listen backlog: see the
+    /// summary's note.
+    #[arg(long = "connect-interval", default_value_t = 0)]
     pub(crate) connect_interval: u64,
     /// QoS 1/2 messages in flight per client under 3.1/3.1.1 (5.0 uses the
     /// broker's Receive Maximum).
@@ -77,7 +88,9 @@ pub(crate) struct BenchConn {
     /// Client key (PEM).
     #[arg(long = "key", requires = "cert")]
     key: Option<PathBuf>,
-    /// Do not verify the broker's certificate (dangerous).
+    /// Do not check that the broker's certificate was issued for the host
+    /// connected to (its CA and dates are still checked), as mosquitto's
+    /// --insecure.
     #[arg(long = "insecure")]
     insecure: bool,
     /// ALPN protocol to offer.
@@ -131,6 +144,13 @@ impl BenchConn {
     /// client. Problems (a bad URL, an unreadable certificate) show here,
     /// before any connection is tried.
     pub(crate) fn builder(&self) -> Result<ClientBuilder, Error> {
+        if let Some(url) = &self.url
+            && url.parse::<u64>().is_ok()
+        {
+            return Err(Error::InvalidOption(format!(
+                "-L {url}: -L is the broker URL, as in mqtide pub and sub; the number of messages per client is -C (or --limit)"
+            )));
+        }
         let mut builder = mqtide::Client::builder(&self.url())
             .protocol(self.protocol()?)
             .keep_alive(Duration::from_secs(self.keepalive.into()))
@@ -144,26 +164,60 @@ impl BenchConn {
             builder = builder.credentials(user.clone(), self.password.clone().unwrap_or_default());
         }
         if self.tls() {
-            let mut tls = mqtide::TlsOptions::new();
-            if let Some(ca) = &self.cafile {
-                tls = tls.ca_file(ca);
-            }
-            if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
-                let read = |p: &PathBuf| {
-                    std::fs::read(p)
-                        .map_err(|e| Error::InvalidOption(format!("{}: {e}", p.display())))
-                };
-                tls = tls.client_cert(read(cert)?, read(key)?);
-            }
-            if let Some(alpn) = &self.alpn {
-                tls = tls.alpn([alpn.clone()]);
-            }
-            if self.insecure {
-                tls = tls.dangerous_accept_any_certificate();
-            }
-            builder = builder.tls(tls);
+            builder = builder.tls(self.tls_options()?);
         }
         Ok(builder)
+    }
+
+    fn tls_options(&self) -> Result<mqtide::TlsOptions, Error> {
+        let mut tls = mqtide::TlsOptions::new();
+        if let Some(ca) = &self.cafile {
+            tls = tls.ca_file(ca);
+        }
+        if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+            let read = |p: &PathBuf| {
+                std::fs::read(p).map_err(|e| Error::InvalidOption(format!("{}: {e}", p.display())))
+            };
+            tls = tls.client_cert(read(cert)?, read(key)?);
+        }
+        if let Some(alpn) = &self.alpn {
+            tls = tls.alpn([alpn.clone()]);
+        }
+        Ok(tls)
+    }
+
+    /// [`BenchConn::builder`], with `--insecure` settled: one client
+    /// connects first with every check on; if the certificate fails only
+    /// the host-name check, every client verifies it against a name it was
+    /// issued for instead (so the CA and dates are still checked). See
+    /// `Conn::insecure_retry` for why it takes a connection.
+    pub(crate) async fn settled_builder(&self) -> Result<ClientBuilder, Error> {
+        let builder = self.builder()?;
+        if !self.insecure {
+            return Ok(builder);
+        }
+        let probe =
+            builder
+                .clone()
+                .client_id(format!("{}-tls-{:08x}", self.prefix, fastrand::u32(..)));
+        match probe.connect().await {
+            Ok(client) => {
+                let _ = client.disconnect().await;
+                Ok(builder)
+            }
+            Err(Error::Connect(mqtide::ConnectError::Tls {
+                failure: mqtide::TlsFailure::NotValidForName { names },
+                ..
+            })) if !names.is_empty() => {
+                let name = match names[0].strip_prefix("*.") {
+                    Some(rest) => format!("insecure.{rest}"),
+                    None => names[0].clone(),
+                };
+                let tls = self.tls_options()?.server_name(name);
+                Ok(builder.tls(tls))
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -178,7 +232,7 @@ pub(crate) struct PubBench {
     pub(crate) clients: u32,
     /// Milliseconds between two messages of one client (default: no pause,
     /// as fast as the broker takes them).
-    #[arg(short = 'I', long = "interval", conflicts_with = "rate")]
+    #[arg(long = "interval", conflicts_with = "rate")]
     pub(crate) interval: Option<f64>,
     /// Messages per second per client (default: as fast as the broker
     /// takes them).
@@ -194,8 +248,8 @@ pub(crate) struct PubBench {
     /// the user name, %% a percent sign.
     #[arg(short = 't', long = "topic", default_value = "mqtide/bench/%i")]
     pub(crate) topic: String,
-    /// Messages per client, then stop.
-    #[arg(short = 'L', long = "limit")]
+    /// Messages per client, then stop (mosquitto_sub's -C).
+    #[arg(short = 'C', long = "limit")]
     pub(crate) limit: Option<u64>,
     /// Publish for this long (10, 10s, 500ms, 2m), then stop.
     #[arg(long = "duration", value_parser = parse_duration)]
@@ -308,8 +362,8 @@ pub(crate) struct SubBench {
     /// Topic filter; %i, %c, %u and %% as for `bench pub`.
     #[arg(short = 't', long = "topic", default_value = "mqtide/bench/#")]
     pub(crate) topic: String,
-    /// Messages per client, then stop.
-    #[arg(short = 'L', long = "limit")]
+    /// Messages per client, then stop (mosquitto_sub's -C).
+    #[arg(short = 'C', long = "limit")]
     pub(crate) limit: Option<u64>,
     /// Stop after this long (10, 10s, 500ms, 2m).
     #[arg(long = "duration", value_parser = parse_duration)]

@@ -37,6 +37,11 @@ impl Fleet {
             reconnects += stats.connections_made.saturating_sub(1);
             resends += stats.publishes_resent + stats.pubrels_resent;
         }
+        let connect_us = self.times.percentiles();
+        let slow_connect_note = connect_us
+            .as_ref()
+            .filter(|t| t.max >= SLOW_CONNECT_US && self.attempted > 1)
+            .map(|t| slow_connects(t, self.attempted));
         Connections {
             attempted: self.attempted,
             ok: self.clients.len() as u64,
@@ -46,7 +51,8 @@ impl Fleet {
             resends,
             seconds,
             per_second: super::report::rate(self.clients.len() as u64, seconds),
-            connect_us: self.times.percentiles(),
+            connect_us,
+            slow_connect_note,
             first_error: self.first_error.as_ref().map(ToString::to_string),
         }
     }
@@ -80,6 +86,24 @@ impl Fleet {
         // A client whose connection is already gone has nothing to close.
         let _ = futures_util::future::join_all(all).await;
     }
+}
+
+/// A connection that took this long (1 s, in µs) waited, most likely, for
+/// TCP to resend its SYN.
+const SLOW_CONNECT_US: u64 = 1_000_000;
+
+/// Why some connections took a second or more.
+fn slow_connects(times: &super::stats::Percentiles, attempted: u64) -> String {
+    let share = if times.p50 >= SLOW_CONNECT_US {
+        "most connections"
+    } else if times.p99 >= SLOW_CONNECT_US {
+        "1 % or more of the connections"
+    } else {
+        "a few connections"
+    };
+    format!(
+        "{share} of {attempted} took 1 s or more. Connections started faster than the broker accepts them overflow its listen backlog (Mosquitto listens with a backlog of 100, which Linux also caps at net.core.somaxconn); the broker's kernel drops the SYNs that do not fit, and the client's kernel sends them again after 1 s (then 3 s, 7 s). Those seconds are TCP's retransmission timeout, not the broker's or mqtide's processing: start the connections apart (--connect-interval), or raise the backlog"
+    )
 }
 
 /// Connects `count` clients (numbered from 1) with `base`, starting one
@@ -159,7 +183,7 @@ pub(crate) fn none_connected(fleet: Fleet) -> Error {
 /// `mqtide bench conn`.
 pub(crate) async fn run(args: ConnBench) -> Result<ExitCode, Error> {
     args.validate()?;
-    let base = args.conn.builder()?;
+    let base = args.conn.settled_builder().await?;
     let protocol = args.conn.protocol()?;
     let run = fastrand::u32(..);
     let counters = Arc::new(Counters::default());

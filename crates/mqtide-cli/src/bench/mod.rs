@@ -2,7 +2,7 @@
 //!
 //! - `bench pub` connects `-c` clients and has each publish `-s`-byte
 //!   messages to its topic (`-t`, with `%i` for the client's number), paced
-//!   by `-I`/`--rate` or as fast as the broker takes them, for `-L`
+//!   by `--interval`/`--rate` or as fast as the broker takes them, for `-C`
 //!   messages or `--duration`. Publishes are pipelined (`send()`, with the
 //!   acknowledgements collected by a task of their own), so at QoS 1/2 the
 //!   broker's in-flight window, not a round trip per message, sets the pace.
@@ -17,9 +17,14 @@
 //! receiving task, spread over the multi-thread runtime. A progress line
 //! shows on standard error when it is a terminal; the summary goes to
 //! standard output, as text or (`--json`) as one JSON object. The exit code
-//! is 0 when every connection and every publish succeeded, 1 otherwise.
+//! is 0 when every connection and every publish succeeded and no message
+//! was lost, 1 when a connection or a publish failed, 3 when only messages
+//! were lost. Loss is explained from the broker's own counters where it
+//! has them (see [`broker`]): a broker that discards what a slow
+//! subscriber cannot take is told apart from loss elsewhere.
 
 mod args;
+mod broker;
 mod conn;
 pub(crate) mod payload;
 mod progress;

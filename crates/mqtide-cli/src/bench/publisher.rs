@@ -17,6 +17,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinSet;
 
 use super::args::PubBench;
+use super::broker::{self, Watcher};
 use super::conn::{connect_all, none_connected};
 use super::payload::PayloadWriter;
 use super::progress::{Progress, Shown};
@@ -192,7 +193,7 @@ pub(crate) async fn run(args: PubBench) -> Result<ExitCode, Error> {
     let qos = args.qos()?;
     let topic = Pattern::new(&args.topic)?;
     let filter = Pattern::new(&args.sub_topic.clone().unwrap_or_else(|| topic.wildcard()))?;
-    let base = args.conn.builder()?;
+    let base = args.conn.settled_builder().await?;
     let protocol = args.conn.protocol()?;
     let username = args.conn.username.as_deref().unwrap_or_default();
     let interval = Duration::from_millis(args.conn.connect_interval);
@@ -256,6 +257,12 @@ pub(crate) async fn run(args: PubBench) -> Result<ExitCode, Error> {
         }
         fleet = Some(subs);
     }
+    // The broker's drop counter, read before the run, to explain loss.
+    let watcher = if subscribers > 0 {
+        Watcher::start(&base, client_id(&args.conn.prefix, "sys", run, 0), run).await
+    } else {
+        None
+    };
     let pubs = connect_all(
         &base,
         |index| client_id(&args.conn.prefix, "pub", run, index),
@@ -268,6 +275,9 @@ pub(crate) async fn run(args: PubBench) -> Result<ExitCode, Error> {
     if pubs.clients.is_empty() {
         if let Some(subs) = &fleet {
             subs.disconnect().await;
+        }
+        if let Some(watcher) = watcher {
+            watcher.close().await;
         }
         progress.finish();
         return Err(none_connected(pubs));
@@ -334,6 +344,17 @@ pub(crate) async fn run(args: PubBench) -> Result<ExitCode, Error> {
     let publish_seconds = published.done.map_or(0.0, |done| {
         done.saturating_duration_since(publishing).as_secs_f64()
     });
+    let mut receive = received.map(|(got, expected): (Received, u64)| {
+        subscriber::report(&got, subscriber_clients, Some(expected), Some(publishing))
+    });
+    match &mut receive {
+        Some(report) => broker::account(report, watcher).await,
+        None => {
+            if let Some(watcher) = watcher {
+                watcher.close().await;
+            }
+        }
+    }
     let summary = Summary {
         mode: "pub",
         url: args.conn.url(),
@@ -352,9 +373,7 @@ pub(crate) async fn run(args: PubBench) -> Result<ExitCode, Error> {
             ack_latency_us: published.ack_latency.percentiles(),
             first_error: published.first_error.as_ref().map(ToString::to_string),
         }),
-        receive: received.map(|(got, expected): (Received, u64)| {
-            subscriber::report(&got, subscriber_clients, Some(expected), Some(publishing))
-        }),
+        receive,
     };
     summary.print(args.conn.json);
     Ok(summary.exit_code())

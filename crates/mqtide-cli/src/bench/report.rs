@@ -46,6 +46,8 @@ pub(crate) struct Connections {
     /// Time from starting a connection to its CONNACK.
     pub(crate) connect_us: Option<Percentiles>,
     pub(crate) first_error: Option<String>,
+    /// Why some connections took a second or more, when they did.
+    pub(crate) slow_connect_note: Option<String>,
 }
 
 /// What the publishers did.
@@ -94,7 +96,17 @@ pub(crate) struct ReceiveReport {
     pub(crate) per_second: Option<f64>,
     /// From the send time in the payload to receipt.
     pub(crate) latency_us: Option<Percentiles>,
+    /// When messages were lost: how many the broker says it dropped during
+    /// the run (Mosquitto's `$SYS/broker/publish/messages/dropped`, counted
+    /// broker-wide); `null` when it does not say.
+    pub(crate) broker_dropped: Option<u64>,
+    /// When messages were lost: why, as far as the broker's counters tell.
+    pub(crate) loss_note: Option<String>,
 }
+
+/// The exit code of a run that lost messages (and had no failures, which
+/// exit 1).
+pub(crate) const EXIT_LOST: u8 = 3;
 
 /// `count / seconds`, when there was time to divide by.
 pub(crate) fn rate(count: u64, seconds: f64) -> Option<f64> {
@@ -114,12 +126,16 @@ impl Summary {
         }
     }
 
-    /// 0 when every connection and publish succeeded.
+    /// 0 when every connection and publish succeeded and no message was
+    /// lost; 1 when a connection or publish failed; [`EXIT_LOST`] when
+    /// only messages were lost.
     pub(crate) fn exit_code(&self) -> ExitCode {
         let c = &self.connections;
         let publish_failed = self.publish.as_ref().is_some_and(|p| p.failed > 0);
         if c.failed > 0 || c.dropped > 0 || publish_failed {
             ExitCode::FAILURE
+        } else if self.receive.as_ref().is_some_and(|r| r.lost > 0) {
+            ExitCode::from(EXIT_LOST)
         } else {
             ExitCode::SUCCESS
         }
@@ -158,6 +174,9 @@ impl Summary {
         out.push('\n');
         if let Some(error) = &c.first_error {
             out += &format!("  first connection error: {error}\n");
+        }
+        if let Some(note) = &c.slow_connect_note {
+            out += &format!("  slow connects: {note}\n");
         }
 
         if let Some(p) = &self.publish {
@@ -202,6 +221,9 @@ impl Summary {
             out.push('\n');
             if let Some(l) = &r.latency_us {
                 out += &format!("  latency      {} (send to receipt)\n", percentiles(l));
+            }
+            if let Some(note) = &r.loss_note {
+                out += &format!("  loss: {note}\n");
             }
         }
         out

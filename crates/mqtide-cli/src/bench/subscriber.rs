@@ -10,6 +10,7 @@ use mqtide::{Error, QoS, Subscription};
 use tokio::task::JoinSet;
 
 use super::args::SubBench;
+use super::broker::{self, Watcher};
 use super::conn::{Fleet, connect_all, none_connected};
 use super::payload::{Header, unix_nanos};
 use super::progress::{Progress, Shown};
@@ -195,6 +196,8 @@ pub(crate) fn report(
         seconds,
         per_second: rate(got.received, seconds),
         latency_us: got.latency.percentiles(),
+        broker_dropped: None,
+        loss_note: None,
     }
 }
 
@@ -202,7 +205,7 @@ pub(crate) fn report(
 pub(crate) async fn run(args: SubBench) -> Result<ExitCode, Error> {
     let qos = args.validate()?;
     let filter = Pattern::new(&args.topic)?;
-    let base = args.conn.builder()?;
+    let base = args.conn.settled_builder().await?;
     let protocol = args.conn.protocol()?;
     let run = fastrand::u32(..);
     let username = args.conn.username.as_deref().unwrap_or_default();
@@ -244,6 +247,8 @@ pub(crate) async fn run(args: SubBench) -> Result<ExitCode, Error> {
             return Err(e);
         }
     };
+    // The broker's drop counter, read before the run, to explain loss.
+    let watcher = Watcher::start(&base, client_id(&args.conn.prefix, "sys", run, 0), run).await;
     let receivers = spawn_receivers(subscriptions, args.limit, None, &counters, &signals.stop);
     let timer = args.duration.map(|duration| {
         let stop = signals.stop.clone();
@@ -259,6 +264,8 @@ pub(crate) async fn run(args: SubBench) -> Result<ExitCode, Error> {
     let dropped = fleet.dropped();
     fleet.disconnect().await;
     progress.finish();
+    let mut receive = report(&got, fleet.clients.len() as u64, None, None);
+    broker::account(&mut receive, watcher).await;
     let summary = Summary {
         mode: "sub",
         url: args.conn.url(),
@@ -268,7 +275,7 @@ pub(crate) async fn run(args: SubBench) -> Result<ExitCode, Error> {
         seconds: started.elapsed().as_secs_f64(),
         connections: fleet.report(dropped),
         publish: None,
-        receive: Some(report(&got, fleet.clients.len() as u64, None, None)),
+        receive: Some(receive),
     };
     summary.print(args.conn.json);
     Ok(summary.exit_code())

@@ -7,6 +7,7 @@
 //! field, time field or escape is an error when the format is parsed, not
 //! when the first message arrives.
 
+mod pretty;
 mod render;
 
 pub(crate) use render::{View, message_id};
@@ -15,6 +16,8 @@ pub(crate) use render::{View, message_id};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Format {
     items: Vec<Item>,
+    /// `--pretty`: lay the JSON of `%j` / `%J` out over several lines.
+    pretty: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +149,13 @@ const TIME_FIELDS: &str = "@Y @m @d @H @M @S @N @s @F @T @z @Z @@";
 const ESCAPES: &str = "\\\\ \\0 \\a \\e \\n \\r \\t \\v";
 
 impl Format {
+    /// `--pretty`: the JSON of `%j` and `%J` indented as mosquitto_sub
+    /// indents it.
+    pub(crate) fn pretty(mut self, on: bool) -> Self {
+        self.pretty = on;
+        self
+    }
+
     /// Parses a format string, or says what is wrong with it.
     pub(crate) fn parse(format: &str) -> Result<Self, String> {
         let mut items = Vec::new();
@@ -251,7 +261,10 @@ impl Format {
             }
         }
         flush(&mut items, &mut text);
-        Ok(Self { items })
+        Ok(Self {
+            items,
+            pretty: false,
+        })
     }
 }
 

@@ -71,6 +71,9 @@ impl Format {
                 Item::Text(text) => out.extend_from_slice(text),
                 Item::Time(field) => out.extend_from_slice(time(*field, &now).as_bytes()),
                 Item::Field(spec) => match value(spec.field, m, &now) {
+                    Ok(value) if self.pretty && matches!(spec.field, Field::Json { .. }) => {
+                        pad(spec, &super::pretty::pretty(&value), out);
+                    }
                     Ok(value) => pad(spec, &value, out),
                     Err(e) => {
                         out.truncate(start);
