@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use mqtide::{Client, ClientBuilder, QoS, SubscribeProperties, SubscriptionOptions};
+use mqtide::{Client, ClientBuilder, QoS};
 use tokio::sync::watch;
 
 /// The counter of messages Mosquitto discarded.
@@ -90,13 +90,8 @@ impl Watcher {
 
     async fn watch(client: &Client, marker: &str) -> Option<(watch::Receiver<Seen>, u64)> {
         let mut messages = client.messages().await.ok()?;
-        let options = [DROPPED, UPTIME, marker]
-            .into_iter()
-            .map(|filter| (filter, SubscriptionOptions::new(QoS::AtLeastOnce)));
-        let subscription = client
-            .subscribe_many(options, SubscribeProperties::default())
-            .await
-            .ok()?;
+        let filters = [DROPPED, UPTIME, marker].map(|filter| (filter, QoS::AtLeastOnce));
+        let subscription = client.subscribe_many(filters).await.ok()?;
         if subscription.reason_codes().iter().any(|c| c.is_error()) {
             return None;
         }
