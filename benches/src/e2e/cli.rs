@@ -7,6 +7,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use super::clients::Client;
 
+/// The libraries of a full run: with the `metrics` feature, mqtide with
+/// metrics too (throughput and CPU rows beside the plain client's).
+const DEFAULT_LIBS: &str = if cfg!(feature = "metrics") {
+    "mqtide,rumqttc,mqtt5,mqtide-metrics"
+} else {
+    "mqtide,rumqttc,mqtt5"
+};
+
 /// End-to-end benchmark: mqtide, rumqttc and mqtt5 side by side through a
 /// private Mosquitto. Writes PERFORMANCE.md and performance.json.
 #[derive(Debug, Parser)]
@@ -50,7 +58,7 @@ pub(crate) struct Options {
     )]
     pub(crate) workloads: Vec<Workload>,
     /// Client libraries to compare, comma-separated.
-    #[arg(long, value_delimiter = ',', default_value = "mqtide,rumqttc,mqtt5")]
+    #[arg(long, value_delimiter = ',', default_value = DEFAULT_LIBS)]
     pub(crate) libs: Vec<Client>,
     /// QoS levels of the throughput and latency workloads.
     #[arg(long, value_delimiter = ',', default_value = "0,1,2")]

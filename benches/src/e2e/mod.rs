@@ -102,9 +102,20 @@ impl Settings {
             && options.scale == 1.0
             && options.connections.is_none()
             && self.workloads == all.workloads
-            && self.libs == Client::LIBS
+            && self.libs_are_full()
             && self.qos == all.qos
             && self.payloads == all.payloads
+    }
+
+    /// The three libraries, and with the `metrics` feature, mqtide with
+    /// metrics too (its rows in the throughput and CPU tables: what the
+    /// feature costs, in the same run).
+    fn libs_are_full(&self) -> bool {
+        let mut full = Client::LIBS.to_vec();
+        if cfg!(feature = "metrics") {
+            full.push(Client::MqtideMetrics);
+        }
+        self.libs == sorted_unique(full)
     }
 
     /// `count` scaled, at least `floor`.

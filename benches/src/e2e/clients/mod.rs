@@ -55,6 +55,24 @@ impl Client {
     /// The client libraries (everything but the raw socket).
     pub(crate) const LIBS: [Self; 3] = [Self::Mqtide, Self::Rumqttc, Self::Mqtt5];
 
+    /// Whether only the throughput and CPU workloads run this client (the
+    /// blocking clients, and mqtide with metrics: a variant of a row
+    /// measured in full).
+    pub(crate) fn throughput_only(self) -> bool {
+        matches!(
+            self,
+            Self::MqtideBlocking | Self::RumqttcSync | Self::MqtideMetrics
+        )
+    }
+
+    /// The clients of `libs` every workload runs.
+    pub(crate) fn every_workload(libs: &[Self]) -> Vec<Self> {
+        libs.iter()
+            .copied()
+            .filter(|c| !c.throughput_only())
+            .collect()
+    }
+
     pub(crate) fn name(self) -> &'static str {
         match self {
             Self::Raw => "raw",

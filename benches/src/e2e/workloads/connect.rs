@@ -103,22 +103,27 @@ pub(crate) fn run(context: &Context) -> Vec<ConnectRow> {
         (Mode::Concurrent, CONCURRENT),
     ] {
         let count = settings.scaled(base, 20);
-        let results = rounds(&settings.libs, settings.rounds, true, |client, round| {
-            let result = context
-                .runtime
-                .block_on(cycles(client, context, count, mode));
-            let shown = match &result {
-                Ok(rate) => format!("{rate:.0} connections/s"),
-                Err(e) => format!("error: {e}"),
-            };
-            eprintln!(
-                "  {:<21} x{count} {:<8} {:<9} {shown}",
-                mode.name(),
-                client.name(),
-                round_label(round, settings.rounds)
-            );
-            result
-        });
+        let results = rounds(
+            &Client::every_workload(&settings.libs),
+            settings.rounds,
+            true,
+            |client, round| {
+                let result = context
+                    .runtime
+                    .block_on(cycles(client, context, count, mode));
+                let shown = match &result {
+                    Ok(rate) => format!("{rate:.0} connections/s"),
+                    Err(e) => format!("error: {e}"),
+                };
+                eprintln!(
+                    "  {:<21} x{count} {:<8} {:<9} {shown}",
+                    mode.name(),
+                    client.name(),
+                    round_label(round, settings.rounds)
+                );
+                result
+            },
+        );
         let row = results
             .into_iter()
             .map(|(client, runs)| {

@@ -81,37 +81,43 @@ pub(crate) fn run(context: &Context) -> Result<Vec<LatencyRow>, String> {
     let count = settings.scaled(ROUND_TRIPS, 100);
     let mut rows = Vec::new();
     for &qos in &settings.qos {
-        let results = rounds(&settings.libs, settings.rounds, true, |client, round| {
-            let spec = EchoSpec {
-                qos,
-                count,
-                request_topic: context.unique("req"),
-                response_topic: context.unique("resp"),
-                id: context.unique(client.name()),
-            };
-            let result = context
-                .runtime
-                .block_on(clients::round_trips(client, &target, &spec))
-                .map(|samples| {
-                    let mut us: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e6).collect();
-                    us.sort_by(f64::total_cmp);
-                    us
-                });
-            let shown = match &result {
-                Ok(us) => format!(
-                    "p50 {:.0} µs, p99 {:.0} µs",
-                    percentile(us, 50.0).unwrap_or(f64::NAN),
-                    percentile(us, 99.0).unwrap_or(f64::NAN)
-                ),
-                Err(e) => format!("error: {e}"),
-            };
-            eprintln!(
-                "  QoS {qos}  {:<8} {:<9} {shown}",
-                client.name(),
-                round_label(round, settings.rounds)
-            );
-            result
-        });
+        let results = rounds(
+            &Client::every_workload(&settings.libs),
+            settings.rounds,
+            true,
+            |client, round| {
+                let spec = EchoSpec {
+                    qos,
+                    count,
+                    request_topic: context.unique("req"),
+                    response_topic: context.unique("resp"),
+                    id: context.unique(client.name()),
+                };
+                let result = context
+                    .runtime
+                    .block_on(clients::round_trips(client, &target, &spec))
+                    .map(|samples| {
+                        let mut us: Vec<f64> =
+                            samples.iter().map(|d| d.as_secs_f64() * 1e6).collect();
+                        us.sort_by(f64::total_cmp);
+                        us
+                    });
+                let shown = match &result {
+                    Ok(us) => format!(
+                        "p50 {:.0} µs, p99 {:.0} µs",
+                        percentile(us, 50.0).unwrap_or(f64::NAN),
+                        percentile(us, 99.0).unwrap_or(f64::NAN)
+                    ),
+                    Err(e) => format!("error: {e}"),
+                };
+                eprintln!(
+                    "  QoS {qos}  {:<8} {:<9} {shown}",
+                    client.name(),
+                    round_label(round, settings.rounds)
+                );
+                result
+            },
+        );
         let cells = results
             .into_iter()
             .map(|(client, runs)| {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::{Measured, Row, round_label, rounds, row_json};
+use crate::e2e::clients::Client;
 use crate::e2e::{Context, broker, child};
 
 /// How long one child may take.
@@ -37,35 +38,40 @@ pub(crate) fn run(context: &Context) -> Result<Vec<MemoryRow>, String> {
     let broker = broker::start("")?;
     let mut rows = Vec::new();
     for &connections in &settings.connections {
-        let results = rounds(&settings.libs, settings.rounds, false, |client, round| {
-            let args = [
-                "__idle".to_owned(),
-                format!("--client={}", client.name()),
-                format!("--count={connections}"),
-                format!("--port={}", broker.port()),
-            ];
-            let report = child::spawn(&args, CHILD_LIMIT);
-            let shown = match &report {
-                Ok(r) => format!(
-                    "{} connected in {:.1} s, RSS {} → {} KiB{}",
-                    r["connected"],
-                    r["open_s"].as_f64().unwrap_or(f64::NAN),
-                    r["rss_before_kib"],
-                    r["rss_after_kib"],
-                    r["error"]
-                        .as_str()
-                        .map(|e| format!(", stopped by: {e}"))
-                        .unwrap_or_default()
-                ),
-                Err(e) => format!("error: {e}"),
-            };
-            eprintln!(
-                "  {connections:>6} connections  {:<8} {:<9} {shown}",
-                client.name(),
-                round_label(round, settings.rounds)
-            );
-            report
-        });
+        let results = rounds(
+            &Client::every_workload(&settings.libs),
+            settings.rounds,
+            false,
+            |client, round| {
+                let args = [
+                    "__idle".to_owned(),
+                    format!("--client={}", client.name()),
+                    format!("--count={connections}"),
+                    format!("--port={}", broker.port()),
+                ];
+                let report = child::spawn(&args, CHILD_LIMIT);
+                let shown = match &report {
+                    Ok(r) => format!(
+                        "{} connected in {:.1} s, RSS {} → {} KiB{}",
+                        r["connected"],
+                        r["open_s"].as_f64().unwrap_or(f64::NAN),
+                        r["rss_before_kib"],
+                        r["rss_after_kib"],
+                        r["error"]
+                            .as_str()
+                            .map(|e| format!(", stopped by: {e}"))
+                            .unwrap_or_default()
+                    ),
+                    Err(e) => format!("error: {e}"),
+                };
+                eprintln!(
+                    "  {connections:>6} connections  {:<8} {:<9} {shown}",
+                    client.name(),
+                    round_label(round, settings.rounds)
+                );
+                report
+            },
+        );
         let mut row = MemoryRow {
             connections,
             row: Row::new(),
