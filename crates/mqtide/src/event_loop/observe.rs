@@ -79,30 +79,49 @@ impl Observer {
         self
     }
 
+    // The loop's own figures are stored as they change, before the reply
+    // or event that reports the change goes out: a `stats()` made after
+    // `publish().await` or `connect().await` returns sees it.
+
     pub(super) fn connected(&mut self) {
         self.local.connections_made += 1;
+        let value = self.local.connections_made;
+        self.cells.set(Cell::ConnectionsMade as usize, value);
     }
 
     pub(super) fn connection_lost(&mut self) {
         self.local.connections_lost += 1;
+        let value = self.local.connections_lost;
+        self.cells.set(Cell::ConnectionsLost as usize, value);
     }
 
     pub(super) fn connect_failed(&mut self) {
         self.local.connect_failures += 1;
+        let value = self.local.connect_failures;
+        self.cells.set(Cell::ConnectFailures as usize, value);
     }
 
     pub(super) fn queued(&mut self, qos: QoS) {
-        self.local.queued[qos as usize] += 1;
+        let q = qos as usize;
+        self.local.queued[q] += 1;
+        self.cells
+            .set(Cell::Queued0 as usize + q, self.local.queued[q]);
     }
 
     /// A publish ended in an error (or was refused before it was queued).
     pub(super) fn failed(&mut self, qos: QoS) {
-        self.local.failed[qos as usize] += 1;
+        let q = qos as usize;
+        self.local.failed[q] += 1;
+        self.cells
+            .set(Cell::Failed0 as usize + q, self.local.failed[q]);
     }
 
     /// A publish was acknowledged (at QoS 0: written).
     pub(super) fn acknowledged(&mut self, flow: Flow, now: Instant) {
-        self.local.acknowledged[flow.qos as usize] += 1;
+        let q = flow.qos as usize;
+        self.local.acknowledged[q] += 1;
+        self.cells
+            .set(Cell::Acknowledged0 as usize + q, self.local.acknowledged[q]);
         #[cfg(feature = "metrics")]
         if let Some(metrics) = &self.metrics {
             metrics.latency(flow.qos, now.saturating_duration_since(flow.accepted));
@@ -157,17 +176,12 @@ impl Observer {
         }
         let queued = session.queued();
         self.transitions(session, queued, held);
+        // The loop's own figures are stored as they change (above); these
+        // are the session's, and the levels.
         let cells = &self.cells;
-        let local = &self.local;
         let set = |cell: Cell, value: u64| cells.set(cell as usize, value);
-        set(Cell::ConnectionsMade, local.connections_made);
-        set(Cell::ConnectionsLost, local.connections_lost);
-        set(Cell::ConnectFailures, local.connect_failures);
         for q in 0..3 {
-            cells.set(Cell::Queued0 as usize + q, local.queued[q]);
             cells.set(Cell::Sent0 as usize + q, c.publishes_sent[q]);
-            cells.set(Cell::Acknowledged0 as usize + q, local.acknowledged[q]);
-            cells.set(Cell::Failed0 as usize + q, local.failed[q]);
             cells.set(Cell::Received0 as usize + q, c.messages_received[q]);
         }
         set(Cell::PublishesResent, c.publishes_resent);
