@@ -176,7 +176,19 @@ impl Results {
         if self.latency.is_empty() {
             return;
         }
-        let peers = self.peers();
+        // Only the clients this workload ran (not the throughput-only ones).
+        let clients: Vec<Client> = self
+            .settings
+            .libs
+            .iter()
+            .copied()
+            .filter(|c| self.latency.iter().any(|r| r.cells.contains_key(c)))
+            .collect();
+        let peers: Vec<Client> = self
+            .peers()
+            .into_iter()
+            .filter(|c| clients.contains(c))
+            .collect();
         let count = self.latency.first().map_or(0, |r| r.count);
         let _ = writeln!(
             md,
@@ -189,7 +201,7 @@ impl Results {
         );
         let mut head = "| QoS |".to_owned();
         let mut rule = "|---|".to_owned();
-        for client in &self.settings.libs {
+        for client in &clients {
             let _ = write!(head, " {client} p50 / p99 |");
             rule.push_str("---|");
         }
@@ -202,7 +214,7 @@ impl Results {
         let _ = writeln!(md, "{head}\n{rule}");
         for row in &self.latency {
             let mut line = format!("| {} |", row.qos);
-            for client in &self.settings.libs {
+            for client in &clients {
                 let _ = write!(line, " {} |", latency_cell(row.cells.get(client)));
             }
             if self.mqtide() {
@@ -232,14 +244,27 @@ impl Results {
         raw: bool,
         ratios: bool,
     ) {
-        let peers = self.peers();
+        // Only the clients with figures in these rows (the throughput-only
+        // ones have none in the connection and memory tables).
+        let clients: Vec<Client> = self
+            .settings
+            .libs
+            .iter()
+            .copied()
+            .filter(|c| rows.iter().any(|(_, row)| row.contains_key(c)))
+            .collect();
+        let peers: Vec<Client> = self
+            .peers()
+            .into_iter()
+            .filter(|c| clients.contains(c))
+            .collect();
         let mut head = format!("| {first} |");
         let mut rule = "|---|".to_owned();
         if raw {
             head.push_str(" raw |");
             rule.push_str("---|");
         }
-        for client in &self.settings.libs {
+        for client in &clients {
             let _ = write!(head, " {client} |");
             rule.push_str("---|");
         }
@@ -256,7 +281,7 @@ impl Results {
             if raw {
                 let _ = write!(line, " {} |", cell(row.get(&Client::Raw), format));
             }
-            for client in &self.settings.libs {
+            for client in &clients {
                 let _ = write!(line, " {} |", cell(row.get(client), format));
             }
             if ratios {
