@@ -100,12 +100,12 @@
 //! subscriber may get one twice
 //! ([`ClientBuilder::resend_qos1_on_session_loss`] turns it off). QoS 2
 //! publishes in flight fail with
-//! [`RequestError::SessionLost`](proto::RequestError::SessionLost): their
+//! [`RequestError::SessionLost`]: their
 //! outcome is indeterminate (delivered once, or not at all), and a second
 //! copy could break exactly once. The subscriptions are restored. A
 //! publish that was the oldest in flight when five connections in a row
 //! were lost (a broker that closes the connection on it) fails with
-//! [`RequestError::Poisoned`](proto::RequestError::Poisoned), naming it,
+//! [`RequestError::Poisoned`], naming it,
 //! inside [`Error::Interrupted`] with why the last of those connections
 //! ended, and the others go on ([`ClientBuilder::poison_threshold`]).
 //! [`Client::state`], [`Client::watch_state`] and
@@ -150,6 +150,8 @@
 //! `Proxy` connects through a SOCKS5 or HTTP CONNECT proxy.
 
 #![forbid(unsafe_code)]
+// docs.rs builds with every feature and marks what each item needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 

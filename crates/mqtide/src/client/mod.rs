@@ -1,6 +1,6 @@
 //! The [`Client`] handle, and what it hands out: publish builders
-//! (`publish.rs`), message streams (`streams.rs`) and the shared state of
-//! its requests (`inbox.rs`).
+//! (`publish.rs`), subscriptions (`subscribe.rs`), message streams
+//! (`streams.rs`) and the shared state of its requests (`inbox.rs`).
 //!
 //! A handle only sends [`Command`]s and waits for their answers: it knows
 //! nothing of the event loop on the other side of the channel, and the
@@ -10,14 +10,14 @@
 mod inbox;
 mod publish;
 mod streams;
+mod subscribe;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use mqtide_proto::{
-    DisconnectProperties, Publish, QoS, ReasonCode, SubscribeProperties, SubscriptionOptions,
-    TopicAliasUse, TopicFilter, UnsubscribeProperties, UsageError, check_topic_name,
+    DisconnectProperties, Publish, ReasonCode, TopicAliasUse, UsageError, check_topic_name,
 };
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
 
@@ -164,6 +164,36 @@ impl Client {
     /// `.await` it to wait for the acknowledgement (QoS 0: written to the
     /// socket; QoS 1: PUBACK; QoS 2: PUBCOMP), or call
     /// [`send`](PublishBuilder::send) to wait only until it is queued.
+    ///
+    /// Cancel safety: once the publish is queued (the first poll of the
+    /// `.await` finds room in the command queue), dropping the future does
+    /// not withdraw it: it is still delivered, only nobody learns the
+    /// outcome. Dropped before it was queued, nothing is sent.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mqtide::Client) -> Result<(), mqtide::Error> {
+    /// use mqtide::QoS;
+    ///
+    /// // Waits for the broker's PUBACK.
+    /// client.publish("sensors/1/temperature", "21.5").qos(QoS::AtLeastOnce).await?;
+    /// // Retained, with 5.0 properties.
+    /// client
+    ///     .publish("sensors/1/status", "online")
+    ///     .qos(QoS::AtLeastOnce)
+    ///     .retain(true)
+    ///     .content_type("text/plain")
+    ///     .await?;
+    /// // Many in flight at once: queue them, then await the acknowledgements.
+    /// let mut pending = Vec::new();
+    /// for n in 0..100 {
+    ///     pending.push(client.publish("sensors/1/seq", n.to_string()).qos(QoS::AtLeastOnce).send().await?);
+    /// }
+    /// for ack in pending {
+    ///     ack.await?;
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn publish(
         &self,
         topic: impl AsRef<str>,
@@ -179,161 +209,6 @@ impl Client {
             alias: TopicAliasUse::Auto,
             error,
         }
-    }
-
-    /// Subscribes to `filter` at `qos` and returns the stream of matching
-    /// messages; resolves on SUBACK. A filter that is not valid fails with
-    /// [`Error::InvalidFilter`] before anything is sent.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: mqtide::Client) -> Result<(), mqtide::Error> {
-    /// use futures_util::StreamExt;
-    ///
-    /// let mut temperatures = client.subscribe("home/+/temperature", mqtide::QoS::AtLeastOnce).await?;
-    /// while let Some(message) = temperatures.next().await {
-    ///     println!("{}: {:?}", message.topic(), message.payload_str());
-    /// }
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn subscribe(
-        &self,
-        filter: impl AsRef<str>,
-        qos: QoS,
-    ) -> Result<Subscription, Error> {
-        self.subscribe_many([(filter, qos)]).await
-    }
-
-    /// Subscribes to several filters at once, each with its QoS or its
-    /// 5.0 options (no local, retain as published, retain handling). The
-    /// stream carries messages matching any of them. Fails if the broker
-    /// refused every filter; see [`Subscription::reason_codes`] for
-    /// partial refusals.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: mqtide::Client) -> Result<(), mqtide::Error> {
-    /// use mqtide::{QoS, SubscriptionOptions};
-    ///
-    /// let both = client
-    ///     .subscribe_many([
-    ///         ("alarms/#", SubscriptionOptions::new(QoS::ExactlyOnce)),
-    ///         ("status/+", SubscriptionOptions::new(QoS::AtMostOnce).no_local(true)),
-    ///     ])
-    ///     .await?;
-    /// let filters = vec![String::from("a/#"), String::from("b/#")];
-    /// let simple = client
-    ///     .subscribe_many(filters.iter().map(|f| (f, QoS::AtLeastOnce)))
-    ///     .await?;
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn subscribe_many<F, O>(
-        &self,
-        filters: impl IntoIterator<Item = (F, O)>,
-    ) -> Result<Subscription, Error>
-    where
-        F: AsRef<str>,
-        O: Into<SubscriptionOptions>,
-    {
-        self.subscribe_with(filters, SubscribeProperties::default())
-            .await
-    }
-
-    /// [`subscribe_many`](Self::subscribe_many) with 5.0 properties (user
-    /// properties; a subscription identifier is the client's own).
-    pub async fn subscribe_with<F, O>(
-        &self,
-        filters: impl IntoIterator<Item = (F, O)>,
-        properties: SubscribeProperties,
-    ) -> Result<Subscription, Error>
-    where
-        F: AsRef<str>,
-        O: Into<SubscriptionOptions>,
-    {
-        let filters = filters
-            .into_iter()
-            .map(|(f, o)| Ok((topic_filter(f.as_ref())?, o.into())))
-            .collect::<Result<Vec<_>, Error>>()?;
-        let topic_filters: Vec<TopicFilter> = filters.iter().map(|(f, _)| f.clone()).collect();
-        let (sender, receiver) = mpsc::channel(self.inner.stream_capacity);
-        let outcome = self
-            .call(|reply| Command::Subscribe {
-                filters,
-                properties: Box::new(properties),
-                sender,
-                reply,
-            })
-            .await?;
-        Ok(Subscription {
-            receiver,
-            client: self.clone(),
-            filters: topic_filters,
-            reason_codes: outcome.reason_codes,
-        })
-    }
-
-    /// Unsubscribes from `filter`; the streams subscribed to it alone end.
-    pub async fn unsubscribe(&self, filter: impl AsRef<str>) -> Result<(), Error> {
-        self.unsubscribe_many([filter]).await
-    }
-
-    /// Unsubscribes from several filters at once.
-    pub async fn unsubscribe_many(
-        &self,
-        filters: impl IntoIterator<Item = impl AsRef<str>>,
-    ) -> Result<(), Error> {
-        self.unsubscribe_with(filters, UnsubscribeProperties::default())
-            .await
-    }
-
-    /// Unsubscribes with 5.0 properties (user properties).
-    pub async fn unsubscribe_with(
-        &self,
-        filters: impl IntoIterator<Item = impl AsRef<str>>,
-        properties: UnsubscribeProperties,
-    ) -> Result<(), Error> {
-        let filters = filters
-            .into_iter()
-            .map(|f| topic_filter(f.as_ref()))
-            .collect::<Result<Vec<_>, Error>>()?;
-        self.call(|reply| Command::Unsubscribe {
-            filters,
-            properties: Box::new(properties),
-            reply,
-        })
-        .await
-    }
-
-    /// A stream of every incoming message, whatever subscription it
-    /// matched (and messages that match none, such as a persistent
-    /// session's queued ones). Ask for it before subscribing so that
-    /// retained messages are not missed.
-    ///
-    /// It is `async` because the stream is registered with the event loop
-    /// through the client's bounded command queue (waiting for room, as a
-    /// publish does), so that it is in place before anything subscribed
-    /// after it can deliver; it fails only once the client has closed
-    /// (with the reason it closed).
-    ///
-    /// ```no_run
-    /// # async fn demo(client: mqtide::Client) -> Result<(), mqtide::Error> {
-    /// use futures_util::StreamExt;
-    ///
-    /// let mut all = client.messages().await?;
-    /// client.subscribe("sensors/#", mqtide::QoS::AtLeastOnce).await?;
-    /// while let Some(message) = all.next().await {
-    ///     println!("{} {:?}", message.topic(), message.payload_str());
-    /// }
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub async fn messages(&self) -> Result<MessageStream, Error> {
-        let (sender, receiver) = mpsc::channel(self.inner.stream_capacity);
-        self.send(Command::Messages { sender }).await?;
-        Ok(MessageStream {
-            receiver,
-            _client: self.clone(),
-        })
     }
 
     /// What the broker said when it accepted the current (or last)
@@ -364,12 +239,34 @@ impl Client {
     /// [`manual_acks`](ClientBuilder::manual_acks) on. Acknowledgements go
     /// out in arrival order. A no-op for QoS 0 messages and in automatic
     /// mode. Acknowledge each message once (any copy of it).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), mqtide::Error> {
+    /// use futures_util::StreamExt;
+    ///
+    /// let client = mqtide::Client::builder("mqtt://localhost").manual_acks(true).connect().await?;
+    /// let mut jobs = client.subscribe("jobs/#", mqtide::QoS::AtLeastOnce).await?;
+    /// while let Some(job) = jobs.next().await {
+    ///     // ... store the job durably, then:
+    ///     client.ack(&job).await?; // the broker may forget it now
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn ack(&self, message: &Message) -> Result<(), Error> {
         self.ack_with(message, ReasonCode::Success).await
     }
 
     /// [`ack`](Self::ack) with a 5.0 reason code: a failure code tells the
     /// broker the message was not accepted.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mqtide::Client, message: mqtide::Message) -> Result<(), mqtide::Error> {
+    /// // The payload did not parse: tell the broker (and the publisher).
+    /// client.ack_with(&message, mqtide::ReasonCode::PayloadFormatInvalid).await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn ack_with(&self, message: &Message, reason_code: ReasonCode) -> Result<(), Error> {
         let Some(token) = message.token else {
             return Ok(());
@@ -448,6 +345,14 @@ impl Client {
     }
 
     /// The connection state now.
+    ///
+    /// ```no_run
+    /// # fn demo(client: mqtide::Client) {
+    /// if !client.state().is_connected() {
+    ///     eprintln!("offline: publishes wait in the offline queue");
+    /// }
+    /// # }
+    /// ```
     pub fn state(&self) -> ConnectionState {
         self.inner.state.borrow().clone()
     }
@@ -456,7 +361,9 @@ impl Client {
     /// by QoS and how they ended, resends, messages received, duplicates
     /// suppressed, bytes, what is in flight and waiting (see [`Stats`],
     /// field by field). Cheap: a read of relaxed atomics the event loop
-    /// stores once per turn, so call it as often as a dashboard needs.
+    /// stores as it goes (its own figures as they change, before the reply
+    /// that reports them; the protocol's once per turn of its loop), so
+    /// call it as often as a dashboard needs.
     ///
     /// ```no_run
     /// # async fn example() -> Result<(), mqtide::Error> {
@@ -475,12 +382,38 @@ impl Client {
     }
 
     /// A `watch` of the connection state, to await changes.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mqtide::Client) {
+    /// let mut state = client.watch_state();
+    /// while state.changed().await.is_ok() {
+    ///     println!("now {:?}", *state.borrow());
+    /// }
+    /// // The client closed.
+    /// # }
+    /// ```
     pub fn watch_state(&self) -> watch::Receiver<ConnectionState> {
         self.inner.state.clone()
     }
 
     /// Connection events from now on. A receiver that falls more than 16
     /// events behind skips the oldest (`RecvError::Lagged`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: mqtide::Client) {
+    /// use mqtide::ConnectionEvent;
+    ///
+    /// let mut events = client.events();
+    /// while let Ok(event) = events.recv().await {
+    ///     match event {
+    ///         ConnectionEvent::Connected { session_present } => println!("up (session kept: {session_present})"),
+    ///         ConnectionEvent::Disconnected { reason } => println!("lost: {reason}"),
+    ///         ConnectionEvent::ConnectFailed { server, reason } => println!("{server}: {reason}"),
+    ///         other => println!("{other:?}"),
+    ///     }
+    /// }
+    /// # }
+    /// ```
     pub fn events(&self) -> broadcast::Receiver<ConnectionEvent> {
         self.inner.events.subscribe()
     }
@@ -510,12 +443,4 @@ impl Client {
             _ => Err(self.closed_error()),
         }
     }
-}
-
-/// `filter` as a [`TopicFilter`], or why it is not one.
-fn topic_filter(filter: &str) -> Result<TopicFilter, Error> {
-    TopicFilter::new(filter).map_err(|source| Error::InvalidFilter {
-        filter: filter.to_owned(),
-        source,
-    })
 }
