@@ -18,6 +18,16 @@ pub struct Backoff {
 impl Backoff {
     /// Exponential backoff from `min` to `max` (`max` is raised to `min` if
     /// lower).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mqtide::Backoff;
+    ///
+    /// let backoff = Backoff::exponential(Duration::from_millis(500), Duration::from_secs(30));
+    /// assert_eq!((backoff.min(), backoff.max()), (Duration::from_millis(500), Duration::from_secs(30)));
+    /// let builder = mqtide::Client::builder("mqtt://localhost").reconnect(backoff);
+    /// # drop(builder);
+    /// ```
     pub fn exponential(min: Duration, max: Duration) -> Self {
         Self {
             min,

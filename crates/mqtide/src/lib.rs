@@ -180,6 +180,7 @@ mod stats;
 pub mod store;
 mod take_once;
 mod transport;
+mod will;
 
 pub use backoff::Backoff;
 pub use client::{Client, MessageStream, PendingAck, PublishBuilder, Subscription};
@@ -193,7 +194,7 @@ pub use mqtide_proto::{
     ReasonCode, ReceiveOverrun, RequestError, RetainHandling, SubscribeProperties,
     SubscriptionOptions, TopicFilter, TopicName, UsageError, topic_matches_sub,
 };
-pub use options::{ClientBuilder, Will};
+pub use options::ClientBuilder;
 pub use payload::Payload;
 pub use request::{Reply, RequestBuilder, Responder, ServeBuilder};
 pub use state::{ConnectionEvent, ConnectionState, DisconnectReason};
@@ -203,3 +204,4 @@ pub use transport::Transport;
 pub use transport::proxy::Proxy;
 #[cfg(feature = "tls")]
 pub use transport::tls::TlsOptions;
+pub use will::Will;

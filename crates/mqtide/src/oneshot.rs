@@ -63,6 +63,16 @@ impl Outgoing {
 
 /// Connects, publishes one message, waits for its acknowledgement and
 /// disconnects (paho's `publish.single`).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), mqtide::Error> {
+/// use mqtide::{Client, QoS, oneshot::{Outgoing, publish_single}};
+///
+/// let message = Outgoing::new("alarms/door", "open").qos(QoS::AtLeastOnce);
+/// publish_single(Client::builder("mqtt://localhost"), message).await?;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn publish_single(
     builder: ClientBuilder,
     message: Outgoing,
@@ -73,6 +83,17 @@ pub async fn publish_single(
 
 /// Connects, publishes every message in order over one connection, waits
 /// for all acknowledgements and disconnects (paho's `publish.multiple`).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), mqtide::Error> {
+/// use mqtide::{Client, QoS, oneshot::{Outgoing, publish_multiple}};
+///
+/// let readings = (1..=3).map(|n| Outgoing::new(format!("sensors/{n}"), "21.5").qos(QoS::AtLeastOnce));
+/// let outcomes = publish_multiple(Client::builder("mqtt://localhost"), readings).await?;
+/// assert_eq!(outcomes.len(), 3);
+/// # Ok(())
+/// # }
+/// ```
 pub async fn publish_multiple(
     builder: ClientBuilder,
     messages: impl IntoIterator<Item = Outgoing>,
@@ -100,6 +121,21 @@ pub async fn publish_multiple(
 /// Connects, subscribes to `filters` at `qos`, and returns the first
 /// `count` messages (paho's `subscribe.simple`). Fails with
 /// [`Error::Timeout`] if they do not all arrive within `timeout`.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), mqtide::Error> {
+/// use std::time::Duration;
+/// use mqtide::{Client, QoS, oneshot::subscribe_simple};
+///
+/// // The retained status of every device, or a timeout after 5 s.
+/// let builder = Client::builder("mqtt://localhost");
+/// let statuses = subscribe_simple(builder, &["devices/+/status"], QoS::AtLeastOnce, 10, Duration::from_secs(5)).await?;
+/// for status in statuses {
+///     println!("{}: {:?}", status.topic(), status.payload_str());
+/// }
+/// # Ok(())
+/// # }
+/// ```
 pub async fn subscribe_simple(
     builder: ClientBuilder,
     filters: &[&str],
@@ -128,6 +164,21 @@ pub async fn subscribe_simple(
 /// Connects, subscribes to `filters` at `qos`, and calls `callback` for each
 /// message until it returns `ControlFlow::Break` (paho's
 /// `subscribe.callback`); then disconnects.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), mqtide::Error> {
+/// use std::ops::ControlFlow;
+/// use mqtide::{Client, QoS, oneshot::subscribe_callback};
+///
+/// // Print messages until one says "stop".
+/// subscribe_callback(Client::builder("mqtt://localhost"), &["chat/#"], QoS::AtMostOnce, |m| {
+///     println!("{}", m.payload_str().unwrap_or("<binary>"));
+///     if m.payload_str() == Some("stop") { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+/// })
+/// .await?;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn subscribe_callback(
     builder: ClientBuilder,
     filters: &[&str],

@@ -12,7 +12,7 @@ use super::runtime::{RuntimeThread, not_in_runtime};
 use crate::backoff::Backoff;
 use crate::command::QueueFull;
 use crate::error::Error;
-use crate::options::Will;
+use crate::will::Will;
 
 /// Builds a blocking [`Client`]: [`crate::ClientBuilder`]'s options, name for
 /// name, with a blocking [`connect`](Self::connect). From

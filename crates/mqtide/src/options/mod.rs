@@ -1,72 +1,23 @@
 //! Building a client: the broker URL and every option, checked before
-//! anything connects.
+//! anything connects. The session and flow-control options are in
+//! `flow.rs`.
 
-use std::num::{NonZeroU16, NonZeroU32};
+mod flow;
+
 use std::time::Duration;
 
 use bytes::Bytes;
 use bytestring::ByteString;
-use mqtide_proto::{
-    LastWill, ProtocolVersion, QoS, QoSPolicy, ReceiveOverrun, Secret, SessionConfig, TopicName,
-    WillProperties,
-};
+use mqtide_proto::{LastWill, ProtocolVersion, Secret, SessionConfig, TopicName};
 
 use crate::backoff::Backoff;
 use crate::command::QueueFull;
 use crate::error::Error;
-use crate::properties::secs;
 use crate::take_once::TakeOnce;
 #[cfg(feature = "tls")]
 use crate::transport::tls::TlsOptions;
 use crate::transport::{Connector, MakeConnector, ServerAddr, Servers};
-
-/// The message the broker publishes for the client when its connection
-/// dies without a DISCONNECT (paho's `will_set`).
-#[derive(Debug, Clone)]
-pub struct Will {
-    topic: String,
-    payload: Bytes,
-    qos: QoS,
-    retain: bool,
-    properties: WillProperties,
-}
-
-impl Will {
-    /// A QoS 0, non-retained will.
-    pub fn new(topic: impl Into<String>, payload: impl Into<crate::Payload>) -> Self {
-        Self {
-            topic: topic.into(),
-            payload: payload.into().into_bytes(),
-            qos: QoS::AtMostOnce,
-            retain: false,
-            properties: WillProperties::default(),
-        }
-    }
-
-    /// Its QoS.
-    pub fn qos(mut self, qos: QoS) -> Self {
-        self.qos = qos;
-        self
-    }
-
-    /// Whether it is retained.
-    pub fn retain(mut self, retain: bool) -> Self {
-        self.retain = retain;
-        self
-    }
-
-    /// 5.0: seconds the broker waits before publishing it.
-    pub fn delay(mut self, delay: Duration) -> Self {
-        self.properties.will_delay_interval = Some(secs(delay));
-        self
-    }
-
-    /// 5.0 will properties (content type, expiry, user properties, …).
-    pub fn properties(mut self, properties: WillProperties) -> Self {
-        self.properties = properties;
-        self
-    }
-}
+use crate::will::Will;
 
 /// Everything a client is configured with; see [`Client::builder`](crate::Client::builder).
 #[derive(Debug, Clone)]
@@ -158,6 +109,11 @@ impl ClientBuilder {
 
     /// The client identifier (default: `mqtide-` and random characters).
     /// An empty identifier asks the broker to assign one.
+    ///
+    /// ```
+    /// let builder = mqtide::Client::builder("mqtt://localhost").client_id("sensor-1");
+    /// # drop(builder);
+    /// ```
     pub fn client_id(mut self, id: impl Into<String>) -> Self {
         self.session.client_id = ByteString::from(id.into());
         self
@@ -171,6 +127,18 @@ impl ClientBuilder {
     /// 0xFFFFFFFF; the broker may cap it, as Mosquitto's
     /// `max_session_expiry_interval` does). Set an expiry to bound how
     /// long the broker keeps it once the client is gone.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// // A session the broker keeps across reconnects (and, with a session
+    /// // store, restarts): what was in flight resumes, nothing is lost.
+    /// let builder = mqtide::Client::builder("mqtt://localhost")
+    ///     .client_id("sensor-1")
+    ///     .clean_start(false)
+    ///     .session_expiry(Duration::from_secs(24 * 3600));
+    /// # drop(builder);
+    /// ```
     pub fn clean_start(mut self, clean: bool) -> Self {
         self.session.clean_start = clean;
         self
@@ -178,6 +146,13 @@ impl ClientBuilder {
 
     /// The keep-alive interval (default 60 s; zero turns it off). Whole
     /// seconds, at most 65,535.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let builder = mqtide::Client::builder("mqtt://localhost").keep_alive(Duration::from_secs(30));
+    /// # drop(builder);
+    /// ```
     pub fn keep_alive(mut self, interval: Duration) -> Self {
         match u16::try_from(interval.as_secs()) {
             Ok(secs) => {
@@ -204,6 +179,12 @@ impl ClientBuilder {
 
     /// User name and password (overrides any in the URL). Neither appears
     /// in logs or `Debug` output.
+    ///
+    /// ```
+    /// let password = std::env::var("MQTT_PASSWORD").unwrap_or_default();
+    /// let builder = mqtide::Client::builder("mqtts://broker.example").credentials("sensor-1", password);
+    /// # drop(builder);
+    /// ```
     pub fn credentials(mut self, username: impl Into<String>, password: impl Into<Bytes>) -> Self {
         self.session.username = Some(ByteString::from(username.into()));
         self.session.password = Some(Secret::new(password.into()));
@@ -218,6 +199,16 @@ impl ClientBuilder {
 
     /// Reconnect automatically with this backoff (the default is 1 s
     /// doubling to 60 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use mqtide::Backoff;
+    ///
+    /// // 1 s, 2 s, 4 s, … up to a minute, with jitter.
+    /// let builder = mqtide::Client::builder("mqtt://localhost")
+    ///     .reconnect(Backoff::exponential(Duration::from_secs(1), Duration::from_secs(60)));
+    /// # drop(builder);
+    /// ```
     pub fn reconnect(mut self, backoff: Backoff) -> Self {
         self.reconnect = Some(backoff);
         self
@@ -265,6 +256,12 @@ impl ClientBuilder {
     /// Credentials come from the first URL (or
     /// [`credentials`](Self::credentials)); TLS, WebSocket and proxy
     /// options apply to all.
+    ///
+    /// ```
+    /// let builder = mqtide::Client::builder("mqtt://node-1.cluster:1883")
+    ///     .failover(["mqtt://node-2.cluster:1883", "mqtt://node-3.cluster:1883"]);
+    /// # drop(builder);
+    /// ```
     pub fn failover<I, S>(mut self, urls: I) -> Self
     where
         I: IntoIterator<Item = S>,
@@ -301,154 +298,23 @@ impl ClientBuilder {
         self
     }
 
-    /// 5.0: how long the broker keeps the session after the connection
-    /// ends. The default depends on [`clean_start`](Self::clean_start):
-    /// 0 (the session ends with the connection) with a clean start, never
-    /// (0xFFFFFFFF) with `clean_start(false)`. Durations beyond 136 years
-    /// mean never; `Duration::ZERO` with `clean_start(false)` resumes a
-    /// session the broker still has but keeps none after this connection.
-    pub fn session_expiry(mut self, expiry: Duration) -> Self {
-        self.session.properties.session_expiry_interval = Some(secs(expiry));
-        self
-    }
-
-    /// 5.0: how many incoming QoS 1/2 messages may be unacknowledged at once.
-    pub fn receive_maximum(mut self, maximum: u16) -> Self {
-        match NonZeroU16::new(maximum) {
-            Some(m) => {
-                self.session.properties.receive_maximum = Some(m);
-                self
-            }
-            None => self.fail("receive maximum must be at least 1"),
-        }
-    }
-
-    /// 5.0: what to do when the broker sends more unacknowledged QoS 1/2
-    /// messages than [`receive_maximum`](Self::receive_maximum) allows. By
-    /// default the client takes them (its own bounds keep memory in
-    /// check; nothing is dropped) and logs the first of each connection at
-    /// warn level: Mosquitto 2.0.11 keeps to a small Receive Maximum for
-    /// the first QoS 2 messages only, and a strict client would disconnect
-    /// (and, with a clean session, lose what the broker still held) again
-    /// and again. `ReceiveOverrun::Tolerate { margin }` bounds the overrun;
-    /// `ReceiveOverrun::Strict` disconnects with 0x93 at the first. See
-    /// [`ReceiveOverrun`].
-    pub fn receive_overrun(mut self, overrun: ReceiveOverrun) -> Self {
-        self.session.receive_overrun = overrun;
-        self
-    }
-
-    /// The largest packet accepted from the broker (default 16 MiB),
-    /// announced to 5.0 brokers so they drop what is larger instead of
-    /// sending it.
-    pub fn max_packet_size(mut self, bytes: u32) -> Self {
-        match NonZeroU32::new(bytes) {
-            Some(_) => {
-                self.session.max_incoming_packet_size = bytes;
-                self
-            }
-            None => self.fail("maximum packet size must be at least 1"),
-        }
-    }
-
-    /// 5.0: the most topic aliases the client uses towards the broker
-    /// (within the broker's own maximum). 0 turns outgoing aliases off;
-    /// the default uses as many as the broker allows, reassigning the
-    /// least recently used. Per message, see
-    /// [`PublishBuilder::no_topic_alias`](crate::PublishBuilder::no_topic_alias).
-    pub fn outgoing_topic_aliases(mut self, maximum: u16) -> Self {
-        self.session.outgoing_alias_maximum = maximum;
-        self
-    }
-
-    /// 5.0: how many topic aliases the broker may use towards us.
-    pub fn topic_alias_maximum(mut self, maximum: u16) -> Self {
-        self.session.properties.topic_alias_maximum = Some(maximum);
-        self
-    }
-
-    /// 5.0: a user property for CONNECT.
-    pub fn user_property(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
-        self.session.properties.user_properties.push((
-            ByteString::from(name.into()),
-            ByteString::from(value.into()),
-        ));
-        self
-    }
-
-    /// The QoS 1/2 window under 3.1 / 3.1.1 (default 20, Mosquitto's
-    /// `max_inflight_messages`). 5.0 uses the broker's Receive Maximum.
-    pub fn inflight(mut self, window: u16) -> Self {
-        if window == 0 {
-            return self.fail("the in-flight window must be at least 1");
-        }
-        self.session.v3_inflight = window;
-        self
-    }
-
-    /// How many publishes may wait for the window or for a connection
-    /// (default 1024), and what happens when that queue is full.
-    pub fn offline_queue(mut self, capacity: usize, when_full: QueueFull) -> Self {
-        if capacity == 0 {
-            return self.fail("the offline queue needs room for at least one message");
-        }
-        self.session.queue_capacity = capacity;
-        self.queue_full = when_full;
-        self
-    }
-
-    /// How many messages each subscription stream buffers before the
-    /// client stops reading the socket (default 256).
-    pub fn stream_capacity(mut self, capacity: usize) -> Self {
-        if capacity == 0 {
-            return self.fail("stream capacity must be at least 1");
-        }
-        self.stream_capacity = capacity;
-        self
-    }
-
-    /// What to do with a publish above the broker's Maximum QoS (default:
-    /// refuse it).
-    pub fn qos_policy(mut self, policy: QoSPolicy) -> Self {
-        self.session.qos_policy = policy;
-        self
-    }
-
-    /// When the broker has no session for the client (with a clean start,
-    /// on every reconnect; or after it lost one), QoS 1 publishes that were
-    /// in flight are sent again as new messages, and their futures resolve
-    /// with the new acknowledgement (default true: at least once, so a
-    /// subscriber may get one twice). `false` fails them with
-    /// `RequestError::SessionLost` instead, as QoS 2 publishes in flight
-    /// always fail: their outcome is indeterminate (delivered once, or not
-    /// at all), and a second copy could break exactly once.
-    pub fn resend_qos1_on_session_loss(mut self, resend: bool) -> Self {
-        self.session.resend_qos1_on_session_loss = resend;
-        self
-    }
-
-    /// After this many connections in a row are lost while the same
-    /// publish is the oldest in flight, it fails with
-    /// `RequestError::Poisoned`, naming it (inside `Error::Interrupted`,
-    /// with why the last connection ended), and the others go on (default
-    /// 5; 0 never gives up): a broker that closes the connection on a
-    /// publish (too large for it, not authorised) would otherwise have it
-    /// resent for ever.
-    pub fn poison_threshold(mut self, connections: u32) -> Self {
-        self.session.poison_threshold = connections;
-        self
-    }
-
-    /// Acknowledge incoming QoS 1/2 messages only when the application
-    /// calls [`Client::ack`](crate::Client::ack) (default: once the message
-    /// is in a stream the application holds).
-    pub fn manual_acks(mut self, manual: bool) -> Self {
-        self.manual_acks = manual;
-        self
-    }
-
     /// TLS options for `mqtts://` (default: the system's roots and host
     /// name verification). Setting them on an `mqtt://` URL is an error.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use mqtide::TlsOptions;
+    ///
+    /// // Mutual TLS with ALPN, as AWS IoT Core wants it.
+    /// let tls = TlsOptions::new()
+    ///     .ca_file("AmazonRootCA1.pem")
+    ///     .client_cert(std::fs::read("device.pem.crt")?, std::fs::read("private.pem.key")?)
+    ///     .alpn(["x-amzn-mqtt-ca"]);
+    /// let builder = mqtide::Client::builder("mqtts://example-ats.iot.eu-west-1.amazonaws.com:443").tls(tls);
+    /// # drop(builder);
+    /// # Ok(())
+    /// # }
+    /// ```
     #[cfg(feature = "tls")]
     pub fn tls(mut self, options: TlsOptions) -> Self {
         self.tls = Some(options);
