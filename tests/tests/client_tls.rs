@@ -216,6 +216,43 @@ async fn accepting_any_certificate_connects_to_an_untrusted_broker() {
         .unwrap();
 }
 
+/// Skipping only the host-name check (mosquitto's --insecure) connects to
+/// a broker whose certificate names another host, and still refuses one
+/// from an unknown CA or an expired one.
+#[tokio::test]
+async fn skipping_the_host_name_check_keeps_the_other_checks() {
+    let wrong_host = tls_broker(TlsListener {
+        server_cert: ServerCert::WrongHost,
+        ..TlsListener::default()
+    });
+    let tls = trust(&wrong_host).dangerous_skip_hostname_verification();
+    let c = guard(
+        "connect",
+        Client::builder(&wrong_host.tls_url().unwrap())
+            .tls(tls)
+            .connect(),
+    )
+    .await
+    .unwrap();
+    guard("publish", c.publish("any-name", "ok").qos(QoS::AtLeastOnce))
+        .await
+        .unwrap();
+    guard("disconnect", c.disconnect()).await.unwrap();
+
+    // The system roots do not know the test CA: still refused.
+    let tls = TlsOptions::new().dangerous_skip_hostname_verification();
+    let (failure, _) = tls_failure(Client::builder(&wrong_host.tls_url().unwrap()).tls(tls)).await;
+    assert_eq!(failure, TlsFailure::UnknownIssuer);
+
+    let expired = tls_broker(TlsListener {
+        server_cert: ServerCert::Expired,
+        ..TlsListener::default()
+    });
+    let tls = trust(&expired).dangerous_skip_hostname_verification();
+    let (failure, _) = tls_failure(Client::builder(&expired.tls_url().unwrap()).tls(tls)).await;
+    assert_eq!(failure, TlsFailure::Expired);
+}
+
 #[tokio::test]
 async fn tls_options_on_a_plain_url_are_an_error() {
     let err = guard(

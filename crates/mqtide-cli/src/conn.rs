@@ -239,17 +239,6 @@ impl Conn {
         default_prefix: &str,
         properties: &Properties,
     ) -> Result<ClientBuilder, Error> {
-        self.builder_named(default_prefix, properties, None)
-    }
-
-    /// [`Conn::builder`], verifying the broker's certificate against
-    /// `server_name` instead of the host connected to, if given.
-    fn builder_named(
-        &self,
-        default_prefix: &str,
-        properties: &Properties,
-        server_name: Option<&str>,
-    ) -> Result<ClientBuilder, Error> {
         let version = self.version()?;
         let v5 = version == ProtocolVersion::V5;
         if properties.any && !v5 {
@@ -321,11 +310,7 @@ impl Conn {
             builder = builder.will(will);
         }
         if self.tls() {
-            let mut tls = self.tls_options()?;
-            if let Some(name) = server_name {
-                tls = tls.server_name(name);
-            }
-            builder = builder.tls(tls);
+            builder = builder.tls(self.tls_options()?);
         }
         if let Some(url) = &self.proxy {
             builder = builder.proxy(parse_proxy(url)?);
@@ -335,42 +320,6 @@ impl Conn {
         // delayed ACKs), and a Unix socket has no Nagle to turn off.
         let _ = self.nodelay;
         Ok(builder)
-    }
-
-    /// `--insecure`, as mosquitto means it: skip only the host-name check.
-    ///
-    /// The library verifies the whole certificate or none of it, so this
-    /// is done in two steps. The first connection verifies everything; if
-    /// it fails *only* because the certificate was not issued for the
-    /// host connected to (rustls checks the chain, the CA and the dates
-    /// before the name, so that failure means they passed), this returns
-    /// the builder again, set to verify the certificate against a name it
-    /// was issued for. The CA, chain and date checks stay. `None`: no
-    /// `--insecure`, another failure, or a certificate whose names were not
-    /// reported, and the first error stands.
-    pub(crate) fn insecure_retry(
-        &self,
-        error: &Error,
-        default_prefix: &str,
-        properties: &Properties,
-    ) -> Option<Result<ClientBuilder, Error>> {
-        let Error::Connect(mqtide::ConnectError::Tls {
-            failure: mqtide::TlsFailure::NotValidForName { names },
-            ..
-        }) = error
-        else {
-            return None;
-        };
-        if !self.insecure {
-            return None;
-        }
-        // A wildcard name stands for any one label in its place.
-        let name = names.first()?;
-        let name = match name.strip_prefix("*.") {
-            Some(rest) => format!("insecure.{rest}"),
-            None => name.clone(),
-        };
-        Some(self.builder_named(default_prefix, properties, Some(&name)))
     }
 
     fn tls_options(&self) -> Result<mqtide::TlsOptions, Error> {
@@ -391,6 +340,10 @@ impl Conn {
         }
         if let Some(alpn) = &self.alpn {
             tls = tls.alpn([alpn.clone()]);
+        }
+        if self.insecure {
+            // mosquitto's --insecure: every check but the host name.
+            tls = tls.dangerous_skip_hostname_verification();
         }
         Ok(tls)
     }

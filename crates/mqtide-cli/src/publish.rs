@@ -48,19 +48,7 @@ pub(crate) async fn run(args: PubArgs) -> Result<ExitCode, Error> {
     if let Some(window) = args.max_inflight {
         builder = builder.inflight(window);
     }
-    let client = match builder.no_reconnect().connect().await {
-        Ok(client) => client,
-        Err(e) => match args.conn.insecure_retry(&e, "mqtide-pub", &properties) {
-            Some(builder) => {
-                let mut builder = builder?;
-                if let Some(window) = args.max_inflight {
-                    builder = builder.inflight(window);
-                }
-                builder.no_reconnect().connect().await?
-            }
-            None => return Err(e),
-        },
-    };
+    let client = builder.no_reconnect().connect().await?;
     if args.conn.debug {
         eprintln!("mqtide: connected to {}", crate::redact(&target.url));
     }

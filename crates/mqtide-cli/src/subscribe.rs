@@ -47,13 +47,7 @@ pub(crate) async fn run(args: SubArgs) -> Result<ExitCode, Error> {
     }
     filters("-T", &args.filter_out)?;
     let builder = args.conn.builder("mqtide-sub", &properties)?;
-    let (client, mut messages) = match connect(builder).await {
-        Ok(connected) => connected,
-        Err(e) => match args.conn.insecure_retry(&e, "mqtide-sub", &properties) {
-            Some(builder) => connect(builder?).await?,
-            None => return Err(e),
-        },
-    };
+    let (client, mut messages) = connect(builder).await?;
     let deadline = args
         .timeout
         .map(|s| Instant::now() + Duration::from_secs(s));

@@ -183,41 +183,11 @@ impl BenchConn {
         if let Some(alpn) = &self.alpn {
             tls = tls.alpn([alpn.clone()]);
         }
+        if self.insecure {
+            // mosquitto's --insecure: every check but the host name.
+            tls = tls.dangerous_skip_hostname_verification();
+        }
         Ok(tls)
-    }
-
-    /// [`BenchConn::builder`], with `--insecure` settled: one client
-    /// connects first with every check on; if the certificate fails only
-    /// the host-name check, every client verifies it against a name it was
-    /// issued for instead (so the CA and dates are still checked). See
-    /// `Conn::insecure_retry` for why it takes a connection.
-    pub(crate) async fn settled_builder(&self) -> Result<ClientBuilder, Error> {
-        let builder = self.builder()?;
-        if !self.insecure {
-            return Ok(builder);
-        }
-        let probe =
-            builder
-                .clone()
-                .client_id(format!("{}-tls-{:08x}", self.prefix, fastrand::u32(..)));
-        match probe.connect().await {
-            Ok(client) => {
-                let _ = client.disconnect().await;
-                Ok(builder)
-            }
-            Err(Error::Connect(mqtide::ConnectError::Tls {
-                failure: mqtide::TlsFailure::NotValidForName { names },
-                ..
-            })) if !names.is_empty() => {
-                let name = match names[0].strip_prefix("*.") {
-                    Some(rest) => format!("insecure.{rest}"),
-                    None => names[0].clone(),
-                };
-                let tls = self.tls_options()?.server_name(name);
-                Ok(builder.tls(tls))
-            }
-            Err(e) => Err(e),
-        }
     }
 }
 

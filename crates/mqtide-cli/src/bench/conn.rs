@@ -183,7 +183,7 @@ pub(crate) fn none_connected(fleet: Fleet) -> Error {
 /// `mqtide bench conn`.
 pub(crate) async fn run(args: ConnBench) -> Result<ExitCode, Error> {
     args.validate()?;
-    let base = args.conn.settled_builder().await?;
+    let base = args.conn.builder()?;
     let protocol = args.conn.protocol()?;
     let run = fastrand::u32(..);
     let counters = Arc::new(Counters::default());

@@ -193,7 +193,7 @@ pub(crate) async fn run(args: PubBench) -> Result<ExitCode, Error> {
     let qos = args.qos()?;
     let topic = Pattern::new(&args.topic)?;
     let filter = Pattern::new(&args.sub_topic.clone().unwrap_or_else(|| topic.wildcard()))?;
-    let base = args.conn.settled_builder().await?;
+    let base = args.conn.builder()?;
     let protocol = args.conn.protocol()?;
     let username = args.conn.username.as_deref().unwrap_or_default();
     let interval = Duration::from_millis(args.conn.connect_interval);

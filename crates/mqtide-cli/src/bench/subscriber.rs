@@ -205,7 +205,7 @@ pub(crate) fn report(
 pub(crate) async fn run(args: SubBench) -> Result<ExitCode, Error> {
     let qos = args.validate()?;
     let filter = Pattern::new(&args.topic)?;
-    let base = args.conn.settled_builder().await?;
+    let base = args.conn.builder()?;
     let protocol = args.conn.protocol()?;
     let run = fastrand::u32(..);
     let username = args.conn.username.as_deref().unwrap_or_default();

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::client::WebPkiServerVerifier;
 use tokio_rustls::rustls::client::danger::{
     HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier,
 };
@@ -38,6 +39,7 @@ pub struct TlsOptions {
     alpn: Vec<Vec<u8>>,
     server_name: Option<String>,
     dangerous_no_verification: bool,
+    dangerous_any_name: bool,
     error: Option<String>,
 }
 
@@ -50,6 +52,7 @@ impl fmt::Debug for TlsOptions {
             .field("alpn", &self.alpn)
             .field("server_name", &self.server_name)
             .field("dangerous_no_verification", &self.dangerous_no_verification)
+            .field("dangerous_any_name", &self.dangerous_any_name)
             .finish()
     }
 }
@@ -112,6 +115,24 @@ impl TlsOptions {
         self
     }
 
+    /// **Dangerous**: verify the certificate as usual (chain, trusted CA,
+    /// dates) but accept it whatever host name it was issued for, as
+    /// `mosquitto_pub --insecure` does. Anyone holding a certificate from
+    /// a CA you trust can then impersonate the broker. For a broker whose
+    /// certificate names another host (an IP address, a test machine).
+    ///
+    /// ```
+    /// use mqtide::TlsOptions;
+    ///
+    /// let tls = TlsOptions::new().ca_file("test-ca.pem").dangerous_skip_hostname_verification();
+    /// let builder = mqtide::Client::builder("mqtts://10.0.0.7:8883").tls(tls);
+    /// # drop(builder);
+    /// ```
+    pub fn dangerous_skip_hostname_verification(mut self) -> Self {
+        self.dangerous_any_name = true;
+        self
+    }
+
     /// The rustls configuration, or what is wrong with the options.
     pub(crate) fn connector(&self, host: &str) -> Result<TlsSetup, Error> {
         let invalid = |reason: String| Error::InvalidOption(format!("TLS: {reason}"));
@@ -126,6 +147,14 @@ impl TlsOptions {
             builder
                 .dangerous()
                 .with_custom_certificate_verifier(Arc::new(AcceptAnything(provider)))
+        } else if self.dangerous_any_name {
+            let verifier =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(self.roots()?), provider)
+                    .build()
+                    .map_err(|e| invalid(e.to_string()))?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(AnyName(verifier)))
         } else {
             builder.with_root_certificates(self.roots()?)
         };
@@ -299,6 +328,56 @@ fn plain_name(shown: &str) -> String {
         })
         .unwrap_or(shown)
         .to_owned()
+}
+
+/// The verifier behind [`TlsOptions::dangerous_skip_hostname_verification`]:
+/// rustls' own, but a certificate not issued for the name is taken. webpki
+/// checks the chain, the trust anchor and the dates before the name, so
+/// that error means they passed.
+#[derive(Debug)]
+struct AnyName(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for AnyName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
 }
 
 /// The verifier behind [`TlsOptions::dangerous_accept_any_certificate`]:
