@@ -1,9 +1,9 @@
-//! MQTT over WebSocket (`ws://`, `wss://`). The testkit's WebSocket
-//! listeners are a front in front of a real Mosquitto (Debian's Mosquitto
-//! 2.0.11 cannot open its own websockets listener here; see
-//! `mqtide_testkit::WsFront`), as a load balancer terminating WebSocket
-//! would: binary frames in, TCP bytes out, unchanged. The broker
-//! answering is real.
+//! MQTT over WebSocket (`ws://`, `wss://`), against Mosquitto's own
+//! websockets listeners (libwebsockets is the client's peer), and through
+//! the testkit's front (`mqtide_testkit::WsFront`) for what only it can
+//! do: capture the upgrade request, refuse it with an HTTP status, and
+//! frames that do not line up with packets. The broker answering is real
+//! either way.
 
 mod support;
 
@@ -54,6 +54,31 @@ async fn each_qos_over_secure_websocket() {
         let builder = client(&url, version, "wss").tls(TlsOptions::new().ca_pem(ca_pem.clone()));
         support::each_qos_round_trip(builder, "wss", 5000).await;
     }
+}
+
+/// `ws://` and `wss://` against Mosquitto's own websockets listeners:
+/// the upgrade, the framing and TLS are libwebsockets', not ours.
+#[tokio::test]
+async fn each_qos_over_mosquittos_own_websocket_listeners() {
+    let broker = Mosquitto::builder()
+        .native_websocket(true)
+        .native_secure_websocket(true)
+        .start()
+        .unwrap();
+    let ca_pem = broker.tls_material().unwrap().ca_pem.clone();
+    for version in VERSIONS {
+        let builder = client(&broker.native_ws_url().unwrap(), version, "native-ws");
+        support::each_qos_round_trip(builder, "native-ws", 20_000).await;
+        let builder = client(&broker.native_wss_url().unwrap(), version, "native-wss")
+            .tls(TlsOptions::new().ca_pem(ca_pem.clone()));
+        support::each_qos_round_trip(builder, "native-wss", 5000).await;
+    }
+    // The broker saw them as websockets clients of its own.
+    assert!(
+        broker.log().contains("New client connected from 127.0.0.1"),
+        "{}",
+        broker.log()
+    );
 }
 
 /// A broker restart: the client reconnects over WebSocket (a new upgrade)

@@ -5,11 +5,14 @@
 //! network on command (cut, reset, delay, throttle, blackhole,
 //! half-close), for chaos tests.
 //!
-//! [`WsFront`] is the testkit's WebSocket listener (`ws://`, `wss://`): a
-//! front that carries MQTT over WebSocket to the broker's TCP listener,
-//! started for you by [`Builder::websocket`] and
-//! [`Builder::secure_websocket`] (Mosquitto's own websockets listener does
-//! not start on the machines we test on; the [`WsFront`] docs say more).
+//! WebSocket: [`Builder::native_websocket`] and
+//! [`Builder::native_secure_websocket`] open Mosquitto's own websockets
+//! listeners (libwebsockets; see `listeners.rs` for the two settings
+//! Debian's 2.0.11 needs). [`WsFront`] is the testkit's own WebSocket
+//! listener, a front that carries MQTT over WebSocket to the broker's TCP
+//! listener ([`Builder::websocket`], [`Builder::secure_websocket`]), for
+//! what the broker cannot do: capture the upgrade request, refuse it with
+//! an HTTP status, send text frames.
 //!
 //! Tests never talk to a public broker or a fixed port: [`Mosquitto::start`]
 //! writes a private configuration into a temporary directory, starts the
@@ -37,6 +40,7 @@
 
 mod broker_process;
 mod fault_proxy;
+mod listeners;
 #[cfg(test)]
 mod mosquitto_tests;
 mod nats;
@@ -113,6 +117,10 @@ pub struct Mosquitto {
     tls: Option<(u16, TlsMaterial)>,
     ws: Option<WsFront>,
     wss: Option<WsFront>,
+    /// Mosquitto's own websockets listeners: `ws://`, and `wss://` with
+    /// the certificates it presents.
+    native_ws: Option<u16>,
+    native_wss: Option<(u16, TlsMaterial)>,
     dir: tempfile::TempDir,
 }
 
@@ -127,6 +135,8 @@ pub struct Builder {
     acl: Option<String>,
     websocket: bool,
     secure_websocket: bool,
+    native_websocket: bool,
+    native_secure_websocket: bool,
 }
 
 impl Builder {
@@ -188,6 +198,25 @@ impl Builder {
     /// [`Mosquitto::tls_material`] has the CA to trust.
     pub fn secure_websocket(mut self, on: bool) -> Self {
         self.secure_websocket = on;
+        self
+    }
+
+    /// Adds Mosquitto's own `ws://` listener (libwebsockets) on a free
+    /// port: see [`Mosquitto::native_ws_url`]. Unlike
+    /// [`websocket`](Self::websocket), the client's peer is the broker
+    /// itself, not the testkit's front.
+    pub fn native_websocket(mut self, on: bool) -> Self {
+        self.native_websocket = on;
+        self
+    }
+
+    /// Adds Mosquitto's own `wss://` listener: see
+    /// [`Mosquitto::native_wss_url`]. It presents the
+    /// [`tls`](Self::tls) listener's certificates if there is one, else
+    /// certificates generated for it; [`Mosquitto::tls_material`] has the
+    /// CA to trust.
+    pub fn native_secure_websocket(mut self, on: bool) -> Self {
+        self.native_secure_websocket = on;
         self
     }
 
@@ -333,6 +362,12 @@ impl Mosquitto {
             file.write_all(line.as_bytes())
                 .map_err(io_err("writing mosquitto.conf"))?;
         }
+        let native = listeners::native_websockets(
+            dir.path(),
+            options.native_websocket,
+            options.native_secure_websocket,
+            tls.as_ref().map(|(_, material)| material),
+        )?;
         let mut broker = Self {
             child: None,
             binary: binary.to_owned(),
@@ -340,6 +375,8 @@ impl Mosquitto {
             tls,
             ws: None,
             wss: None,
+            native_ws: native.ws,
+            native_wss: native.wss,
             dir,
         };
         broker.spawn()?;
@@ -527,6 +564,22 @@ impl Mosquitto {
         self.wss.as_ref().map(WsFront::url)
     }
 
+    /// A `ws://127.0.0.1:<port>/mqtt` URL for Mosquitto's own websockets
+    /// listener, if there is one ([`Builder::native_websocket`]).
+    pub fn native_ws_url(&self) -> Option<String> {
+        self.native_ws
+            .map(|port| format!("ws://127.0.0.1:{port}/mqtt"))
+    }
+
+    /// A `wss://localhost:<port>/mqtt` URL for Mosquitto's own secure
+    /// websockets listener, if there is one
+    /// ([`Builder::native_secure_websocket`]).
+    pub fn native_wss_url(&self) -> Option<String> {
+        self.native_wss
+            .as_ref()
+            .map(|(port, _)| format!("wss://localhost:{port}/mqtt"))
+    }
+
     /// The front of the WebSocket listener (what upgrades it received),
     /// if there is one.
     pub fn ws_front(&self) -> Option<&WsFront> {
@@ -544,6 +597,7 @@ impl Mosquitto {
         self.tls
             .as_ref()
             .map(|(_, material)| material)
+            .or_else(|| self.native_wss.as_ref().map(|(_, material)| material))
             .or_else(|| self.wss.as_ref().and_then(WsFront::tls_material))
     }
 

@@ -129,12 +129,12 @@ impl WsFrontBuilder {
 /// carry MQTT to a plain TCP listener, as a load balancer terminating
 /// WebSocket would.
 ///
-/// Debian's Mosquitto 2.0.11 is built with websockets but cannot open a
-/// websockets listener on the machines mqtide is tested on ("Unable to
-/// start any listening sockets"), so the testkit never asks it to: every
-/// WebSocket listener it offers is this front, on every machine, so a test
-/// sees the same behaviour everywhere. The broker behind it is real; the
-/// front only moves bytes. It behaves as MQTT over WebSocket requires
+/// Mosquitto's own websockets listeners are there too
+/// ([`Builder::native_websocket`](crate::Builder::native_websocket)); this
+/// front is for what the broker cannot be made to do: record the upgrade
+/// requests, refuse an upgrade with an HTTP status, and frames that do not
+/// line up with packets. The broker behind it is real; the front only
+/// moves bytes. It behaves as MQTT over WebSocket requires
 /// (MQTT 5.0 section 6, 3.1.1 section 6):
 ///
 /// - the upgrade must offer the `mqtt` subprotocol, and the answer names
