@@ -39,6 +39,22 @@ const DISCONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// connection itself lives in one task (see [`ClientBuilder::connect`]);
 /// the last handle dropped (subscriptions and message streams hold one)
 /// disconnects it cleanly.
+///
+/// # Cancel safety
+///
+/// Every request (publish, subscribe, unsubscribe, ack, reauthenticate,
+/// disconnect, a request/response round trip, registering
+/// [`messages`](Self::messages)) is a command the handle hands to the
+/// event loop through a bounded queue, then waits for its answer.
+/// Dropping the future while it still waits for room in the queue cancels
+/// the request: nothing was sent. Dropping it after that (in a `select!`,
+/// a `timeout`) does not: the request is carried out and only its answer
+/// is lost (a publish is delivered, a SUBSCRIBE subscribes, a DISCONNECT
+/// goes out). Reading a stream ([`Subscription::recv`],
+/// [`MessageStream::recv`], `StreamExt::next`), waiting with
+/// [`wait_connected`](Self::wait_connected) and awaiting a
+/// [`PendingAck`] are cancel safe: dropping them loses nothing, and a
+/// dropped `PendingAck` does not withdraw its publish.
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
@@ -225,6 +241,9 @@ impl Client {
     /// token expires); resolves once the broker accepted it and the
     /// authenticator checked the broker's final data. A failure ends the
     /// connection (the broker's rule) and is returned.
+    ///
+    /// Cancel safety: carried out once queued, as every request (see
+    /// [`Client`](Self#cancel-safety)).
     pub async fn reauthenticate(&self) -> Result<(), Error> {
         self.call(|reply| Command::Reauthenticate { reply }).await
     }
@@ -239,6 +258,9 @@ impl Client {
     /// [`manual_acks`](ClientBuilder::manual_acks) on. Acknowledgements go
     /// out in arrival order. A no-op for QoS 0 messages and in automatic
     /// mode. Acknowledge each message once (any copy of it).
+    ///
+    /// Cancel safety: carried out once queued, as every request (see
+    /// [`Client`](Self#cancel-safety)).
     ///
     /// ```no_run
     /// # async fn demo() -> Result<(), mqtide::Error> {
@@ -259,6 +281,9 @@ impl Client {
 
     /// [`ack`](Self::ack) with a 5.0 reason code: a failure code tells the
     /// broker the message was not accepted.
+    ///
+    /// Cancel safety: carried out once queued, as every request (see
+    /// [`Client`](Self#cancel-safety)).
     ///
     /// ```no_run
     /// # async fn demo(client: mqtide::Client, message: mqtide::Message) -> Result<(), mqtide::Error> {
@@ -295,6 +320,9 @@ impl Client {
     /// `Ok` if the application closed it, and otherwise the reason it
     /// closed (no DISCONNECT went out then either).
     ///
+    /// Cancel safety: carried out once queued, as every request (see
+    /// [`Client`](Self#cancel-safety)).
+    ///
     /// ```no_run
     /// # async fn demo(client: mqtide::Client) -> Result<(), mqtide::Error> {
     /// client.publish("status", "bye").qos(mqtide::QoS::AtLeastOnce).await?;
@@ -313,6 +341,9 @@ impl Client {
 
     /// [`disconnect`](Self::disconnect) that asks a 5.0 broker to publish
     /// the will anyway.
+    ///
+    /// Cancel safety: carried out once queued, as every request (see
+    /// [`Client`](Self#cancel-safety)).
     pub async fn disconnect_with_will(&self) -> Result<(), Error> {
         self.disconnect_with(
             ReasonCode::DisconnectWithWill,
@@ -324,6 +355,9 @@ impl Client {
 
     /// [`disconnect`](Self::disconnect) with a reason code, properties
     /// (5.0) and the time to wait for in-flight publishes.
+    ///
+    /// Cancel safety: carried out once queued, as every request (see
+    /// [`Client`](Self#cancel-safety)).
     pub async fn disconnect_with(
         &self,
         reason_code: ReasonCode,

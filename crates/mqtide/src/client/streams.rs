@@ -38,7 +38,8 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    /// The next message, or `None` once the stream has ended.
+    /// The next message, or `None` once the stream has ended. Cancel
+    /// safe: a dropped `recv` loses no message.
     pub async fn recv(&mut self) -> Option<Message> {
         self.receiver.recv().await
     }

@@ -47,6 +47,9 @@ impl Client {
     /// refused every filter; see [`Subscription::reason_codes`] for
     /// partial refusals.
     ///
+    /// Cancel safety: carried out once queued, as every request (see
+    /// [`Client`](Client#cancel-safety)).
+    ///
     /// ```no_run
     /// # async fn demo(client: mqtide::Client) -> Result<(), mqtide::Error> {
     /// use mqtide::{QoS, SubscriptionOptions};
@@ -78,6 +81,9 @@ impl Client {
 
     /// [`subscribe_many`](Self::subscribe_many) with 5.0 properties (user
     /// properties; a subscription identifier is the client's own).
+    ///
+    /// Cancel safety: carried out once queued, as every request (see
+    /// [`Client`](Client#cancel-safety)).
     pub async fn subscribe_with<F, O>(
         &self,
         filters: impl IntoIterator<Item = (F, O)>,
@@ -111,6 +117,9 @@ impl Client {
 
     /// Unsubscribes from `filter`; the streams subscribed to it alone end.
     ///
+    /// Cancel safety: carried out once queued, as every request (see
+    /// [`Client`](Client#cancel-safety)).
+    ///
     /// ```no_run
     /// # async fn demo(client: mqtide::Client) -> Result<(), mqtide::Error> {
     /// let device = String::from("lamp-7");
@@ -124,6 +133,9 @@ impl Client {
     }
 
     /// Unsubscribes from several filters at once.
+    ///
+    /// Cancel safety: carried out once queued, as every request (see
+    /// [`Client`](Client#cancel-safety)).
     pub async fn unsubscribe_many(
         &self,
         filters: impl IntoIterator<Item = impl AsRef<str>>,
@@ -133,6 +145,9 @@ impl Client {
     }
 
     /// Unsubscribes with 5.0 properties (user properties).
+    ///
+    /// Cancel safety: carried out once queued, as every request (see
+    /// [`Client`](Client#cancel-safety)).
     pub async fn unsubscribe_with(
         &self,
         filters: impl IntoIterator<Item = impl AsRef<str>>,
@@ -160,6 +175,9 @@ impl Client {
     /// publish does), so that it is in place before anything subscribed
     /// after it can deliver; it fails only once the client has closed
     /// (with the reason it closed).
+    ///
+    /// Cancel safety: carried out once queued, as every request (see
+    /// [`Client`](Client#cancel-safety)).
     ///
     /// ```no_run
     /// # async fn demo(client: mqtide::Client) -> Result<(), mqtide::Error> {
