@@ -8,12 +8,13 @@
 //! session configuration, a session holding its CONNECT, or the errors.
 //! The URL's password is looked for both as written and decoded.
 
+#[path = "support/log_capture.rs"]
+mod log_capture;
 mod support;
 
-use std::io;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+use log_capture::{log, logged};
 use mqtide::proto::{ConnectProperties, Secret, Session, SessionConfig};
 use mqtide::{Client, Error, ProtocolVersion, QoS};
 use mqtide_testkit::Mosquitto;
@@ -27,40 +28,6 @@ const URL_PASSWORD: &str = "c0rrect:h0rse@url";
 const URL_PASSWORD_ENCODED: &str = "c0rrect%3Ah0rse%40url";
 /// A wrong password.
 const WRONG_PASSWORD: &str = "wr0ng-passw0rd-guess";
-
-/// Everything logged by any test in this binary.
-fn log() -> Arc<Mutex<Vec<u8>>> {
-    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let sink = buffer.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
-            .with_ansi(false)
-            .with_writer(move || Sink(sink.clone()))
-            .try_init()
-            .expect("the only tracing subscriber of this test binary");
-        buffer
-    })
-    .clone()
-}
-
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Sink {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("log lock").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-fn logged() -> String {
-    String::from_utf8_lossy(&log().lock().expect("log lock")).into_owned()
-}
 
 /// Fails if `text` (named `what`) contains any of `secrets`.
 #[track_caller]

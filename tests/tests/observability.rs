@@ -3,12 +3,13 @@
 //! anywhere in the log, and `Client::stats` counting each flow once,
 //! across a lost connection too. Against a real Mosquitto.
 
+#[path = "support/log_capture.rs"]
+mod log_capture;
 mod support;
 
-use std::io;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use log_capture::{log, logged};
 use mqtide::{Client, ProtocolVersion, QoS, Stats};
 use mqtide_testkit::{Fault, FaultProxy, Mosquitto, Scope};
 use support::{VERSIONS, client, guard, next};
@@ -16,40 +17,9 @@ use support::{VERSIONS, client, guard, next};
 const PASSWORD: &str = "s3cret-observability-pw";
 const USER_VALUE: &str = "user-property-value-hidden";
 
-/// Everything logged by any test in this binary, at every level.
-fn log() -> Arc<Mutex<Vec<u8>>> {
-    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let buffer = Arc::new(Mutex::new(Vec::new()));
-        let sink = buffer.clone();
-        tracing_subscriber::fmt()
-            .with_max_level(tracing_subscriber::filter::LevelFilter::TRACE)
-            .with_ansi(false)
-            .with_writer(move || Sink(sink.clone()))
-            .try_init()
-            .expect("the only tracing subscriber of this test binary");
-        buffer
-    })
-    .clone()
-}
-
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Sink {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("log lock").extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// The lines logged in the span of client `id`.
 fn lines_of(id: &str) -> Vec<String> {
-    let log = log();
-    let text = String::from_utf8_lossy(&log.lock().expect("log lock")).into_owned();
+    let text = logged();
     let span = format!("client_id={id} ");
     text.lines()
         .filter(|line| line.contains(&span))
@@ -169,8 +139,7 @@ async fn every_packet_is_logged_once_and_no_secret_is() {
                 .any(|l| l.contains(" INFO ") && l.contains("connected"))
         );
     }
-    let log = log();
-    let text = String::from_utf8_lossy(&log.lock().expect("log lock")).into_owned();
+    let text = logged();
     assert!(!text.contains(PASSWORD), "the password is in the log");
     assert!(
         !text.contains(USER_VALUE),

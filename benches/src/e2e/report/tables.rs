@@ -172,23 +172,31 @@ impl Results {
         self.simple_table(md, "round", &rows, &|v| format!("{v:.0}%"), true, false);
     }
 
-    pub(super) fn latency_table(&self, md: &mut String) {
-        if self.latency.is_empty() {
-            return;
-        }
-        // Only the clients this workload ran (not the throughput-only ones).
+    /// The clients `has` says have figures in a table, and the peers among
+    /// them (the ratio columns).
+    fn with_figures(&self, has: impl Fn(Client) -> bool) -> (Vec<Client>, Vec<Client>) {
         let clients: Vec<Client> = self
             .settings
             .libs
             .iter()
             .copied()
-            .filter(|c| self.latency.iter().any(|r| r.cells.contains_key(c)))
+            .filter(|&c| has(c))
             .collect();
-        let peers: Vec<Client> = self
+        let peers = self
             .peers()
             .into_iter()
             .filter(|c| clients.contains(c))
             .collect();
+        (clients, peers)
+    }
+
+    pub(super) fn latency_table(&self, md: &mut String) {
+        if self.latency.is_empty() {
+            return;
+        }
+        // Only the clients this workload ran (not the throughput-only ones).
+        let (clients, peers) =
+            self.with_figures(|c| self.latency.iter().any(|r| r.cells.contains_key(&c)));
         let count = self.latency.first().map_or(0, |r| r.count);
         let _ = writeln!(
             md,
@@ -246,18 +254,8 @@ impl Results {
     ) {
         // Only the clients with figures in these rows (the throughput-only
         // ones have none in the connection and memory tables).
-        let clients: Vec<Client> = self
-            .settings
-            .libs
-            .iter()
-            .copied()
-            .filter(|c| rows.iter().any(|(_, row)| row.contains_key(c)))
-            .collect();
-        let peers: Vec<Client> = self
-            .peers()
-            .into_iter()
-            .filter(|c| clients.contains(c))
-            .collect();
+        let (clients, peers) =
+            self.with_figures(|c| rows.iter().any(|(_, row)| row.contains_key(&c)));
         let mut head = format!("| {first} |");
         let mut rule = "|---|".to_owned();
         if raw {
