@@ -174,6 +174,14 @@ impl StatsCells {
         self.cells[index].store(value, Relaxed);
     }
 
+    /// Adds one to cell `index`. The event loop is the only writer, so a
+    /// load and a store do what an atomic add would, without its locked
+    /// instruction.
+    pub(crate) fn bump(&self, index: usize) {
+        let cell = &self.cells[index];
+        cell.store(cell.load(Relaxed) + 1, Relaxed);
+    }
+
     /// Every figure as stored, in [`Cell`] order (for the `metrics`
     /// facade).
     #[cfg(feature = "metrics")]

@@ -27,21 +27,9 @@ pub(super) struct Flow {
     pub(super) accepted: Instant,
 }
 
-/// Figures only the loop sees (connections, requests and their ends).
-#[derive(Debug, Default)]
-struct Local {
-    connections_made: u64,
-    connections_lost: u64,
-    connect_failures: u64,
-    queued: [u64; 3],
-    acknowledged: [u64; 3],
-    failed: [u64; 3],
-}
-
 #[derive(Debug)]
 pub(super) struct Observer {
     cells: Arc<StatsCells>,
-    local: Local,
     /// The PUBLISH and PUBREL resends last warned about.
     resent: (u64, u64),
     /// Whether the session's packet log is on.
@@ -61,7 +49,6 @@ impl Observer {
     pub(super) fn new(cells: Arc<StatsCells>) -> Self {
         Self {
             cells,
-            local: Local::default(),
             resent: (0, 0),
             logging: false,
             flows: false,
@@ -83,45 +70,31 @@ impl Observer {
     // or event that reports the change goes out: a `stats()` made after
     // `publish().await` or `connect().await` returns sees it.
 
-    pub(super) fn connected(&mut self) {
-        self.local.connections_made += 1;
-        let value = self.local.connections_made;
-        self.cells.set(Cell::ConnectionsMade as usize, value);
+    pub(super) fn connected(&self) {
+        self.cells.bump(Cell::ConnectionsMade as usize);
     }
 
-    pub(super) fn connection_lost(&mut self) {
-        self.local.connections_lost += 1;
-        let value = self.local.connections_lost;
-        self.cells.set(Cell::ConnectionsLost as usize, value);
+    pub(super) fn connection_lost(&self) {
+        self.cells.bump(Cell::ConnectionsLost as usize);
     }
 
-    pub(super) fn connect_failed(&mut self) {
-        self.local.connect_failures += 1;
-        let value = self.local.connect_failures;
-        self.cells.set(Cell::ConnectFailures as usize, value);
+    pub(super) fn connect_failed(&self) {
+        self.cells.bump(Cell::ConnectFailures as usize);
     }
 
-    pub(super) fn queued(&mut self, qos: QoS) {
-        let q = qos as usize;
-        self.local.queued[q] += 1;
-        self.cells
-            .set(Cell::Queued0 as usize + q, self.local.queued[q]);
+    pub(super) fn queued(&self, qos: QoS) {
+        self.cells.bump(Cell::Queued0 as usize + qos as usize);
     }
 
     /// A publish ended in an error (or was refused before it was queued).
-    pub(super) fn failed(&mut self, qos: QoS) {
-        let q = qos as usize;
-        self.local.failed[q] += 1;
-        self.cells
-            .set(Cell::Failed0 as usize + q, self.local.failed[q]);
+    pub(super) fn failed(&self, qos: QoS) {
+        self.cells.bump(Cell::Failed0 as usize + qos as usize);
     }
 
     /// A publish was acknowledged (at QoS 0: written).
-    pub(super) fn acknowledged(&mut self, flow: Flow, now: Instant) {
-        let q = flow.qos as usize;
-        self.local.acknowledged[q] += 1;
+    pub(super) fn acknowledged(&self, flow: Flow, now: Instant) {
         self.cells
-            .set(Cell::Acknowledged0 as usize + q, self.local.acknowledged[q]);
+            .bump(Cell::Acknowledged0 as usize + flow.qos as usize);
         #[cfg(feature = "metrics")]
         if let Some(metrics) = &self.metrics {
             metrics.latency(flow.qos, now.saturating_duration_since(flow.accepted));
@@ -160,8 +133,7 @@ impl Observer {
     /// Stores the figures of this turn; warns of resends, and tells (at
     /// `debug`) when publishes start or stop waiting for the broker's
     /// window and messages for a full stream. Plain relaxed stores from
-    /// where each figure lives (no copy of the counters, no array) unless
-    /// the `metrics` facade wants them all.
+    /// where each figure lives (no copy of the counters, no array).
     pub(super) fn store(&mut self, session: &Session, held: usize) {
         let c = session.counters();
         let resent = c.publishes_resent - self.resent.0;
@@ -176,8 +148,8 @@ impl Observer {
         }
         let queued = session.queued();
         self.transitions(session, queued, held);
-        // The loop's own figures are stored as they change (above); these
-        // are the session's, and the levels.
+        // The loop's own figures are counted in their cells as they change
+        // (above); these are the session's, and the levels.
         let cells = &self.cells;
         let set = |cell: Cell, value: u64| cells.set(cell as usize, value);
         for q in 0..3 {
