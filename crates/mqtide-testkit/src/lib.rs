@@ -284,14 +284,7 @@ impl Mosquitto {
             Some(listener) => {
                 let material = tls::generate(listener.server_cert)?;
                 let tls_port = free_port().map_err(io_err("finding a free port"))?;
-                for (name, pem) in [
-                    ("ca.pem", &material.ca_pem),
-                    ("server.pem", &material.server_cert_pem),
-                    ("server.key", &material.server_key_pem),
-                ] {
-                    fs::write(dir.path().join(name), pem)
-                        .map_err(io_err("writing certificates"))?;
-                }
+                listeners::write_certificates(dir.path(), "", &material)?;
                 let listener_config = format!(
                     "\nlistener {tls_port} 127.0.0.1\ncafile {d}/ca.pem\ncertfile {d}/server.pem\n\
                      keyfile {d}/server.key\nrequire_certificate {}\n",

@@ -14,6 +14,25 @@ use std::path::Path;
 use crate::tls::{self, ServerCert, TlsMaterial};
 use crate::{StartError, free_port, io_err};
 
+/// Writes `material`'s CA, server certificate and key into `dir` as
+/// `{prefix}ca.pem`, `{prefix}server.pem` and `{prefix}server.key`, the
+/// files a listener's `cafile`, `certfile` and `keyfile` name.
+pub(crate) fn write_certificates(
+    dir: &Path,
+    prefix: &str,
+    material: &TlsMaterial,
+) -> Result<(), StartError> {
+    for (name, pem) in [
+        ("ca.pem", &material.ca_pem),
+        ("server.pem", &material.server_cert_pem),
+        ("server.key", &material.server_key_pem),
+    ] {
+        fs::write(dir.join(format!("{prefix}{name}")), pem)
+            .map_err(io_err("writing certificates"))?;
+    }
+    Ok(())
+}
+
 /// The websockets listeners of a broker: the `ws://` port, and the
 /// `wss://` port with the certificates it presents.
 pub(crate) struct NativeWebsockets {
@@ -46,13 +65,7 @@ pub(crate) fn native_websockets(
             Some(material) => material.clone(),
             None => tls::generate(ServerCert::Valid)?,
         };
-        for (name, pem) in [
-            ("ws-ca.pem", &material.ca_pem),
-            ("ws-server.pem", &material.server_cert_pem),
-            ("ws-server.key", &material.server_key_pem),
-        ] {
-            fs::write(dir.join(name), pem).map_err(io_err("writing certificates"))?;
-        }
+        write_certificates(dir, "ws-", &material)?;
         let port = free_port().map_err(io_err("finding a free port"))?;
         config.push_str(&format!(
             "\nlistener {port} 127.0.0.1\nprotocol websockets\nsocket_domain ipv4\n\
